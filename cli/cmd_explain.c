@@ -1,0 +1,196 @@
+/* cmd_explain.c - `xaibench explain`: maps of the chosen methods for a few images, from one
+ * forward pass per batch, written to HDF5 with provenance. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "xai_engine.h"
+#include "xai_graph.h"
+#include "xai_heatmap.h"
+#include "xai_image.h"
+#include "xai_method.h"
+#include "xai_provenance.h"
+#include "xai_status.h"
+#include "xai_store.h"
+#include "xai_version.h"
+
+#define MAX_METHODS 8
+
+typedef struct {
+    const char *model, *output;
+    const char **images;
+    int n_images;
+    const xai_method *methods[MAX_METHODS];
+    int n_methods;
+    int target;            /* -1: the top logit */
+    int threads, batch;
+} explain_options;
+
+static int parse(int argc, char **argv, explain_options *o)
+{
+    o->target = -1;
+    o->batch = 8;
+    o->images = xai_calloc((size_t)argc + 1, sizeof *o->images);
+    if (!o->images) return XAI_ERR;
+    o->n_methods = xai_methods_parse("saliency,deconvnet,guided_backprop", o->methods, MAX_METHODS);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!v) return xai_fail("explain: option %s needs a value", a);
+        if (strcmp(a, "--model") == 0) o->model = v;
+        else if (strcmp(a, "--image") == 0) o->images[o->n_images++] = v;
+        else if (strcmp(a, "-o") == 0) o->output = v;
+        else if (strcmp(a, "--methods") == 0) {
+            if ((o->n_methods = xai_methods_parse(v, o->methods, MAX_METHODS)) < 0) return XAI_ERR;
+        } else if (strcmp(a, "--target") == 0) {
+            if (strcmp(v, "auto") == 0) o->target = -1;
+            else if (cli_int(v, 0, 1000000, "--target", &n)) return XAI_ERR;
+            else o->target = (int)n;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (cli_int(v, 1, 1024, "--threads", &n)) return XAI_ERR;
+            o->threads = (int)n;
+        } else if (strcmp(a, "--batch") == 0) {
+            if (cli_int(v, 1, 256, "--batch", &n)) return XAI_ERR;
+            o->batch = (int)n;
+        } else {
+            return xai_fail("explain: unknown option %s", a);
+        }
+        i++;
+    }
+    if (!o->model || !o->n_images || !o->output)
+        return xai_fail("explain: --model, --image and -o are required");
+    if (o->batch > o->n_images) o->batch = o->n_images;
+    return XAI_OK;
+}
+
+static int write_provenance(xai_store *store, const explain_options *o, int argc, char **argv)
+{
+    char sha[65], cpu[256], date[64], threads[32], command[8192];
+    if (xai_sha256_file(o->model, sha)) return XAI_ERR;
+    xai_cpu_name(cpu, sizeof cpu);
+    xai_utc_now(date, sizeof date);
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    xai_command_line(argc, argv, command, sizeof command);
+    if (xai_store_attribute(store, "xaibench_version", XAI_VERSION) ||
+        xai_store_attribute(store, "git_commit", XAI_GIT_COMMIT) ||
+        xai_store_attribute(store, "model_path", o->model) ||
+        xai_store_attribute(store, "model_sha256", sha) ||
+        xai_store_attribute(store, "threads", threads) ||
+        xai_store_attribute(store, "cpu", cpu) ||
+        xai_store_attribute(store, "date", date) ||
+        xai_store_attribute(store, "command_line", command))
+        return XAI_ERR;
+    return XAI_OK;
+}
+
+/* Buffers for one batch. */
+typedef struct {
+    float *input, *logits, *maps[MAX_METHODS], *heat[MAX_METHODS];
+    int *targets, *chosen;
+} batch_buffers;
+
+static void free_buffers(batch_buffers *b)
+{
+    free(b->input);
+    free(b->logits);
+    free(b->targets);
+    free(b->chosen);
+    for (int m = 0; m < MAX_METHODS; m++) free(b->maps[m]), free(b->heat[m]);
+}
+
+static int run(explain_options *o, int argc, char **argv)
+{
+    xai_graph *g = NULL;
+    xai_engine *e = NULL;
+    xai_store *store = NULL;
+    batch_buffers b = {0};
+    int status = XAI_ERR;
+    if (xai_graph_load(&g, o->model, NULL)) return XAI_ERR;
+    const xai_value *in = &g->values[g->input];
+    int classes = g->values[g->output].c;
+    size_t image_floats = xai_value_size(in), plane = (size_t)in->h * in->w;
+    if (in->c != 3) {
+        xai_fail("%s: input has %d channels; images give 3", o->model, in->c);
+        goto done;
+    }
+    if (o->target >= classes) {
+        xai_fail("--target %d: the model has %d classes", o->target, classes);
+        goto done;
+    }
+    if (!o->threads) o->threads = 0;
+    if (xai_engine_create(&e, g, o->batch, o->threads)) goto done;
+    b.input = xai_calloc((size_t)o->batch * image_floats, sizeof(float));
+    b.logits = xai_calloc((size_t)o->batch * classes, sizeof(float));
+    b.targets = xai_calloc((size_t)o->batch, sizeof(int));
+    b.chosen = xai_calloc((size_t)o->batch, sizeof(int));
+    int ok = b.input && b.logits && b.targets && b.chosen;
+    for (int m = 0; ok && m < o->n_methods; m++)
+        ok = (b.maps[m] = xai_calloc((size_t)o->batch * image_floats, sizeof(float))) &&
+             (b.heat[m] = xai_calloc((size_t)o->batch * plane, sizeof(float)));
+    if (!ok) goto done;
+
+    const char *names[MAX_METHODS];
+    for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
+    xai_store_shape shape = {in->c, in->h, in->w, classes, o->n_methods, names};
+    if (xai_store_create(&store, o->output, &shape) || write_provenance(store, o, argc, argv)) goto done;
+
+    xai_transform t;
+    xai_transform_imagenet_for_input(&t, in->w, in->h);
+    for (int first = 0; first < o->n_images; first += o->batch) {
+        int count = o->n_images - first < o->batch ? o->n_images - first : o->batch;
+        for (int k = 0; k < o->batch; k++) b.targets[k] = o->target;
+        for (int k = 0; k < count; k++) {
+            xai_image image;
+            const char *path = o->images[first + k];
+            if (xai_image_load(&image, path, 0)) goto done;
+            int bad = xai_preprocess(&image, &t, b.input + (size_t)k * image_floats, NULL);
+            xai_image_free(&image);
+            if (bad) {
+                char why[512];
+                snprintf(why, sizeof why, "%s", xai_last_error());
+                xai_fail("%s: %s", path, why);
+                goto done;
+            }
+        }
+        double ms_forward, ms_methods[MAX_METHODS];
+        xai_explain_request rq = {b.input, o->n_methods, o->methods, b.targets, b.chosen, b.logits,
+                                  b.maps, &ms_forward, ms_methods};
+        if (xai_engine_explain(e, &rq)) goto done;
+        for (int m = 0; m < o->n_methods; m++) {
+            for (int k = 0; k < count; k++)
+                xai_heatmap_max_abs(b.maps[m] + (size_t)k * image_floats, in->c, plane,
+                                    b.heat[m] + (size_t)k * plane);
+            ms_methods[m] /= o->batch;
+        }
+        ms_forward /= o->batch;
+        xai_store_batch rows = {count, b.input, b.logits, b.chosen, (const float *const *)b.maps,
+                                (const float *const *)b.heat, ms_forward, ms_methods};
+        if (xai_store_append(store, &rows)) goto done;
+        for (int k = 0; k < count; k++) {
+            printf("%s: class %d (logit %.4f)", o->images[first + k], b.chosen[k],
+                   b.logits[(size_t)k * classes + b.chosen[k]]);
+            printf("  forward %.1f ms", ms_forward);
+            for (int m = 0; m < o->n_methods; m++) printf(", %s %.1f ms", names[m], ms_methods[m]);
+            printf("\n");
+        }
+    }
+    status = xai_store_close(store);
+    store = NULL;
+    if (status == XAI_OK) printf("wrote %s\n", o->output);
+done:
+    xai_store_abort(store);
+    free_buffers(&b);
+    xai_engine_destroy(e);
+    xai_graph_free(g);
+    return status;
+}
+
+int cmd_explain(int argc, char **argv)
+{
+    explain_options o = {0};
+    int status = parse(argc, argv, &o);
+    if (status == XAI_OK) status = run(&o, argc + 1, argv - 1);
+    free(o.images);
+    return status ? cli_report() : 0;
+}

@@ -1,0 +1,56 @@
+/* main.c - `xaibench <command>`: dispatch to the subcommands, one error line on failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "xai_status.h"
+#include "xai_version.h"
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "xaibench %s - gradient attribution (saliency, deconvnet, guided backprop) on CNNs\n"
+            "\n"
+            "usage:\n"
+            "  xaibench model init --arch resnet18|resnet34|resnet-tiny --seed S [--classes K]\n"
+            "                      [--size PIXELS] [--bn-stats identity|random] -o FILE.onnx\n"
+            "  xaibench model info FILE.onnx\n"
+            "  xaibench explain --model FILE.onnx --image IMG [--image IMG ...]\n"
+            "                   [--methods saliency,deconvnet,guided_backprop]\n"
+            "                   [--target auto|INDEX] [--threads T] [--batch B] -o OUT.h5\n",
+            XAI_VERSION);
+}
+
+int cli_report(void)
+{
+    fprintf(stderr, "xaibench: %s\n", xai_last_error());
+    return 1;
+}
+
+int cli_int(const char *text, long lo, long hi, const char *what, long *out)
+{
+    char *end = NULL;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end || v < lo || v > hi)
+        return xai_fail("%s: bad value '%s' (expected an integer in %ld..%ld)", what,
+                        text ? text : "", lo, hi);
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("xaibench %s (%s)\n", XAI_VERSION, XAI_GIT_COMMIT);
+        return 0;
+    }
+    if (strcmp(argv[1], "model") == 0) return cmd_model(argc - 1, argv + 1);
+    if (strcmp(argv[1], "explain") == 0) return cmd_explain(argc - 1, argv + 1);
+    fprintf(stderr, "xaibench: unknown command '%s' (try xaibench --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,64 @@
+/* graph.c - small queries over an xai_graph: op names, metadata, parameter and MAC counts. */
+#include <string.h>
+
+#include "xai_graph.h"
+
+const char *xai_op_name(xai_op op)
+{
+    switch (op) {
+    case XAI_OP_CONV: return "Conv";
+    case XAI_OP_BATCHNORM: return "BatchNormalization";
+    case XAI_OP_RELU: return "Relu";
+    case XAI_OP_CLIP: return "Clip";
+    case XAI_OP_MAXPOOL: return "MaxPool";
+    case XAI_OP_AVGPOOL: return "AveragePool";
+    case XAI_OP_GLOBALAVGPOOL: return "GlobalAveragePool";
+    case XAI_OP_ADD: return "Add";
+    case XAI_OP_FLATTEN: return "Flatten";
+    case XAI_OP_GEMM: return "Gemm";
+    }
+    return "?";
+}
+
+const char *xai_graph_metadata(const xai_graph *g, const char *key)
+{
+    for (int i = 0; i < g->n_metadata; i++)
+        if (strcmp(g->metadata[i].key, key) == 0) return g->metadata[i].value;
+    return NULL;
+}
+
+int64_t xai_node_parameters(const xai_graph *g, int i)
+{
+    const xai_node *n = &g->nodes[i];
+    if (n->op == XAI_OP_CONV)
+        return (int64_t)n->out_channels * (n->in_channels / n->group) * n->kernel_h * n->kernel_w +
+               n->out_channels;
+    if (n->op == XAI_OP_GEMM) return (int64_t)n->out_channels * n->in_channels + n->out_channels;
+    if (n->op == XAI_OP_BATCHNORM) return 4 * (int64_t)n->out_channels;
+    return 0;
+}
+
+int64_t xai_node_macs(const xai_graph *g, int i)
+{
+    const xai_node *n = &g->nodes[i];
+    const xai_value *out = &g->values[n->output];
+    if (n->op == XAI_OP_CONV)
+        return (int64_t)out->c * out->h * out->w * (n->in_channels / n->group) * n->kernel_h *
+               n->kernel_w;
+    if (n->op == XAI_OP_GEMM) return (int64_t)n->out_channels * n->in_channels;
+    return 0;
+}
+
+int64_t xai_graph_parameter_count(const xai_graph *g)
+{
+    int64_t count = 0;
+    for (int i = 0; i < g->n_nodes; i++) count += xai_node_parameters(g, i);
+    return count;
+}
+
+int64_t xai_graph_macs(const xai_graph *g)
+{
+    int64_t macs = 0;
+    for (int i = 0; i < g->n_nodes; i++) macs += xai_node_macs(g, i);
+    return macs;
+}

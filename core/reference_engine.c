@@ -1,0 +1,345 @@
+/* reference_engine.c - forward and backward-data of every xai_graph op, one plain loop nest each,
+ * accumulating in double. Values are NCHW; backward passes add into zeroed gradient buffers, so
+ * forks (a value read by several nodes) sum their gradients without special cases. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xai_reference.h"
+#include "xai_status.h"
+
+struct xai_reference {
+    const xai_graph *graph;
+    int batch;
+    double **value;      /* forward results, per value */
+    double **grad;       /* gradients, per value */
+    size_t **argmax;     /* MAXPOOL: input offset (within the image) chosen per output element */
+    int forward_done;
+};
+
+void xai_reference_destroy(xai_reference *r)
+{
+    if (!r) return;
+    for (int v = 0; r->value && v < r->graph->n_values; v++) {
+        free(r->value[v]);
+        free(r->grad[v]);
+    }
+    for (int i = 0; r->argmax && i < r->graph->n_nodes; i++) free(r->argmax[i]);
+    free(r->value);
+    free(r->grad);
+    free(r->argmax);
+    free(r);
+}
+
+int xai_reference_create(xai_reference **out, const xai_graph *g, int batch)
+{
+    *out = NULL;
+    if (batch < 1) return xai_fail("batch must be >= 1");
+    xai_reference *r = xai_calloc(1, sizeof *r);
+    if (!r) return XAI_ERR;
+    r->graph = g;
+    r->batch = batch;
+    r->value = xai_calloc((size_t)g->n_values, sizeof *r->value);
+    r->grad = xai_calloc((size_t)g->n_values, sizeof *r->grad);
+    r->argmax = xai_calloc((size_t)g->n_nodes, sizeof *r->argmax);
+    int ok = r->value && r->grad && r->argmax;
+    for (int v = 0; ok && v < g->n_values; v++) {
+        size_t n = (size_t)batch * xai_value_size(&g->values[v]);
+        ok = (r->value[v] = xai_calloc(n, sizeof(double))) && (r->grad[v] = xai_calloc(n, sizeof(double)));
+    }
+    for (int i = 0; ok && i < g->n_nodes; i++)
+        if (g->nodes[i].op == XAI_OP_MAXPOOL)
+            ok = (r->argmax[i] = xai_calloc((size_t)batch * xai_value_size(&g->values[g->nodes[i].output]),
+                                            sizeof(size_t))) != NULL;
+    if (!ok) {
+        xai_reference_destroy(r);
+        return XAI_ERR;
+    }
+    *out = r;
+    return XAI_OK;
+}
+
+/* The range of output columns o with 0 <= o * stride - pad + k * dilation < in. */
+static void valid_range(int in, int out, int stride, int pad, int offset, int *first, int *last)
+{
+    int lo = pad - offset, hi = in - 1 + pad - offset;
+    *first = lo <= 0 ? 0 : (lo + stride - 1) / stride;
+    *last = hi < 0 ? -1 : hi / stride;
+    if (*last > out - 1) *last = out - 1;
+}
+
+/* y[n,o,p,q] = b[o] + sum_{i in group(o), kh, kw} W[o,i,kh,kw] x[n,i, p s - pt + kh d, q s - pl + kw d] */
+static void conv_forward(const xai_node *c, const xai_value *in, const xai_value *out,
+                         const double *x, double *y, int batch)
+{
+    int icpg = c->in_channels / c->group, ocpg = c->out_channels / c->group;
+#pragma omp parallel for collapse(2) schedule(dynamic)
+    for (int n = 0; n < batch; n++)
+        for (int o = 0; o < out->c; o++) {
+            double *yp = y + ((size_t)n * out->c + o) * out->h * out->w;
+            for (int k = 0; k < out->h * out->w; k++) yp[k] = c->bias[o];
+            int group = o / ocpg;
+            for (int i = 0; i < icpg; i++) {
+                const double *xp = x + ((size_t)n * in->c + group * icpg + i) * in->h * in->w;
+                for (int kh = 0; kh < c->kernel_h; kh++)
+                    for (int kw = 0; kw < c->kernel_w; kw++) {
+                        double wv = c->weight[(((size_t)o * icpg + i) * c->kernel_h + kh) * c->kernel_w + kw];
+                        int q0, q1;
+                        valid_range(in->w, out->w, c->stride_w, c->pad_left, kw * c->dilation_w, &q0, &q1);
+                        for (int p = 0; p < out->h; p++) {
+                            int ih = p * c->stride_h - c->pad_top + kh * c->dilation_h;
+                            if (ih < 0 || ih >= in->h) continue;
+                            const double *row = xp + (size_t)ih * in->w - c->pad_left + kw * c->dilation_w;
+                            double *yrow = yp + (size_t)p * out->w;
+                            for (int q = q0; q <= q1; q++) yrow[q] += wv * row[q * c->stride_w];
+                        }
+                    }
+            }
+        }
+}
+
+/* dx[n,i,ih,iw] += sum_{o in group(i), kh, kw} W[o,i,kh,kw] dy[n,o,p,q] where (ih,iw) is tap (kh,kw) of (p,q) */
+static void conv_backward_data(const xai_node *c, const xai_value *in, const xai_value *out,
+                               const double *dy, double *dx, int batch)
+{
+    int icpg = c->in_channels / c->group, ocpg = c->out_channels / c->group;
+#pragma omp parallel for collapse(2) schedule(dynamic)
+    for (int n = 0; n < batch; n++)
+        for (int i = 0; i < in->c; i++) {
+            int group = i / icpg, ig = i - group * icpg;
+            double *xp = dx + ((size_t)n * in->c + i) * in->h * in->w;
+            for (int o = group * ocpg; o < (group + 1) * ocpg; o++) {
+                const double *yp = dy + ((size_t)n * out->c + o) * out->h * out->w;
+                for (int kh = 0; kh < c->kernel_h; kh++)
+                    for (int kw = 0; kw < c->kernel_w; kw++) {
+                        double wv = c->weight[(((size_t)o * icpg + ig) * c->kernel_h + kh) * c->kernel_w + kw];
+                        int q0, q1;
+                        valid_range(in->w, out->w, c->stride_w, c->pad_left, kw * c->dilation_w, &q0, &q1);
+                        for (int p = 0; p < out->h; p++) {
+                            int ih = p * c->stride_h - c->pad_top + kh * c->dilation_h;
+                            if (ih < 0 || ih >= in->h) continue;
+                            double *row = xp + (size_t)ih * in->w - c->pad_left + kw * c->dilation_w;
+                            const double *yrow = yp + (size_t)p * out->w;
+                            for (int q = q0; q <= q1; q++) row[q * c->stride_w] += wv * yrow[q];
+                        }
+                    }
+            }
+        }
+}
+
+/* Max over the window (padding never wins); ties go to the first maximum in row-major order. */
+static void maxpool_forward(const xai_node *m, const xai_value *in, const xai_value *out,
+                            const double *x, double *y, size_t *argmax, int batch)
+{
+#pragma omp parallel for collapse(2)
+    for (int n = 0; n < batch; n++)
+        for (int ch = 0; ch < out->c; ch++) {
+            size_t plane = ((size_t)n * in->c + ch) * in->h * in->w;
+            size_t out_plane = ((size_t)n * out->c + ch) * out->h * out->w;
+            for (int p = 0; p < out->h; p++)
+                for (int q = 0; q < out->w; q++) {
+                    double best = -INFINITY;
+                    size_t best_at = plane;
+                    for (int kh = 0; kh < m->kernel_h; kh++) {
+                        int ih = p * m->stride_h - m->pad_top + kh;
+                        if (ih < 0 || ih >= in->h) continue;
+                        for (int kw = 0; kw < m->kernel_w; kw++) {
+                            int iw = q * m->stride_w - m->pad_left + kw;
+                            if (iw < 0 || iw >= in->w) continue;
+                            size_t at = plane + (size_t)ih * in->w + iw;
+                            if (x[at] > best) best = x[at], best_at = at;
+                        }
+                    }
+                    y[out_plane + (size_t)p * out->w + q] = best;
+                    argmax[out_plane + (size_t)p * out->w + q] = best_at;
+                }
+        }
+}
+
+/* Average over the window; the divisor counts padding only with count_include_pad. */
+static void avgpool(const xai_node *m, const xai_value *in, const xai_value *out,
+                    const double *x, double *y, double *dx, const double *dy, int batch)
+{
+#pragma omp parallel for collapse(2)
+    for (int n = 0; n < batch; n++)
+        for (int ch = 0; ch < out->c; ch++) {
+            size_t plane = ((size_t)n * in->c + ch) * in->h * in->w;
+            size_t out_plane = ((size_t)n * out->c + ch) * out->h * out->w;
+            for (int p = 0; p < out->h; p++)
+                for (int q = 0; q < out->w; q++) {
+                    int count = 0;
+                    for (int pass = 0; pass < 2; pass++) {
+                        double sum = 0.0;
+                        double share = pass ? dy[out_plane + (size_t)p * out->w + q] /
+                                                  (m->count_include_pad ? m->kernel_h * m->kernel_w : count)
+                                            : 0.0;
+                        for (int kh = 0; kh < m->kernel_h; kh++) {
+                            int ih = p * m->stride_h - m->pad_top + kh;
+                            if (ih < 0 || ih >= in->h) continue;
+                            for (int kw = 0; kw < m->kernel_w; kw++) {
+                                int iw = q * m->stride_w - m->pad_left + kw;
+                                if (iw < 0 || iw >= in->w) continue;
+                                size_t at = plane + (size_t)ih * in->w + iw;
+                                if (pass == 0) sum += x ? x[at] : 0.0, count++;
+                                else dx[at] += share;
+                            }
+                        }
+                        if (pass == 0 && y)
+                            y[out_plane + (size_t)p * out->w + q] =
+                                sum / (m->count_include_pad ? m->kernel_h * m->kernel_w : count);
+                        if (!dx) break;
+                    }
+                }
+        }
+}
+
+int xai_reference_forward(xai_reference *r, const double *input, double *logits)
+{
+    const xai_graph *g = r->graph;
+    int N = r->batch;
+    memcpy(r->value[g->input], input, (size_t)N * xai_value_size(&g->values[g->input]) * sizeof(double));
+    for (int i = 0; i < g->n_nodes; i++) {
+        const xai_node *node = &g->nodes[i];
+        const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
+        const double *x = r->value[node->input[0]];
+        double *y = r->value[node->output];
+        size_t in_size = xai_value_size(in), out_size = xai_value_size(out);
+        size_t plane = (size_t)in->h * in->w;
+        switch (node->op) {
+        case XAI_OP_CONV:
+            conv_forward(node, in, out, x, y, N);
+            break;
+        case XAI_OP_BATCHNORM:
+            for (int n = 0; n < N; n++)
+                for (int ch = 0; ch < in->c; ch++) {
+                    double s = node->bn_gamma[ch] / sqrt((double)node->bn_var[ch] + node->bn_epsilon);
+                    for (size_t k = 0; k < plane; k++) {
+                        size_t at = ((size_t)n * in->c + ch) * plane + k;
+                        y[at] = s * (x[at] - node->bn_mean[ch]) + node->bn_beta[ch];
+                    }
+                }
+            break;
+        case XAI_OP_RELU:
+        case XAI_OP_CLIP:
+            for (size_t k = 0; k < (size_t)N * in_size; k++)
+                y[k] = fmin(fmax(x[k], node->clip_min), node->clip_max);
+            break;
+        case XAI_OP_MAXPOOL:
+            maxpool_forward(node, in, out, x, y, r->argmax[i], N);
+            break;
+        case XAI_OP_AVGPOOL:
+            avgpool(node, in, out, x, y, NULL, NULL, N);
+            break;
+        case XAI_OP_GLOBALAVGPOOL:
+            for (int n = 0; n < N; n++)
+                for (int ch = 0; ch < in->c; ch++) {
+                    double sum = 0.0;
+                    for (size_t k = 0; k < plane; k++) sum += x[((size_t)n * in->c + ch) * plane + k];
+                    y[(size_t)n * in->c + ch] = sum / (double)plane;
+                }
+            break;
+        case XAI_OP_ADD: {
+            const double *b = r->value[node->input[1]];
+            for (size_t k = 0; k < (size_t)N * in_size; k++) y[k] = x[k] + b[k];
+            break;
+        }
+        case XAI_OP_FLATTEN:
+            memcpy(y, x, (size_t)N * in_size * sizeof(double));
+            break;
+        case XAI_OP_GEMM:
+#pragma omp parallel for collapse(2)
+            for (int n = 0; n < N; n++)
+                for (int o = 0; o < out->c; o++) {
+                    double sum = node->bias[o];
+                    for (int k = 0; k < in->c; k++)
+                        sum += (double)node->weight[(size_t)o * in->c + k] * x[(size_t)n * in->c + k];
+                    y[(size_t)n * out_size + o] = sum;
+                }
+            break;
+        }
+    }
+    if (logits)
+        memcpy(logits, r->value[g->output], (size_t)N * xai_value_size(&g->values[g->output]) * sizeof(double));
+    r->forward_done = 1;
+    return XAI_OK;
+}
+
+int xai_reference_backward(xai_reference *r, const xai_method *method, const int *targets, double *map)
+{
+    const xai_graph *g = r->graph;
+    int N = r->batch;
+    if (!r->forward_done) return xai_fail("reference engine: backward before forward");
+    int classes = g->values[g->output].c;
+    for (int n = 0; n < N; n++)
+        if (targets[n] < 0 || targets[n] >= classes)
+            return xai_fail("target class %d outside 0..%d", targets[n], classes - 1);
+    for (int v = 0; v < g->n_values; v++)
+        memset(r->grad[v], 0, (size_t)N * xai_value_size(&g->values[v]) * sizeof(double));
+    for (int n = 0; n < N; n++) r->grad[g->output][(size_t)n * classes + targets[n]] = 1.0;
+
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const xai_node *node = &g->nodes[i];
+        const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
+        double *dx = r->grad[node->input[0]];
+        const double *dy = r->grad[node->output];
+        size_t in_size = xai_value_size(in), out_size = xai_value_size(out);
+        size_t plane = (size_t)in->h * in->w;
+        switch (node->op) {
+        case XAI_OP_CONV:
+            conv_backward_data(node, in, out, dy, dx, N);
+            break;
+        case XAI_OP_BATCHNORM:
+            for (int n = 0; n < N; n++)
+                for (int ch = 0; ch < in->c; ch++) {
+                    double s = node->bn_gamma[ch] / sqrt((double)node->bn_var[ch] + node->bn_epsilon);
+                    for (size_t k = 0; k < plane; k++) {
+                        size_t at = ((size_t)n * in->c + ch) * plane + k;
+                        dx[at] += s * dy[at];
+                    }
+                }
+            break;
+        case XAI_OP_RELU:
+        case XAI_OP_CLIP: {
+            const double *y = r->value[node->output];
+            for (size_t k = 0; k < (size_t)N * in_size; k++)
+                dx[k] += method->activation_backward_one(y[k], dy[k], node->clip_min, node->clip_max);
+            break;
+        }
+        case XAI_OP_MAXPOOL:
+            for (size_t k = 0; k < (size_t)N * out_size; k++) dx[r->argmax[i][k]] += dy[k];
+            break;
+        case XAI_OP_AVGPOOL:
+            avgpool(node, in, out, NULL, NULL, dx, dy, N);
+            break;
+        case XAI_OP_GLOBALAVGPOOL:
+            for (int n = 0; n < N; n++)
+                for (int ch = 0; ch < in->c; ch++)
+                    for (size_t k = 0; k < plane; k++)
+                        dx[((size_t)n * in->c + ch) * plane + k] += dy[(size_t)n * in->c + ch] / (double)plane;
+            break;
+        case XAI_OP_ADD: {
+            double *db = r->grad[node->input[1]];
+            for (size_t k = 0; k < (size_t)N * in_size; k++) {
+                dx[k] += dy[k];
+                db[k] += dy[k];
+            }
+            break;
+        }
+        case XAI_OP_FLATTEN:
+            for (size_t k = 0; k < (size_t)N * in_size; k++) dx[k] += dy[k];
+            break;
+        case XAI_OP_GEMM:
+#pragma omp parallel for collapse(2)
+            for (int n = 0; n < N; n++)
+                for (int k = 0; k < in->c; k++) {
+                    double sum = 0.0;
+                    for (int o = 0; o < out->c; o++)
+                        sum += (double)node->weight[(size_t)o * in->c + k] * dy[(size_t)n * out_size + o];
+                    dx[(size_t)n * in->c + k] += sum;
+                }
+            break;
+        }
+    }
+    memcpy(map, r->grad[g->input], (size_t)N * xai_value_size(&g->values[g->input]) * sizeof(double));
+    return XAI_OK;
+}

@@ -1,0 +1,80 @@
+/* rng.c - splitmix64 and a platform-independent Box-Muller (see xai_rng.h).
+ * Built with -ffp-contract=off (CMakeLists.txt): every operation below rounds as written. */
+#include "xai_rng.h"
+
+void xai_rng_seed(xai_rng *rng, uint64_t seed)
+{
+    rng->state = seed;
+    rng->has_spare = 0;
+    rng->spare = 0.0;
+}
+
+uint64_t xai_rng_next(xai_rng *rng)
+{
+    uint64_t z = (rng->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double xai_rng_uniform(xai_rng *rng)
+{
+    return (double)(xai_rng_next(rng) >> 11) * 0x1.0p-53;
+}
+
+/* ln(x) for x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), then
+ * ln(m) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), s = (m - 1) / (m + 1), |s| < 0.172. */
+static double portable_log(double x)
+{
+    int e = 0;
+    while (x >= 1.4142135623730951) { x *= 0.5; e++; }
+    while (x < 0.7071067811865476) { x *= 2.0; e--; }
+    double s = (x - 1.0) / (x + 1.0), s2 = s * s, term = s, sum = 0.0;
+    for (int k = 1; k < 60; k += 2) {
+        sum += term / k;
+        term *= s2;
+    }
+    return 2.0 * sum + e * 0.6931471805599453;
+}
+
+/* cos(t) for t in [0, 2 pi): reduce to [-pi/4, pi/4] by quadrant, then Taylor series. */
+static double portable_cos(double t)
+{
+    const double half_pi = 1.5707963267948966;
+    int quadrant = (int)(t / half_pi + 0.5);
+    double r = t - quadrant * half_pi, r2 = r * r;
+    double c = 1.0, s = r, term_c = 1.0, term_s = r;
+    for (int k = 1; k < 12; k++) {
+        term_c *= -r2 / ((2 * k - 1) * (2 * k));
+        term_s *= -r2 / ((2 * k) * (2 * k + 1));
+        c += term_c;
+        s += term_s;
+    }
+    switch (quadrant & 3) {
+    case 0: return c;
+    case 1: return -s;
+    case 2: return -c;
+    default: return s;
+    }
+}
+
+static double portable_sqrt(double x)
+{
+    return __builtin_sqrt(x); /* IEEE 754 requires sqrt to be correctly rounded */
+}
+
+double xai_rng_normal(xai_rng *rng)
+{
+    if (rng->has_spare) {
+        rng->has_spare = 0;
+        return rng->spare;
+    }
+    double u1 = 1.0 - xai_rng_uniform(rng); /* (0, 1] */
+    double u2 = xai_rng_uniform(rng);
+    double radius = portable_sqrt(-2.0 * portable_log(u1));
+    double angle = 6.283185307179586 * u2;
+    rng->spare = radius * portable_cos(angle + (angle < 4.71238898038469 ? 1.5707963267948966
+                                                                          : -4.71238898038469));
+    rng->has_spare = 1;
+    return radius * portable_cos(angle);
+}

@@ -1,0 +1,33 @@
+/* status.c - the thread-local "last error" line behind xai_fail() and xai_last_error(). */
+#include <stdio.h>
+#include <stdlib.h>
+#include "xai_status.h"
+
+static _Thread_local char last_error[1024];
+
+int xai_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return XAI_ERR;
+}
+
+const char *xai_last_error(void) { return last_error; }
+
+void xai_clear_error(void) { last_error[0] = '\0'; }
+
+void *xai_malloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) xai_fail("out of memory (%zu bytes)", bytes);
+    return p;
+}
+
+void *xai_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) xai_fail("out of memory (%zu x %zu bytes)", count, size);
+    return p;
+}

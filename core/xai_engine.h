@@ -1,0 +1,51 @@
+/* xai_engine.h - the fast engine: oneDNN forward and backward-data over an xai_graph, for a
+ * fixed batch size, with the attribution method's rule at every activation.
+ *
+ * Primitives and buffers are created once (xai_engine_create) and reused by every call. The
+ * forward keeps what the backward passes need (activation outputs, max-pool argmax), so any
+ * number of methods can run from one forward (xai_engine_explain). */
+#ifndef XAI_ENGINE_H
+#define XAI_ENGINE_H
+
+#include "xai_graph.h"
+#include "xai_method.h"
+
+typedef struct xai_engine xai_engine;
+
+/* `graph` must outlive the engine. threads <= 0 keeps OpenMP's default. */
+int xai_engine_create(xai_engine **out, const xai_graph *graph, int batch, int threads);
+void xai_engine_destroy(xai_engine *engine);
+
+int xai_engine_batch(const xai_engine *engine);
+int xai_engine_classes(const xai_engine *engine);
+
+/* input [batch][C][H][W] (NCHW, as the graph's input); logits [batch][classes] (may be NULL). */
+int xai_engine_forward(xai_engine *engine, const float *input, float *logits);
+
+/* After a forward: d logit[targets[n]] / d input for each image n, with `method`'s rule at every
+ * activation; map [batch][C][H][W]. Leaves the forward state intact for further methods. */
+int xai_engine_backward(xai_engine *engine, const xai_method *method, const int *targets,
+                        float *map);
+
+/* oneDNN's implementation name for each primitive, one "node: kind: impl" per line. A name
+ * starting with "ref" is a slow reference kernel. The text lives as long as the engine. */
+const char *xai_engine_kernels(const xai_engine *engine);
+
+/* Several methods from one forward pass. targets: NULL or entries < 0 mean "the top logit";
+ * chosen targets are written to targets_out. maps[m] is [batch][C][H][W] for methods[m].
+ * ms_forward and ms_methods[m] (optional) receive wall-clock milliseconds for the batch. */
+typedef struct {
+    const float *input;
+    int n_methods;
+    const xai_method *const *methods;
+    const int *targets;
+    int *targets_out;
+    float *logits;
+    float *const *maps;
+    double *ms_forward;
+    double *ms_methods;
+} xai_explain_request;
+
+int xai_engine_explain(xai_engine *engine, const xai_explain_request *request);
+
+#endif

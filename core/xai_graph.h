@@ -1,0 +1,110 @@
+/* xai_graph.h - the network graph xaibench runs: a topologically ordered list of CNN nodes over
+ * named values, with weights in float32, read from ONNX (onnx_reader.c) and checked for shape.
+ *
+ * Every value is an activation with the batch as its first dimension: either 4-D [N,C,H,W] or
+ * 2-D [N,C] (stored as C with H = W = 1 and rank 2). The batch N is not part of the graph; an
+ * engine chooses it. The graph has one input (the image tensor) and one output (the logits). */
+#ifndef XAI_GRAPH_H
+#define XAI_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    XAI_OP_CONV,            /* Conv (any group), bias always present (zeros if absent) */
+    XAI_OP_BATCHNORM,       /* only when loaded with keep_batchnorm; else folded into Conv */
+    XAI_OP_RELU,            /* ReLU: an activation with bounds (0, +inf) */
+    XAI_OP_CLIP,            /* Clip with constant bounds (ReLU6 is Clip(0, 6)) */
+    XAI_OP_MAXPOOL,
+    XAI_OP_AVGPOOL,
+    XAI_OP_GLOBALAVGPOOL,
+    XAI_OP_ADD,             /* elementwise sum of two values of equal shape */
+    XAI_OP_FLATTEN,         /* [N,C,H,W] -> [N,C*H*W]; also Reshape to 2-D */
+    XAI_OP_GEMM,            /* y = x W^T + b, W stored [out,in], alpha and beta already applied */
+} xai_op;
+
+typedef struct {
+    char *name;
+    int rank;               /* 4 or 2 */
+    int c, h, w;            /* per-image shape; h = w = 1 when rank is 2 */
+} xai_value;
+
+typedef struct {
+    xai_op op;
+    char *name;             /* the ONNX node name, or "<op_type>#<index>" when it had none */
+    int input[2];           /* value indices; input[1] only for ADD */
+    int n_inputs;
+    int output;
+
+    /* CONV: weight [out_channels][in_channels/group][kernel_h][kernel_w], bias [out_channels] */
+    int out_channels, in_channels, group;
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int dilation_h, dilation_w;
+    int pad_top, pad_left, pad_bottom, pad_right;   /* also used by the pools */
+    float *weight, *bias;
+
+    /* BATCHNORM: y = gamma * (x - mean) / sqrt(var + epsilon) + beta, per channel */
+    float *bn_gamma, *bn_beta, *bn_mean, *bn_var;
+    float bn_epsilon;
+
+    /* CLIP (and RELU, with 0 and +inf): bounds of the activation */
+    float clip_min, clip_max;
+
+    /* MAXPOOL / AVGPOOL: kernel, strides and pads above; ceil_mode shapes only */
+    int count_include_pad;  /* AVGPOOL: divide by the full window even where it is padding */
+
+    /* GEMM: weight [out_channels][in_channels], bias [out_channels] */
+} xai_node;
+
+typedef struct {
+    char *key, *value;
+} xai_metadata;
+
+typedef struct {
+    char *path;             /* file it was read from (for messages) */
+    xai_value *values;
+    int n_values;
+    xai_node *nodes;        /* in topological order */
+    int n_nodes;
+    int input, output;      /* value indices */
+    xai_metadata *metadata; /* ONNX metadata_props */
+    int n_metadata;
+    int64_t opset;
+} xai_graph;
+
+typedef struct {
+    int keep_batchnorm;     /* 1: keep BatchNormalization nodes (reference engine and tests only) */
+    /* Graph inputs other than the first that are to be read as constants (ONNX node tests keep
+     * weights as graph inputs): names and float tensors, in the same order. */
+    int n_bound;
+    const char *const *bound_names;
+    const float *const *bound_data;
+    const int64_t *const *bound_dims;
+    const int *bound_ranks;
+} xai_graph_options;
+
+/* Read an ONNX model; NULL options mean the defaults (BatchNormalization folded). */
+int xai_graph_load(xai_graph **out, const char *path, const xai_graph_options *options);
+
+/* Same from bytes in memory; `path` names the source in error messages. */
+int xai_graph_parse(xai_graph **out, const void *bytes, size_t size, const char *path,
+                    const xai_graph_options *options);
+
+void xai_graph_free(xai_graph *graph);
+
+/* Number of floats of one image of value v. */
+static inline size_t xai_value_size(const xai_value *v) { return (size_t)v->c * v->h * v->w; }
+
+/* The value of a metadata key, or NULL. */
+const char *xai_graph_metadata(const xai_graph *graph, const char *key);
+
+const char *xai_op_name(xai_op op);
+
+/* Parameters and multiply-accumulates per image, of node i and of the whole graph. */
+int64_t xai_node_parameters(const xai_graph *graph, int i);
+int64_t xai_node_macs(const xai_graph *graph, int i);
+int64_t xai_graph_parameter_count(const xai_graph *graph);
+int64_t xai_graph_macs(const xai_graph *graph);
+
+#endif

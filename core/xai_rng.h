@@ -1,0 +1,24 @@
+/* xai_rng.h - a seeded random stream that gives the same numbers on every machine.
+ *
+ * splitmix64 for the bits; normal deviates by the Box-Muller transform, computed with our own
+ * log and cosine (series in plain IEEE double arithmetic, compiled without FMA contraction), so
+ * that weights written by `xaibench model init` are bit-identical whatever the C library. */
+#ifndef XAI_RNG_H
+#define XAI_RNG_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t state;
+    int has_spare;
+    double spare;
+} xai_rng;
+
+void xai_rng_seed(xai_rng *rng, uint64_t seed);
+uint64_t xai_rng_next(xai_rng *rng);
+/* Uniform on [0, 1) with 53 random bits. */
+double xai_rng_uniform(xai_rng *rng);
+/* Standard normal. */
+double xai_rng_normal(xai_rng *rng);
+
+#endif

@@ -1,0 +1,35 @@
+/* xai_status.h - how every fallible xaibench function reports failure.
+ *
+ * A function that can fail returns XAI_OK (0) or XAI_ERR (-1). On failure it has recorded one
+ * human-readable line, "FILE: what is wrong" where a file is involved, in a thread-local buffer
+ * that xai_last_error() returns. Callers that only propagate the failure return XAI_ERR without
+ * touching the message, so the first, most precise cause is the one reported. */
+#ifndef XAI_STATUS_H
+#define XAI_STATUS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum { XAI_OK = 0, XAI_ERR = -1 };
+
+#if defined(__GNUC__)
+#define XAI_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
+#else
+#define XAI_PRINTF(fmt_index, first_arg)
+#endif
+
+/* Record the message of the current failure and return XAI_ERR, so that
+ * `return xai_fail("%s: truncated", path);` reads as one step. */
+int xai_fail(const char *fmt, ...) XAI_PRINTF(1, 2);
+
+/* The last recorded failure message of this thread ("" when none). */
+const char *xai_last_error(void);
+
+/* Forget the last message (tests use it between cases). */
+void xai_clear_error(void);
+
+/* Allocation that records "out of memory (N bytes)" on failure and returns NULL. */
+void *xai_malloc(size_t bytes);
+void *xai_calloc(size_t count, size_t size);
+
+#endif

@@ -1,0 +1,191 @@
+/* preprocess.c - torchvision's eval transform on 8-bit RGB, matching PIL + torchvision:
+ *
+ *   Resize: PIL's antialiased bilinear resample. Per output column x of a pass with
+ *     scale = in / out and support = max(scale, 1), the taps are the input columns i in
+ *     [int(center - support + 0.5), int(center + support + 0.5)) with center = (x + 0.5) scale,
+ *     weighted by the triangle tri((i - center + 0.5) / max(scale, 1)), normalized to sum 1,
+ *     then rounded to 22-bit fixed point. Each pass rounds to 8 bits; horizontal runs first.
+ *   Crop: offsets round((in - crop) / 2), rounding half to even as Python does.
+ *   Normalize: (v / 255 - mean) / std in float32. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xai_image.h"
+#include "xai_status.h"
+
+#define PRECISION_BITS 22
+
+void xai_transform_imagenet(xai_transform *t)
+{
+    *t = (xai_transform){.resize_shorter = 256, .crop_w = 224, .crop_h = 224,
+                         .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+}
+
+void xai_transform_imagenet_for_input(xai_transform *t, int width, int height)
+{
+    xai_transform_imagenet(t);
+    int shorter = width < height ? width : height;
+    t->resize_shorter = (int)lround(shorter * 256.0 / 224.0);
+    t->crop_w = width;
+    t->crop_h = height;
+}
+
+typedef struct {
+    int taps;           /* coefficients per output pixel */
+    int *first, *count; /* input range per output pixel */
+    int32_t *weight;    /* [out][taps], fixed point */
+} resample_plan;
+
+static void free_plan(resample_plan *p)
+{
+    free(p->first);
+    free(p->count);
+    free(p->weight);
+}
+
+static double triangle(double x)
+{
+    x = fabs(x);
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+static int plan_pass(resample_plan *p, int in, int out)
+{
+    double scale = (double)in / out, filter_scale = scale < 1.0 ? 1.0 : scale;
+    double support = filter_scale;
+    p->taps = (int)ceil(support) * 2 + 1;
+    p->first = xai_malloc((size_t)out * sizeof(int));
+    p->count = xai_malloc((size_t)out * sizeof(int));
+    p->weight = xai_calloc((size_t)out * p->taps, sizeof(int32_t));
+    double *w = xai_malloc((size_t)p->taps * sizeof(double));
+    if (!p->first || !p->count || !p->weight || !w) {
+        free(w);
+        return XAI_ERR;
+    }
+    for (int x = 0; x < out; x++) {
+        double center = (x + 0.5) * scale, sum = 0.0;
+        int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+        if (lo < 0) lo = 0;
+        if (hi > in) hi = in;
+        int n = hi - lo;
+        for (int k = 0; k < n; k++) sum += (w[k] = triangle((k + lo - center + 0.5) / filter_scale));
+        for (int k = 0; k < n; k++) {
+            double v = sum != 0.0 ? w[k] / sum : w[k];
+            p->weight[(size_t)x * p->taps + k] =
+                (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
+        }
+        p->first[x] = lo;
+        p->count[x] = n;
+    }
+    free(w);
+    return XAI_OK;
+}
+
+static inline unsigned char clip8(int32_t v)
+{
+    v >>= PRECISION_BITS;
+    return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* One pass along rows (horizontal) or columns (vertical) of an RGB image. */
+static void run_pass(const resample_plan *p, const unsigned char *in, int in_w, unsigned char *out,
+                     int out_w, int out_h, int horizontal)
+{
+#pragma omp parallel for schedule(static) if ((size_t)out_w * out_h > 16384)
+    for (int y = 0; y < out_h; y++)
+        for (int x = 0; x < out_w; x++) {
+            int pos = horizontal ? x : y;
+            const int32_t *w = p->weight + (size_t)pos * p->taps;
+            int32_t sum[3] = {1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1),
+                              1 << (PRECISION_BITS - 1)};
+            for (int k = 0; k < p->count[pos]; k++) {
+                int i = p->first[pos] + k;
+                const unsigned char *px = horizontal ? in + ((size_t)y * in_w + i) * 3
+                                                     : in + ((size_t)i * in_w + x) * 3;
+                sum[0] += px[0] * w[k];
+                sum[1] += px[1] * w[k];
+                sum[2] += px[2] * w[k];
+            }
+            unsigned char *o = out + ((size_t)y * out_w + x) * 3;
+            o[0] = clip8(sum[0]);
+            o[1] = clip8(sum[1]);
+            o[2] = clip8(sum[2]);
+        }
+}
+
+int xai_resize_bilinear(const xai_image *image, int out_w, int out_h, unsigned char *out)
+{
+    int in_w = image->width, in_h = image->height;
+    const unsigned char *src = image->rgb;
+    unsigned char *temp = NULL;
+    int status = XAI_OK;
+    if (out_w != in_w) {
+        resample_plan p = {0};
+        unsigned char *dst = out_h != in_h ? (temp = xai_malloc((size_t)out_w * in_h * 3)) : out;
+        if (!dst || plan_pass(&p, in_w, out_w)) status = XAI_ERR;
+        else run_pass(&p, src, in_w, dst, out_w, in_h, 1);
+        free_plan(&p);
+        src = dst;
+    }
+    if (status == XAI_OK && out_h != in_h) {
+        resample_plan p = {0};
+        if (plan_pass(&p, in_h, out_h)) status = XAI_ERR;
+        else run_pass(&p, src, out_w, out, out_w, out_h, 0);
+        free_plan(&p);
+    }
+    if (status == XAI_OK && out_w == in_w && out_h == in_h)
+        memcpy(out, image->rgb, (size_t)in_w * in_h * 3);
+    free(temp);
+    return status;
+}
+
+static void resized_size(const xai_transform *t, int w, int h, int *rw, int *rh)
+{
+    if (t->resize_w > 0 && t->resize_h > 0) {
+        *rw = t->resize_w, *rh = t->resize_h;
+    } else if (t->resize_shorter > 0) {
+        /* torchvision: the longer side becomes int(size * long / short), truncated. */
+        if (w <= h) *rw = t->resize_shorter, *rh = (int)((double)t->resize_shorter * h / w);
+        else *rh = t->resize_shorter, *rw = (int)((double)t->resize_shorter * w / h);
+    } else {
+        *rw = w, *rh = h;
+    }
+}
+
+void xai_transform_output_size(const xai_transform *t, int *width, int *height)
+{
+    *width = t->crop_w > 0 ? t->crop_w : t->resize_w;
+    *height = t->crop_h > 0 ? t->crop_h : t->resize_h;
+}
+
+int xai_preprocess(const xai_image *image, const xai_transform *t, float *out,
+                   xai_crop_geometry *geometry)
+{
+    int rw, rh;
+    resized_size(t, image->width, image->height, &rw, &rh);
+    int cw = t->crop_w > 0 ? t->crop_w : rw, ch = t->crop_h > 0 ? t->crop_h : rh;
+    if (cw > rw || ch > rh)
+        return xai_fail("image of %dx%d resized to %dx%d is smaller than the %dx%d crop",
+                        image->width, image->height, rw, rh, cw, ch);
+    unsigned char *resized = xai_malloc((size_t)rw * rh * 3);
+    if (!resized || xai_resize_bilinear(image, rw, rh, resized)) {
+        free(resized);
+        return XAI_ERR;
+    }
+    int cx = (int)nearbyint((rw - cw) / 2.0), cy = (int)nearbyint((rh - ch) / 2.0);
+    for (int c = 0; c < 3; c++) {
+        float mean = t->mean[c], std = t->std[c];
+        float *plane = out + (size_t)c * cw * ch;
+        for (int y = 0; y < ch; y++) {
+            const unsigned char *row = resized + ((size_t)(y + cy) * rw + cx) * 3 + c;
+            for (int x = 0; x < cw; x++) plane[(size_t)y * cw + x] = ((float)row[3 * x] / 255.f - mean) / std;
+        }
+    }
+    free(resized);
+    if (geometry)
+        *geometry = (xai_crop_geometry){rw, rh, cx, cy, (double)rw / image->width,
+                                        (double)rh / image->height};
+    return XAI_OK;
+}

@@ -1,0 +1,57 @@
+/* xai_image.h - decoding images from disk and torchvision's eval transform.
+ *
+ * Decoding uses libjpeg-turbo and libpng; every image becomes 8-bit RGB (grey expanded, CMYK
+ * converted, alpha dropped, 16-bit reduced to its high byte), as PIL's convert("RGB") gives. */
+#ifndef XAI_IMAGE_H
+#define XAI_IMAGE_H
+
+#include <stddef.h>
+
+typedef struct {
+    int width, height;
+    unsigned char *rgb;     /* height rows of width RGB triplets */
+} xai_image;
+
+#define XAI_IMAGE_DEFAULT_MAX_PIXELS ((size_t)50 * 1000 * 1000)
+
+/* Decode a JPEG or PNG (told apart by their signatures). Images over max_pixels (0: the
+ * default 50 megapixels) are refused before their pixels are allocated. */
+int xai_image_load(xai_image *image, const char *path, size_t max_pixels);
+void xai_image_free(xai_image *image);
+
+/* The eval transform: resize (shorter side to `resize_shorter`, or exactly to resize_w x
+ * resize_h), center crop to crop_h x crop_w (0: no crop), scale to [0,1], normalize. */
+typedef struct {
+    int resize_shorter;
+    int resize_w, resize_h;
+    int crop_w, crop_h;
+    float mean[3], std[3];
+} xai_transform;
+
+/* torchvision's ImageNet eval transform: Resize(256), CenterCrop(224), ImageNet mean/std. */
+void xai_transform_imagenet(xai_transform *t);
+
+/* The ImageNet transform scaled to a network input of width x height: the shorter side goes to
+ * round(256/224 of the crop), then a center crop of width x height (224 gives the standard one). */
+void xai_transform_imagenet_for_input(xai_transform *t, int width, int height);
+
+/* Output size of the transform. */
+void xai_transform_output_size(const xai_transform *t, int *width, int *height);
+
+/* Where the output frame lies in the original image: output pixel (x, y) covers original
+ * ((x + crop_x + 0.5) / scale_x - 0.5, ...). */
+typedef struct {
+    int resized_w, resized_h;
+    int crop_x, crop_y;
+    double scale_x, scale_y;   /* resized / original */
+} xai_crop_geometry;
+
+/* Apply the transform; out is [3][out_h][out_w] float32 (CHW). geometry may be NULL. */
+int xai_preprocess(const xai_image *image, const xai_transform *t, float *out,
+                   xai_crop_geometry *geometry);
+
+/* The resize alone, as PIL's Image.resize(BILINEAR) does for RGB images (antialiased,
+ * fixed-point, horizontal pass first): out is out_h rows of out_w RGB triplets. */
+int xai_resize_bilinear(const xai_image *image, int out_w, int out_h, unsigned char *out);
+
+#endif

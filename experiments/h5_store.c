@@ -1,0 +1,197 @@
+/* h5_store.c - writes explain results into HDF5 (see xai_store.h for the layout). HDF5's own
+ * error printing is switched off; each failing call is reported once as "FILE: what". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hdf5.h>
+
+#include "xai_status.h"
+#include "xai_store.h"
+
+#define MAX_METHODS 16
+
+struct xai_store {
+    char *path, *partial;
+    hid_t file;
+    xai_store_shape shape;
+    hid_t input, logits, target, timing_forward;
+    hid_t maps[MAX_METHODS], heatmaps[MAX_METHODS], timings[MAX_METHODS];
+    hsize_t count;
+};
+
+/* An extendible dataset [0, dims...] chunked one image per chunk; compressed when `deflate`. */
+static hid_t create_dataset(xai_store *s, const char *name, hid_t type, int rank,
+                            const hsize_t *image_dims, int deflate)
+{
+    hsize_t dims[4] = {0}, max[4] = {H5S_UNLIMITED}, chunk[4] = {1};
+    for (int d = 1; d < rank; d++) dims[d] = max[d] = chunk[d] = image_dims[d - 1];
+    if (rank == 1) chunk[0] = 1024; /* scalars per image: one chunk holds many */
+    hid_t space = H5Screate_simple(rank, dims, max);
+    hid_t props = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t links = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(links, 1);
+    H5Pset_chunk(props, rank, chunk);
+    if (deflate) {
+        H5Pset_shuffle(props);
+        H5Pset_deflate(props, 4);
+    }
+    hid_t d = H5Dcreate2(s->file, name, type, space, links, props, H5P_DEFAULT);
+    H5Sclose(space);
+    H5Pclose(props);
+    H5Pclose(links);
+    if (d < 0) xai_fail("%s: cannot create dataset %s", s->path, name);
+    return d;
+}
+
+static void close_all(xai_store *s)
+{
+    hid_t *ids[] = {&s->input, &s->logits, &s->target, &s->timing_forward};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (*ids[i] > 0) H5Dclose(*ids[i]), *ids[i] = 0;
+    for (int m = 0; m < s->shape.n_methods; m++) {
+        if (s->maps[m] > 0) H5Dclose(s->maps[m]);
+        if (s->heatmaps[m] > 0) H5Dclose(s->heatmaps[m]);
+        if (s->timings[m] > 0) H5Dclose(s->timings[m]);
+        s->maps[m] = s->heatmaps[m] = s->timings[m] = 0;
+    }
+}
+
+static void free_store(xai_store *s)
+{
+    free(s->path);
+    free(s->partial);
+    free(s);
+}
+
+void xai_store_abort(xai_store *s)
+{
+    if (!s) return;
+    close_all(s);
+    if (s->file > 0) H5Fclose(s->file);
+    remove(s->partial);
+    free_store(s);
+}
+
+int xai_store_create(xai_store **out, const char *path, const xai_store_shape *shape)
+{
+    *out = NULL;
+    if (shape->n_methods > MAX_METHODS) return xai_fail("%s: too many methods", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    xai_store *s = xai_calloc(1, sizeof *s);
+    if (!s) return XAI_ERR;
+    s->shape = *shape;
+    size_t n = strlen(path);
+    s->path = xai_malloc(n + 1);
+    s->partial = xai_malloc(n + 9);
+    if (!s->path || !s->partial) {
+        free_store(s);
+        return XAI_ERR;
+    }
+    memcpy(s->path, path, n + 1);
+    snprintf(s->partial, n + 9, "%s.partial", path);
+    s->file = H5Fcreate(s->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (s->file < 0) {
+        int err = errno;
+        free_store(s);
+        return xai_fail("%s: cannot create the HDF5 file%s%s", path, err ? ": " : "",
+                        err ? strerror(err) : "");
+    }
+    hsize_t image[3] = {(hsize_t)shape->channels, (hsize_t)shape->height, (hsize_t)shape->width};
+    hsize_t plane[2] = {(hsize_t)shape->height, (hsize_t)shape->width};
+    hsize_t classes[1] = {(hsize_t)shape->classes};
+    int ok = (s->input = create_dataset(s, "/input", H5T_NATIVE_FLOAT, 4, image, 1)) > 0 &&
+             (s->logits = create_dataset(s, "/logits", H5T_NATIVE_FLOAT, 2, classes, 1)) > 0 &&
+             (s->target = create_dataset(s, "/target", H5T_NATIVE_INT32, 1, NULL, 0)) > 0 &&
+             (s->timing_forward = create_dataset(s, "/timings/forward", H5T_NATIVE_DOUBLE, 1, NULL, 0)) > 0;
+    for (int m = 0; ok && m < shape->n_methods; m++) {
+        char name[128];
+        snprintf(name, sizeof name, "/maps/%s", shape->methods[m]);
+        ok = (s->maps[m] = create_dataset(s, name, H5T_NATIVE_FLOAT, 4, image, 1)) > 0;
+        snprintf(name, sizeof name, "/heatmaps/%s", shape->methods[m]);
+        ok = ok && (s->heatmaps[m] = create_dataset(s, name, H5T_NATIVE_FLOAT, 3, plane, 1)) > 0;
+        snprintf(name, sizeof name, "/timings/%s", shape->methods[m]);
+        ok = ok && (s->timings[m] = create_dataset(s, name, H5T_NATIVE_DOUBLE, 1, NULL, 0)) > 0;
+    }
+    if (!ok) {
+        xai_store_abort(s);
+        return XAI_ERR;
+    }
+    *out = s;
+    return XAI_OK;
+}
+
+int xai_store_attribute(xai_store *s, const char *key, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, strlen(value) + 1);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(s->file, key, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t w = a >= 0 ? H5Awrite(a, type, value) : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+    return w < 0 ? xai_fail("%s: cannot write attribute %s", s->path, key) : XAI_OK;
+}
+
+/* Grow dataset d by `count` images and write them from `data`. */
+static int append_rows(xai_store *s, hid_t d, hid_t type, hsize_t count, const void *data)
+{
+    hid_t space = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[4], start[4] = {0}, size[4];
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    H5Sclose(space);
+    start[0] = dims[0];
+    dims[0] += count;
+    for (int k = 0; k < rank; k++) size[k] = k ? dims[k] : count;
+    if (H5Dset_extent(d, dims) < 0) return xai_fail("%s: cannot extend a dataset", s->path);
+    hid_t file_space = H5Dget_space(d);
+    hid_t mem_space = H5Screate_simple(rank, size, NULL);
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, size, NULL);
+    herr_t w = H5Dwrite(d, type, mem_space, file_space, H5P_DEFAULT, data);
+    H5Sclose(mem_space);
+    H5Sclose(file_space);
+    if (w < 0) return xai_fail("%s: cannot write (disk full?)", s->path);
+    return XAI_OK;
+}
+
+int xai_store_append(xai_store *s, const xai_store_batch *b)
+{
+    hsize_t n = (hsize_t)b->count;
+    double *times = xai_malloc((size_t)b->count * sizeof(double));
+    if (!times) return XAI_ERR;
+    int status = XAI_OK;
+    for (int i = 0; i < b->count; i++) times[i] = b->ms_forward;
+    if (append_rows(s, s->input, H5T_NATIVE_FLOAT, n, b->input) ||
+        append_rows(s, s->logits, H5T_NATIVE_FLOAT, n, b->logits) ||
+        append_rows(s, s->target, H5T_NATIVE_INT, n, b->targets) ||
+        append_rows(s, s->timing_forward, H5T_NATIVE_DOUBLE, n, times))
+        status = XAI_ERR;
+    for (int m = 0; status == XAI_OK && m < s->shape.n_methods; m++) {
+        for (int i = 0; i < b->count; i++) times[i] = b->ms_methods[m];
+        if (append_rows(s, s->maps[m], H5T_NATIVE_FLOAT, n, b->maps[m]) ||
+            append_rows(s, s->heatmaps[m], H5T_NATIVE_FLOAT, n, b->heatmaps[m]) ||
+            append_rows(s, s->timings[m], H5T_NATIVE_DOUBLE, n, times))
+            status = XAI_ERR;
+    }
+    free(times);
+    if (status == XAI_OK) s->count += n;
+    return status;
+}
+
+int xai_store_close(xai_store *s)
+{
+    close_all(s);
+    herr_t c = H5Fclose(s->file);
+    s->file = 0;
+    int status = XAI_OK;
+    if (c < 0) status = xai_fail("%s: cannot finish writing the HDF5 file (disk full?)", s->path);
+    else if (rename(s->partial, s->path) != 0)
+        status = xai_fail("%s: cannot move the finished file into place: %s", s->path, strerror(errno));
+    if (status) remove(s->partial);
+    free_store(s);
+    return status;
+}

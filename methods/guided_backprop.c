@@ -1,0 +1,19 @@
+/* guided_backprop.c - Springenberg et al. 2014: both gates, dx = max(g, 0) * (lo < y < hi). */
+#include "xai_method.h"
+
+static void guided_backprop_activation_backward(const float *restrict y,
+                                                const float *restrict g, float *restrict dx,
+                                                size_t n, float lo, float hi)
+{
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) dx[i] = (y[i] > lo && y[i] < hi && g[i] > 0.f) ? g[i] : 0.f;
+}
+
+static double guided_backprop_activation_backward_one(double y, double g, double lo, double hi)
+{
+    return (y > lo && y < hi && g > 0.0) ? g : 0.0;
+}
+
+const xai_method xai_method_guided_backprop = {
+    "guided_backprop", "saliency mask and deconvnet rule together (Springenberg et al. 2014)",
+    guided_backprop_activation_backward, guided_backprop_activation_backward_one};
