@@ -108,7 +108,7 @@ static int run(explain_options *o, int argc, char **argv)
     int status = XAI_ERR;
     if (xai_graph_load(&g, o->model, NULL)) return XAI_ERR;
     const xai_value *in = &g->values[g->input];
-    int classes = g->values[g->output].c;
+    int classes = xai_graph_outputs(g);
     size_t image_floats = xai_value_size(in), plane = (size_t)in->h * in->w;
     if (in->c != 3) {
         xai_fail("%s: input has %d channels; images give 3", o->model, in->c);

@@ -81,6 +81,10 @@ struct xai_engine {
     node_exec *exec;
     float *scratch;                     /* activation gradient before adding */
     size_t scratch_floats;
+    /* Outputs kept in a blocked layout (single-op graphs) are read and seeded in NCHW order. */
+    float *output_plain;
+    dnnl_memory_t output_plain_mem;
+    reorder output_reorder, output_seed_reorder;
     char *kernels;
     int forward_done;
 };
@@ -355,6 +359,10 @@ void xai_engine_destroy(xai_engine *e)
     }
     if (e->stream) dnnl_stream_destroy(e->stream);
     if (e->dnnl) dnnl_engine_destroy(e->dnnl);
+    destroy_reorder(&e->output_reorder);
+    destroy_reorder(&e->output_seed_reorder);
+    if (e->output_plain_mem) dnnl_memory_destroy(e->output_plain_mem);
+    free(e->output_plain);
     free(e->values);
     free(e->exec);
     free(e->scratch);
@@ -503,6 +511,16 @@ static int setup(xai_engine *e)
                 return XAI_ERR;
         }
     }
+    value_buffer *out = &e->values[g->output];
+    dnnl_memory_desc_t plain;
+    if (plain_md(&plain, &g->values[g->output], e->batch)) return XAI_ERR;
+    if (!dnnl_memory_desc_equal(&plain, &out->md)) {
+        if (!(e->output_plain = xai_calloc(out->floats, sizeof(float))) ||
+            memory(e, &e->output_plain_mem, &plain, e->output_plain) ||
+            make_reorder(e, &e->output_reorder, out->data_mem, e->output_plain_mem, 0) ||
+            make_reorder(e, &e->output_seed_reorder, e->output_plain_mem, out->grad_mem, 0))
+            return XAI_ERR;
+    }
     if (!(e->scratch = aligned_alloc(64, (e->scratch_floats * sizeof(float) + 63) / 64 * 64)))
         return xai_fail("out of memory for the scratch buffer");
     return append_kernels(e);
@@ -528,7 +546,7 @@ int xai_engine_create(xai_engine **out, const xai_graph *graph, int batch, int t
 
 int xai_engine_batch(const xai_engine *e) { return e->batch; }
 
-int xai_engine_classes(const xai_engine *e) { return e->graph->values[e->graph->output].c; }
+int xai_engine_classes(const xai_engine *e) { return xai_graph_outputs(e->graph); }
 
 const char *xai_engine_kernels(const xai_engine *e) { return e->kernels; }
 
@@ -750,7 +768,12 @@ int xai_engine_forward(xai_engine *e, const float *input, float *logits)
     }
     if (logits) {
         const value_buffer *out = &e->values[g->output];
-        memcpy(logits, out->data, (size_t)e->batch * g->values[g->output].c * sizeof(float));
+        if (e->output_reorder.prim) {
+            if (run_reorder(e, &e->output_reorder)) return XAI_ERR;
+            CHECK(dnnl_stream_wait(e->stream), "output reorder");
+        }
+        memcpy(logits, e->output_reorder.prim ? e->output_plain : out->data,
+               (size_t)e->batch * xai_graph_outputs(g) * sizeof(float));
     }
     e->forward_done = 1;
     return XAI_OK;
@@ -769,13 +792,16 @@ int xai_engine_backward(xai_engine *e, const xai_method *method, const int *targ
 {
     const xai_graph *g = e->graph;
     if (!e->forward_done) return xai_fail("engine: backward before forward");
-    int classes = g->values[g->output].c;
+    int classes = xai_graph_outputs(g);
     for (int n = 0; n < e->batch; n++)
         if (targets[n] < 0 || targets[n] >= classes)
             return xai_fail("target class %d outside 0..%d", targets[n], classes - 1);
+    /* The one-hot seed, in NCHW order, then in the output's own layout. */
     value_buffer *out = &e->values[g->output];
-    memset(out->grad, 0, out->floats * sizeof(float));
-    for (int n = 0; n < e->batch; n++) out->grad[(size_t)n * classes + targets[n]] = 1.f;
+    float *seed = e->output_reorder.prim ? e->output_plain : out->grad;
+    memset(seed, 0, (size_t)e->batch * classes * sizeof(float));
+    for (int n = 0; n < e->batch; n++) seed[(size_t)n * classes + targets[n]] = 1.f;
+    if (e->output_reorder.prim && run_reorder(e, &e->output_seed_reorder)) return XAI_ERR;
 
     for (int i = g->n_nodes - 1; i >= 0; i--) {
         const xai_node *n = &g->nodes[i];

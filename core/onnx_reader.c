@@ -42,6 +42,7 @@ typedef struct {
     int explicit_kernel;      /* pools and Conv with kernel_shape given */
     int ceil_mode;
     int reshape_to_2d;
+    int flatten_axis;
 } pending_node;
 
 typedef struct {
@@ -465,7 +466,8 @@ static int convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
     const Onnx__NodeProto *n = g->node[index];
     const char *op = n->op_type ? n->op_type : "";
     char label[256];
-    snprintf(label, sizeof label, "node '%s' (%s)", n->name && *n->name ? n->name : "", op);
+    if (n->name && *n->name) snprintf(label, sizeof label, "node '%s' (%s)", n->name, op);
+    else snprintf(label, sizeof label, "node #%zu (%s)", index, op);
 
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
         return xai_fail("%s: %s: operator domain '%s' is not supported", r->path, label,
@@ -477,6 +479,8 @@ static int convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
         return add_alias(r, n->output[0], n->input[0]);
     if (strcmp(op, "Add") == 0) {
         if (n->n_input != 2) return xai_fail("%s: %s: expected 2 inputs", r->path, label);
+        if (attribute_int(n, "broadcast", 0) && !find_constant(r, resolve_alias(r, n->input[1])))
+            return xai_fail("%s: %s: broadcasting is not supported", r->path, label);
         int folded = fold_bias_add(r, g, n);
         if (folded) return folded == 1 ? XAI_OK : XAI_ERR;
     }
@@ -500,6 +504,12 @@ static int convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
         status = convert_conv(r, n, label, p);
     } else if (strcmp(op, "BatchNormalization") == 0) {
         p->node.op = XAI_OP_BATCHNORM;
+        /* Before opset 7, is_test defaulted to 0 (training); spatial=0 meant per-pixel stats. */
+        if (attribute_int(n, "training_mode", 0) || attribute_int(n, "is_test", r->opset >= 7) == 0)
+            return xai_fail("%s: %s: training mode (batch statistics) is not supported", r->path,
+                            label);
+        if (attribute_int(n, "spatial", 1) == 0)
+            return xai_fail("%s: %s: spatial=0 is not supported", r->path, label);
         status = convert_batchnorm(r, n, label, p);
     } else if (strcmp(op, "Relu") == 0) {
         p->node.op = XAI_OP_RELU;
@@ -526,11 +536,11 @@ static int convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
         p->input_name[1] = n->input[1];
     } else if (strcmp(op, "Flatten") == 0) {
         p->node.op = XAI_OP_FLATTEN;
-        if (attribute_int(n, "axis", 1) != 1)
-            return xai_fail("%s: %s: only axis=1 is supported", r->path, label);
+        p->flatten_axis = (int)attribute_int(n, "axis", 1);
     } else if (strcmp(op, "Reshape") == 0) {
         p->node.op = XAI_OP_FLATTEN;
         p->reshape_to_2d = 1;
+        p->flatten_axis = 1;
         constant *s = n->n_input > 1 ? find_constant(r, resolve_alias(r, n->input[1])) : NULL;
         if (!s || !s->int_data || s->count != 2)
             return xai_fail("%s: %s: only a Reshape to 2-D with a constant shape is supported",
@@ -683,6 +693,9 @@ static int infer_shape(const reader *r, xai_graph *g, pending_node *p)
         return XAI_OK;
     }
     case XAI_OP_FLATTEN:
+        if (p->flatten_axis != 1 && p->flatten_axis + in->rank != 1)
+            return xai_fail("%s: node '%s' (Flatten): only axis 1 (keeping the batch) is "
+                            "supported, not %d", r->path, label, p->flatten_axis);
         out->rank = 2;
         out->c = in->c * in->h * in->w;
         out->h = out->w = 1;
@@ -722,6 +735,33 @@ static void free_node(xai_node *n)
     free(n->bn_var);
 }
 
+/* A BatchNormalization with no Conv before it becomes a 1x1 depthwise Conv with weight
+ * s = gamma / sqrt(var + eps) and bias beta - s mean per channel. */
+static void batchnorm_to_depthwise(xai_node *bn)
+{
+    int channels = bn->out_channels;
+    float *weight = malloc((size_t)channels * sizeof *weight);
+    float *bias = malloc((size_t)channels * sizeof *bias);
+    if (!weight || !bias) {
+        free(weight);
+        free(bias);
+        return; /* stays a BatchNormalization, which the fast engine then reports */
+    }
+    for (int c = 0; c < channels; c++) {
+        double s = (double)bn->bn_gamma[c] / sqrt((double)bn->bn_var[c] + bn->bn_epsilon);
+        weight[c] = (float)s;
+        bias[c] = (float)(bn->bn_beta[c] - s * bn->bn_mean[c]);
+    }
+    free(bn->bn_gamma), free(bn->bn_beta), free(bn->bn_mean), free(bn->bn_var);
+    bn->bn_gamma = bn->bn_beta = bn->bn_mean = bn->bn_var = NULL;
+    bn->op = XAI_OP_CONV;
+    bn->weight = weight;
+    bn->bias = bias;
+    bn->in_channels = bn->group = channels;
+    bn->kernel_h = bn->kernel_w = bn->stride_h = bn->stride_w = 1;
+    bn->dilation_h = bn->dilation_w = 1;
+}
+
 /* Fold BatchNormalization into the Conv that feeds it alone: with s = gamma / sqrt(var + eps),
  * W'[o] = s[o] W[o] and b'[o] = s[o] (b[o] - mean[o]) + beta[o], computed in double. */
 static void fold_batchnorm(xai_graph *g)
@@ -736,7 +776,10 @@ static void fold_batchnorm(xai_graph *g)
             if (g->nodes[j].output == bn->input[0]) producer = j;
         for (int j = 0; j < g->n_nodes; j++)
             for (int k = 0; k < g->nodes[j].n_inputs; k++) consumers += g->nodes[j].input[k] == bn->input[0];
-        if (producer < 0 || g->nodes[producer].op != XAI_OP_CONV || consumers != 1) continue;
+        if (producer < 0 || g->nodes[producer].op != XAI_OP_CONV || consumers != 1) {
+            batchnorm_to_depthwise(bn);
+            continue;
+        }
         xai_node *conv = &g->nodes[producer];
         size_t per_out = (size_t)(conv->in_channels / conv->group) * conv->kernel_h * conv->kernel_w;
         for (int o = 0; o < conv->out_channels; o++) {
@@ -828,14 +871,7 @@ static int build_graph(reader *r, const Onnx__ModelProto *m, xai_graph *g,
     g->output = find_value(g, output);
     if (g->output < 0)
         return xai_fail("%s: graph output '%s' is not produced by any node", r->path, output);
-    if (g->values[g->output].rank != 2)
-        return xai_fail("%s: graph output '%s' is not [N,classes]", r->path, output);
     if (!(opt && opt->keep_batchnorm)) fold_batchnorm(g);
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].op == XAI_OP_BATCHNORM && !(opt && opt->keep_batchnorm))
-            return xai_fail("%s: node '%s' (BatchNormalization): only a BatchNormalization "
-                            "right after a Conv is supported (it is folded into the Conv)",
-                            r->path, g->nodes[i].name);
     return XAI_OK;
 }
 
@@ -849,8 +885,8 @@ static int read_model(reader *r, const Onnx__ModelProto *m, xai_graph *g,
         if (!o->domain || !*o->domain || strcmp(o->domain, "ai.onnx") == 0) r->opset = o->version;
     }
     if (r->opset < 0) return xai_fail("%s: the model declares no ONNX opset", r->path);
-    if (r->opset < 7 || r->opset > 17)
-        return xai_fail("%s: opset %lld is not supported (7 to 17 are)", r->path,
+    if (r->opset < 1 || r->opset > 17)
+        return xai_fail("%s: opset %lld is not supported (1 to 17 are)", r->path,
                         (long long)r->opset);
     g->opset = r->opset;
     if (m->n_metadata_props) {

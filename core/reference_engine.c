@@ -269,7 +269,7 @@ int xai_reference_backward(xai_reference *r, const xai_method *method, const int
     const xai_graph *g = r->graph;
     int N = r->batch;
     if (!r->forward_done) return xai_fail("reference engine: backward before forward");
-    int classes = g->values[g->output].c;
+    int classes = xai_graph_outputs(g);
     for (int n = 0; n < N; n++)
         if (targets[n] < 0 || targets[n] >= classes)
             return xai_fail("target class %d outside 0..%d", targets[n], classes - 1);

@@ -3,7 +3,8 @@
  *
  * Every value is an activation with the batch as its first dimension: either 4-D [N,C,H,W] or
  * 2-D [N,C] (stored as C with H = W = 1 and rank 2). The batch N is not part of the graph; an
- * engine chooses it. The graph has one input (the image tensor) and one output (the logits). */
+ * engine chooses it. The graph has one input (the image tensor) and one output (the logits of a
+ * classifier, or any value for single-op test graphs). */
 #ifndef XAI_GRAPH_H
 #define XAI_GRAPH_H
 
@@ -95,6 +96,10 @@ void xai_graph_free(xai_graph *graph);
 
 /* Number of floats of one image of value v. */
 static inline size_t xai_value_size(const xai_value *v) { return (size_t)v->c * v->h * v->w; }
+
+/* Number of outputs per image (the classes of a classifier; a 4-D output counts C*H*W):
+ * explanation targets index the output flattened per image. */
+static inline int xai_graph_outputs(const xai_graph *g) { return (int)xai_value_size(&g->values[g->output]); }
 
 /* The value of a metadata key, or NULL. */
 const char *xai_graph_metadata(const xai_graph *graph, const char *key);

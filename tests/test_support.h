@@ -1,0 +1,29 @@
+/* test_support.h - helpers shared by the Criterion tests: a per-run scratch directory, seeded
+ * models and inputs, and map comparisons. */
+#ifndef XAI_TEST_SUPPORT_H
+#define XAI_TEST_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xai_graph.h"
+
+/* A fresh directory under $TMPDIR for this test process; files in it are removed at exit. */
+const char *test_dir(void);
+
+/* test_dir()/name */
+const char *test_path(const char *name);
+
+/* Write (once per process) and load a seeded model; the graph is owned by the caller. */
+xai_graph *test_model(const char *arch, uint64_t seed, int random_batchnorm, int keep_batchnorm);
+
+/* n normal deviates with the given seed, as float or double. */
+void test_normal_floats(float *out, size_t n, uint64_t seed);
+
+/* max |a - b| over n, and max |b| */
+double test_max_abs_diff_fd(const float *a, const double *b, size_t n, double *max_abs_b);
+
+/* Path of the repository's shared folder ("../shared" beside the checkout), or NULL. */
+const char *test_shared_dir(void);
+
+#endif
