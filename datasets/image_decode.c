@@ -89,7 +89,8 @@ static int load_jpeg(xai_image *image, FILE *f, const char *path, size_t max_pix
         free(row);
         return xai_fail("%s: out of memory for %zux%zu pixels", path, width, height);
     }
-    /* Adobe CMYK JPEGs store inverted ink values. */
+    /* Adobe CMYK JPEGs store inverted ink values. Ink to RGB as PIL converts it:
+     * r = (255 - k) - round(c (255 - k) / 255), likewise g from m and b from y. */
     int inverted = cmyk && cinfo.saw_Adobe_marker;
     while (cinfo.output_scanline < height) {
         unsigned char *dst = pixels + (size_t)cinfo.output_scanline * width * 3;
@@ -97,10 +98,11 @@ static int load_jpeg(xai_image *image, FILE *f, const char *path, size_t max_pix
         jpeg_read_scanlines(&cinfo, rows, 1);
         if (!cmyk) continue;
         for (size_t x = 0; x < width; x++) {
-            unsigned k = row[4 * x + 3];
+            unsigned k = inverted ? 255u - row[4 * x + 3] : row[4 * x + 3], white = 255u - k;
             for (int c = 0; c < 3; c++) {
-                unsigned v = row[4 * x + c];
-                dst[3 * x + c] = (unsigned char)(inverted ? v * k / 255 : (255 - v) * (255 - k) / 255);
+                unsigned ink = inverted ? 255u - row[4 * x + c] : row[4 * x + c];
+                unsigned t = ink * white + 128u;
+                dst[3 * x + c] = (unsigned char)(white - (((t >> 8) + t) >> 8));
             }
         }
     }

@@ -34,9 +34,9 @@ const char *test_dir(void)
 
 const char *test_path(const char *name)
 {
-    static char paths[8][768];
+    static char paths[64][768];
     static int next;
-    char *p = paths[next++ % 8];
+    char *p = paths[next++ % 64];
     snprintf(p, sizeof paths[0], "%s/%s", test_dir(), name);
     return p;
 }

@@ -11,7 +11,7 @@
 /* A fresh directory under $TMPDIR for this test process; files in it are removed at exit. */
 const char *test_dir(void);
 
-/* test_dir()/name */
+/* test_dir()/name, in one of 64 rotating buffers */
 const char *test_path(const char *name);
 
 /* Write (once per process) and load a seeded model; the graph is owned by the caller. */

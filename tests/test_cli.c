@@ -1,0 +1,161 @@
+/* test_cli.c - the xaibench binary end to end: model init/info, explain into an HDF5 file of
+ * the documented layout, and one-line errors with a non-zero exit for bad input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <hdf5.h>
+
+#include "test_support.h"
+
+/* Run `xaibench ARGS`; returns the exit status, stdout and stderr in the buffers. */
+static int xaibench(const char *args, char *out, size_t out_size, char *err, size_t err_size)
+{
+    const char *binary = getenv("XAIBENCH") ? getenv("XAIBENCH") : "build/xaibench";
+    char command[8192];
+    snprintf(command, sizeof command, "%s %s >%s 2>%s", binary, args, test_path("stdout"),
+             test_path("stderr"));
+    int status = system(command);
+    const char *names[2] = {test_path("stdout"), test_path("stderr")};
+    char *buffers[2] = {out, err};
+    size_t sizes[2] = {out_size, err_size};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(names[i], "r");
+        size_t n = f ? fread(buffers[i], 1, sizes[i] - 1, f) : 0;
+        buffers[i][n] = '\0';
+        if (f) fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void expect_one_line_error(const char *args, const char *words)
+{
+    char out[4096], err[4096];
+    int status = xaibench(args, out, sizeof out, err, sizeof err);
+    cr_expect_neq(status, 0, "xaibench %s: exit 0", args);
+    cr_expect_eq(strncmp(err, "xaibench: ", 10), 0, "xaibench %s: stderr: %s", args, err);
+    char *newline = strchr(err, '\n');
+    cr_expect(newline && newline[1] == '\0', "xaibench %s: not one line: %s", args, err);
+    cr_expect(strstr(err, words) != NULL, "xaibench %s: expected '%s' in: %s", args, words, err);
+}
+
+static const char *tiny_model(void)
+{
+    const char *path = test_path("tiny.onnx");
+    char args[1024], out[4096], err[4096];
+    snprintf(args, sizeof args, "model init --arch resnet-tiny --seed 4 -o %s", path);
+    cr_assert_eq(xaibench(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    return path;
+}
+
+Test(cli, model_init_and_info)
+{
+    const char *model = tiny_model();
+    char args[1024], out[65536], err[4096];
+    snprintf(args, sizeof args, "model info %s", model);
+    cr_assert_eq(xaibench(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_expect(strstr(out, "parameters:") && strstr(out, "multiply-accumulates") && strstr(out, "/fc/Gemm"), "%s", out);
+}
+
+static hsize_t dims_of(hid_t file, const char *name, hsize_t *dims)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    cr_assert_geq(d, 0, "dataset %s missing", name);
+    hid_t s = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(s);
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    H5Sclose(s);
+    H5Dclose(d);
+    return (hsize_t)rank;
+}
+
+Test(cli, explain_writes_the_documented_layout)
+{
+    const char *model = tiny_model(), *output = test_path("explain.h5");
+    if (access("data/samples/chelsea.png", R_OK) != 0) cr_skip_test("run scripts/fetch-samples.sh");
+    char args[2048], out[65536], err[4096];
+    snprintf(args, sizeof args,
+             "explain --model %s --image data/samples/chelsea.png --image data/samples/dog.jpg "
+             "--image data/samples/coffee.png --batch 2 --threads 2 -o %s", model, output);
+    cr_assert_eq(xaibench(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(access(output, R_OK), 0);
+    char partial[1024];
+    snprintf(partial, sizeof partial, "%s.partial", output);
+    cr_expect_neq(access(partial, F_OK), 0, "a .partial file was left behind");
+
+    hid_t file = H5Fopen(output, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(file, 0);
+    hsize_t d[4];
+    cr_expect_eq(dims_of(file, "/input", d), 4);
+    cr_expect(d[0] == 3 && d[1] == 3 && d[2] == 64 && d[3] == 64);
+    cr_expect_eq(dims_of(file, "/logits", d), 2);
+    cr_expect(d[0] == 3 && d[1] == 10);
+    cr_expect_eq(dims_of(file, "/target", d), 1);
+    static const char *const methods[] = {"saliency", "deconvnet", "guided_backprop"};
+    for (int m = 0; m < 3; m++) {
+        char name[128];
+        snprintf(name, sizeof name, "/maps/%s", methods[m]);
+        cr_expect_eq(dims_of(file, name, d), 4);
+        cr_expect(d[0] == 3 && d[1] == 3, "%s", name);
+        snprintf(name, sizeof name, "/heatmaps/%s", methods[m]);
+        cr_expect_eq(dims_of(file, name, d), 3);
+        cr_expect(d[0] == 3 && d[1] == 64 && d[2] == 64, "%s", name);
+        snprintf(name, sizeof name, "/timings/%s", methods[m]);
+        cr_expect_eq(dims_of(file, name, d), 1);
+    }
+    dims_of(file, "/timings/forward", d);
+    static const char *const attributes[] = {"xaibench_version", "git_commit", "model_path", "model_sha256",
+                                             "threads", "cpu", "date", "command_line"};
+    for (int a = 0; a < 8; a++) cr_expect(H5Aexists(file, attributes[a]) > 0, "attribute %s missing", attributes[a]);
+    /* The maps are not all zero, and a target is the top logit of its image. */
+    float *maps = malloc(3 * 3 * 64 * 64 * sizeof(float)), logits[30];
+    int targets[3];
+    hid_t ds = H5Dopen2(file, "/maps/guided_backprop", H5P_DEFAULT);
+    H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, maps);
+    H5Dclose(ds);
+    ds = H5Dopen2(file, "/logits", H5P_DEFAULT);
+    H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, logits);
+    H5Dclose(ds);
+    ds = H5Dopen2(file, "/target", H5P_DEFAULT);
+    H5Dread(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, targets);
+    H5Dclose(ds);
+    H5Fclose(file);
+    for (int n = 0; n < 3; n++) {
+        double energy = 0.0;
+        for (int k = 0; k < 3 * 64 * 64; k++) energy += maps[n * 3 * 64 * 64 + k] * maps[n * 3 * 64 * 64 + k];
+        cr_expect_gt(energy, 0.0, "image %d: all-zero map", n);
+        for (int k = 0; k < 10; k++) cr_expect_leq(logits[n * 10 + k], logits[n * 10 + targets[n]]);
+    }
+    free(maps);
+    /* Readable by the HDF5 tools with no custom code. */
+    if (access("/usr/bin/h5dump", X_OK) == 0) {
+        snprintf(args, sizeof args, "/usr/bin/h5dump -H %s >/dev/null", output);
+        cr_expect_eq(system(args), 0, "h5dump cannot read %s", output);
+    }
+}
+
+Test(cli, bad_input_gives_one_line_and_non_zero_exit)
+{
+    const char *model = tiny_model();
+    char args[2048];
+    if (access("data/samples/truncated.jpg", R_OK) != 0) cr_skip_test("run scripts/fetch-samples.sh");
+    snprintf(args, sizeof args, "explain --model %s --image data/samples/truncated.jpg -o %s", model,
+             test_path("bad.h5"));
+    expect_one_line_error(args, "data/samples/truncated.jpg");
+    cr_expect_neq(access(test_path("bad.h5"), F_OK), 0, "an output file was left for a failed run");
+    snprintf(args, sizeof args, "explain --model %s --image data/samples/chelsea.png -o /nonexistent/dir/out.h5", model);
+    expect_one_line_error(args, "/nonexistent/dir/out.h5");
+    snprintf(args, sizeof args, "explain --model %s --image data/samples/chelsea.png --methods saliency,lrp -o %s",
+             model, test_path("x.h5"));
+    expect_one_line_error(args, "unknown method 'lrp'");
+    snprintf(args, sizeof args, "explain --model %s --image data/samples/chelsea.png --target 10 -o %s", model,
+             test_path("x.h5"));
+    expect_one_line_error(args, "--target 10");
+    snprintf(args, sizeof args, "model info %s", test_path("absent.onnx"));
+    expect_one_line_error(args, "absent.onnx: cannot open");
+    expect_one_line_error("model init --arch vgg16 --seed 1 -o /tmp/x.onnx", "unknown architecture 'vgg16'");
+    expect_one_line_error("explain --model", "needs a value");
+}
