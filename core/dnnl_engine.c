@@ -571,6 +571,19 @@ static void add_buffers(float *restrict dst, const float *restrict a, const floa
     }
 }
 
+/* One window tap for `block` channel lanes: keep the larger value and its offset; a tie keeps
+ * the earlier tap. Masks instead of branches, so that the loop vectorizes. */
+static inline void update_max(const float *restrict v, float *restrict best, int32_t *restrict at,
+                              int block, int32_t base)
+{
+#pragma omp simd
+    for (int l = 0; l < block; l++) {
+        int32_t wins = -(int32_t)(v[l] > best[l]); /* all ones where v wins */
+        at[l] = (at[l] & ~wins) | ((base + l) & wins);
+        best[l] = v[l] > best[l] ? v[l] : best[l];
+    }
+}
+
 /* y[n,c,p,q] = max over the window of x (padding never wins), argmax = the buffer offset of the
  * first maximal element in row-major window order (PyTorch's choice on ties). */
 static void maxpool_forward(const xai_node *m, const xai_value *in, const xai_value *out,
@@ -578,10 +591,13 @@ static void maxpool_forward(const xai_node *m, const xai_value *in, const xai_va
 {
     const layout *li = &x->lay, *lo = &y->lay;
     int block = li->block, blocks = (in->c + block - 1) / block;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static)
     for (int n = 0; n < batch; n++)
         for (int cb = 0; cb < blocks; cb++)
-            for (int p = 0; p < out->h; p++)
+            for (int p = 0; p < out->h; p++) {
+                size_t in_plane = offset_of(li, n, cb * block, 0, 0);
+                size_t out_row = offset_of(lo, n, cb * block, p, 0);
+                int lanes = in->c - cb * block < block ? in->c - cb * block : block;
                 for (int q = 0; q < out->w; q++) {
                     float best[64];
                     int32_t at[64];
@@ -592,14 +608,14 @@ static void maxpool_forward(const xai_node *m, const xai_value *in, const xai_va
                         for (int kw = 0; kw < m->kernel_w; kw++) {
                             int iw = q * m->stride_w - m->pad_left + kw;
                             if (iw < 0 || iw >= in->w) continue;
-                            size_t base = offset_of(li, n, cb * block, ih, iw);
-                            for (int l = 0; l < block; l++)
-                                if (x->data[base + l] > best[l]) best[l] = x->data[base + l], at[l] = (int32_t)(base + l);
+                            size_t base = in_plane + ih * li->sh + iw * li->sw;
+                            update_max(x->data + base, best, at, block, (int32_t)base);
                         }
                     }
-                    size_t o = offset_of(lo, n, cb * block, p, q);
-                    for (int l = 0; l < block && cb * block + l < in->c; l++) y->data[o + l] = best[l], argmax[o + l] = at[l];
+                    size_t o = out_row + q * lo->sw;
+                    for (int l = 0; l < lanes; l++) y->data[o + l] = best[l], argmax[o + l] = at[l];
                 }
+            }
 }
 
 /* dx[argmax[o]] += dy[o]; within one (image, channel block) sequentially, so overlapping windows
@@ -612,12 +628,17 @@ static void maxpool_backward(const xai_value *in, const xai_value *out, value_bu
     if (!accumulate) memset(x->grad, 0, x->floats * sizeof(float));
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < batch; n++)
-        for (int cb = 0; cb < blocks; cb++)
-            for (int p = 0; p < out->h; p++)
-                for (int q = 0; q < out->w; q++) {
-                    size_t o = offset_of(lo, n, cb * block, p, q);
-                    for (int l = 0; l < block && cb * block + l < in->c; l++) x->grad[argmax[o + l]] += y->grad[o + l];
-                }
+        for (int cb = 0; cb < blocks; cb++) {
+            int lanes = in->c - cb * block < block ? in->c - cb * block : block;
+            for (int p = 0; p < out->h; p++) {
+                size_t row = offset_of(lo, n, cb * block, p, 0);
+                for (int q = 0; q < out->w; q++)
+                    for (int l = 0; l < lanes; l++) {
+                        size_t o = row + q * lo->sw + l;
+                        x->grad[argmax[o]] += y->grad[o];
+                    }
+            }
+        }
 }
 
 /* Average pool forward (dy NULL) or backward (dy given): the divisor counts the window's

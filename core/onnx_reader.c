@@ -27,6 +27,7 @@ typedef struct {
     int64_t dims[MAX_RANK];
     size_t count;
     float *data;          /* float32 constants */
+    int given_away;       /* data now belongs to a node (see take_floats) */
     int64_t *int_data;    /* int64 constants (Reshape shapes) */
 } constant;
 
@@ -60,7 +61,7 @@ static void free_constants(reader *r)
 {
     for (int i = 0; i < r->n_constants; i++) {
         free(r->constants[i].name);
-        free(r->constants[i].data);
+        if (!r->constants[i].given_away) free(r->constants[i].data);
         free(r->constants[i].int_data);
     }
     free(r->constants);
@@ -103,8 +104,10 @@ static constant *add_constant(reader *r, const char *name)
     return c;
 }
 
-/* Copy a TensorProto's contents into a constant: float32 or int64, inline data only. */
-static int read_tensor(reader *r, const Onnx__TensorProto *t, const char *name)
+/* Copy a TensorProto's contents into a constant: float32 or int64, inline data only. The
+ * message's raw bytes are released as soon as they are copied, so that a large model is never
+ * held three times over while it loads. */
+static int read_tensor(reader *r, Onnx__TensorProto *t, const char *name)
 {
     if (t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL || t->n_external_data)
         return xai_fail("%s: tensor '%s' keeps its data in an external file, which is not "
@@ -131,6 +134,9 @@ static int read_tensor(reader *r, const Onnx__TensorProto *t, const char *name)
                 return xai_fail("%s: tensor '%s' holds %zu bytes for %zu floats", r->path, name,
                                 t->raw_data.len, count);
             memcpy(c->data, t->raw_data.data, t->raw_data.len); /* little-endian, as ONNX says */
+            free(t->raw_data.data); /* protobuf-c's default allocator is malloc */
+            t->raw_data.data = NULL;
+            t->raw_data.len = 0;
         } else {
             if (t->n_float_data != count)
                 return xai_fail("%s: tensor '%s' holds %zu floats for shape of %zu", r->path,
@@ -245,10 +251,10 @@ static int read_window(reader *r, const Onnx__NodeProto *n, const char *label, p
 
 /* ---- step 1: constants --------------------------------------------------------------------- */
 
-static int read_constants(reader *r, const Onnx__GraphProto *g, const xai_graph_options *opt)
+static int read_constants(reader *r, Onnx__GraphProto *g, const xai_graph_options *opt)
 {
     for (size_t i = 0; i < g->n_initializer; i++) {
-        const Onnx__TensorProto *t = g->initializer[i];
+        Onnx__TensorProto *t = g->initializer[i];
         if (!t->name || !*t->name)
             return xai_fail("%s: initializer %zu has no name", r->path, i);
         if (read_tensor(r, t, t->name)) return XAI_ERR;
@@ -304,6 +310,15 @@ static float *copy_floats(const float *src, size_t count)
     return dst;
 }
 
+/* A node's own copy of a constant: the constant's buffer itself for its first user, a copy for
+ * any later one (weights shared between nodes). */
+static float *take_floats(constant *c)
+{
+    if (c->given_away) return copy_floats(c->data, c->count);
+    c->given_away = 1;
+    return c->data;
+}
+
 /* ---- step 2: nodes ------------------------------------------------------------------------- */
 
 static int add_alias(reader *r, const char *from, const char *to)
@@ -339,7 +354,7 @@ static int convert_conv(reader *r, const Onnx__NodeProto *n, const char *label, 
         return xai_fail("%s: %s: kernel_shape does not match the weight", r->path, label);
     p->node.kernel_h = (int)w->dims[2];
     p->node.kernel_w = (int)w->dims[3];
-    if (!(p->node.weight = copy_floats(w->data, w->count))) return XAI_ERR;
+    if (!(p->node.weight = take_floats(w))) return XAI_ERR;
     if (!(p->node.bias = xai_calloc((size_t)p->node.out_channels, sizeof(float)))) return XAI_ERR;
     if (n->n_input > 2 && n->input[2][0]) {
         constant *b = weight_input(r, n, label, 2);
@@ -931,14 +946,21 @@ void xai_graph_free(xai_graph *g)
     free(g);
 }
 
-int xai_graph_parse(xai_graph **out, const void *bytes, size_t size, const char *path,
-                    const xai_graph_options *options)
+static Onnx__ModelProto *unpack(const void *bytes, size_t size, const char *path)
 {
-    *out = NULL;
-    if (size == 0) return xai_fail("%s: empty file, not an ONNX model", path);
+    if (size == 0) {
+        xai_fail("%s: empty file, not an ONNX model", path);
+        return NULL;
+    }
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, bytes);
-    if (!m)
-        return xai_fail("%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
+    if (!m) xai_fail("%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
+    return m;
+}
+
+/* Build the graph from an unpacked model, and free the model. */
+static int parse_model(xai_graph **out, Onnx__ModelProto *m, const char *path,
+                       const xai_graph_options *options)
+{
     reader r = {.path = path};
     xai_graph *g = xai_calloc(1, sizeof *g);
     int status = g && (g->path = copy_string(path)) ? read_model(&r, m, g, options) : XAI_ERR;
@@ -954,6 +976,14 @@ int xai_graph_parse(xai_graph **out, const void *bytes, size_t size, const char 
     }
     *out = g;
     return XAI_OK;
+}
+
+int xai_graph_parse(xai_graph **out, const void *bytes, size_t size, const char *path,
+                    const xai_graph_options *options)
+{
+    *out = NULL;
+    Onnx__ModelProto *m = unpack(bytes, size, path);
+    return m ? parse_model(out, m, path, options) : XAI_ERR;
 }
 
 int xai_graph_load(xai_graph **out, const char *path, const xai_graph_options *options)
@@ -979,11 +1009,11 @@ int xai_graph_load(xai_graph **out, const char *path, const xai_graph_options *o
     size_t got = fread(bytes, 1, (size_t)size, f);
     int read_error = ferror(f);
     fclose(f);
-    int status = XAI_ERR;
-    if (got != (size_t)size || read_error)
-        xai_fail("%s: cannot read: %s", path, read_error ? strerror(errno) : "short read");
-    else
-        status = xai_graph_parse(out, bytes, (size_t)size, path, options);
-    free(bytes);
-    return status;
+    if (got != (size_t)size || read_error) {
+        free(bytes);
+        return xai_fail("%s: cannot read: %s", path, read_error ? strerror(errno) : "short read");
+    }
+    Onnx__ModelProto *m = unpack(bytes, (size_t)size, path);
+    free(bytes); /* the unpacked model holds its own copy */
+    return m ? parse_model(out, m, path, options) : XAI_ERR;
 }

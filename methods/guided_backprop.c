@@ -6,7 +6,10 @@ static void guided_backprop_activation_backward(const float *restrict y,
                                                 size_t n, float lo, float hi)
 {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) dx[i] = (y[i] > lo && y[i] < hi && g[i] > 0.f) ? g[i] : 0.f;
+    for (size_t i = 0; i < n; i++) {
+        int pass = (y[i] > lo) & (y[i] < hi) & (g[i] > 0.f); /* bitwise: the loop vectorizes */
+        dx[i] = pass ? g[i] : 0.f;
+    }
 }
 
 static double guided_backprop_activation_backward_one(double y, double g, double lo, double hi)

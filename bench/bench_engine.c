@@ -1,0 +1,220 @@
+/* bench_engine.c - speed and memory of the engine on one model (default: a seeded ResNet18 at
+ * 224x224), the figures the core issue names:
+ *   ms/image for forward, forward + one map (saliency), forward + three maps (one shared forward),
+ *   at each batch size and thread count; GFLOP/s (2 x MACs per pass) and the ratio to this CPU's
+ *   fp32 peak (threads x GHz x SIMD lanes x 2 flops per FMA x FMA units); the 2-thread speedup;
+ *   peak RSS after the batch-1 runs; and the reference engine's time for one map, as a ratio.
+ * usage: bench_engine [--model F.onnx] [--threads 1,2] [--batches 1,8] [--iterations N]
+ *                     [--fma-units U] [--csv OUT.csv] */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "xai_engine.h"
+#include "xai_model.h"
+#include "xai_reference.h"
+#include "xai_rng.h"
+#include "xai_status.h"
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, compare_doubles);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Clock (GHz) and fp32 SIMD lanes from /proc/cpuinfo. */
+static void cpu_facts(double *ghz, int *lanes, char *name, size_t name_size)
+{
+    *ghz = 0.0;
+    *lanes = 4;
+    snprintf(name, name_size, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        if (!strncmp(line, "model name", 10) && !strcmp(name, "unknown")) {
+            snprintf(name, name_size, "%s", colon + 2);
+            name[strcspn(name, "\n")] = '\0';
+        } else if (!strncmp(line, "cpu MHz", 7) && *ghz == 0.0) {
+            *ghz = atof(colon + 1) / 1000.0;
+        } else if (!strncmp(line, "flags", 5)) {
+            if (strstr(line, " avx512f")) *lanes = 16;
+            else if (strstr(line, " avx2") && strstr(line, " fma")) *lanes = 8;
+        }
+    }
+    fclose(f);
+}
+
+static long peak_rss_mb(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss / 1024;
+}
+
+static int parse_list(const char *text, int *out, int max)
+{
+    int n = 0;
+    for (const char *p = text; *p && n < max;) {
+        out[n++] = atoi(p);
+        p = strchr(p, ',');
+        if (!p) break;
+        p++;
+    }
+    return n;
+}
+
+typedef struct {
+    double forward, one_map, three_maps; /* ms per image */
+} timing;
+
+static int measure(const xai_graph *g, int batch, int threads, int iterations, timing *t)
+{
+    static const xai_method *const methods[3] = {&xai_method_saliency, &xai_method_deconvnet,
+                                                 &xai_method_guided_backprop};
+    size_t image = xai_value_size(&g->values[g->input]);
+    int classes = xai_graph_outputs(g);
+    xai_engine *e;
+    if (xai_engine_create(&e, g, batch, threads)) return XAI_ERR;
+    float *input = malloc((size_t)batch * image * sizeof(float));
+    float *logits = malloc((size_t)batch * classes * sizeof(float));
+    float *maps[3];
+    int targets[64], chosen[64];
+    for (int m = 0; m < 3; m++) maps[m] = malloc((size_t)batch * image * sizeof(float));
+    xai_rng rng;
+    xai_rng_seed(&rng, 1);
+    for (size_t i = 0; i < (size_t)batch * image; i++) input[i] = (float)xai_rng_normal(&rng);
+    for (int n = 0; n < batch; n++) targets[n] = -1;
+    double *fwd = malloc(iterations * sizeof(double)), *one = malloc(iterations * sizeof(double));
+    double *three = malloc(iterations * sizeof(double));
+    int status = XAI_OK;
+    for (int it = -2; it < iterations && status == XAI_OK; it++) { /* two warm-up rounds */
+        double t0 = now_ms();
+        status = xai_engine_forward(e, input, logits);
+        double t1 = now_ms();
+        xai_explain_request one_map = {input, 1, methods, targets, chosen, logits, maps, NULL, NULL};
+        if (!status) status = xai_engine_explain(e, &one_map);
+        double t2 = now_ms();
+        xai_explain_request three_maps = {input, 3, methods, targets, chosen, logits, maps, NULL, NULL};
+        if (!status) status = xai_engine_explain(e, &three_maps);
+        double t3 = now_ms();
+        if (it >= 0) fwd[it] = (t1 - t0) / batch, one[it] = (t2 - t1) / batch, three[it] = (t3 - t2) / batch;
+    }
+    if (status == XAI_OK) {
+        t->forward = median(fwd, iterations);
+        t->one_map = median(one, iterations);
+        t->three_maps = median(three, iterations);
+    }
+    free(fwd), free(one), free(three);
+    for (int m = 0; m < 3; m++) free(maps[m]);
+    free(input), free(logits);
+    xai_engine_destroy(e);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *model = NULL, *csv = NULL;
+    int threads[8] = {1, 2}, n_threads = 2, batches[8] = {1, 8}, n_batches = 2, iterations = 10;
+    int fma_units = 2;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+        else if (!strcmp(argv[i], "--threads")) n_threads = parse_list(argv[i + 1], threads, 8);
+        else if (!strcmp(argv[i], "--batches")) n_batches = parse_list(argv[i + 1], batches, 8);
+        else if (!strcmp(argv[i], "--iterations")) iterations = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--fma-units")) fma_units = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--csv")) csv = argv[i + 1];
+        else {
+            fprintf(stderr, "bench_engine: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (iterations < 1) iterations = 1;
+    char default_model[] = "/tmp/xaibench-bench-resnet18-seed0.onnx";
+    if (!model) {
+        xai_model_spec spec = {.arch = "resnet18", .seed = 0};
+        if (xai_model_write_resnet(&spec, default_model)) goto fail;
+        model = default_model;
+    }
+    xai_graph *g;
+    if (xai_graph_load(&g, model, NULL)) goto fail;
+    double ghz;
+    int lanes;
+    char cpu[256];
+    cpu_facts(&ghz, &lanes, cpu, sizeof cpu);
+    double gmacs = xai_graph_macs(g) / 1e9;
+    printf("model %s: %.3f GMAC per image per pass\n", model, gmacs);
+    printf("CPU %s, %.2f GHz, %d fp32 lanes, %d FMA units assumed: peak %.1f GFLOP/s per thread\n",
+           cpu, ghz, lanes, fma_units, ghz * lanes * 2 * fma_units);
+    printf("%-6s %-8s %12s %12s %12s %10s %10s\n", "batch", "threads", "forward", "fwd+1 map",
+           "fwd+3 maps", "GFLOP/s", "of peak");
+    FILE *out = csv ? fopen(csv, "w") : NULL;
+    if (out) fprintf(out, "batch,threads,forward_ms,one_map_ms,three_maps_ms,gflops,peak_fraction\n");
+    timing table[8][8];
+    long rss_batch1 = -1;
+    for (int b = 0; b < n_batches; b++) {
+        for (int t = 0; t < n_threads; t++) {
+            timing *r = &table[b][t];
+            if (measure(g, batches[b], threads[t], batches[b] > 1 ? (iterations + 2) / 3 : iterations, r))
+                goto fail;
+            /* three maps = one forward and three backward passes, each ~ the forward's flops */
+            double gflops = 4 * 2 * gmacs / (r->three_maps / 1e3);
+            double peak = threads[t] * ghz * lanes * 2 * fma_units;
+            printf("%-6d %-8d %9.1f ms %9.1f ms %9.1f ms %10.1f %9.0f%%\n", batches[b], threads[t],
+                   r->forward, r->one_map, r->three_maps, gflops, peak > 0 ? 100 * gflops / peak : 0.0);
+            if (out) fprintf(out, "%d,%d,%.3f,%.3f,%.3f,%.2f,%.4f\n", batches[b], threads[t], r->forward,
+                             r->one_map, r->three_maps, gflops, peak > 0 ? gflops / peak : 0.0);
+        }
+        if (batches[b] == 1) rss_batch1 = peak_rss_mb();
+    }
+    for (int b = 0; b < n_batches; b++)
+        for (int t = 1; t < n_threads; t++)
+            printf("batch %d: %d threads vs %d: speedup %.2fx (three maps)\n", batches[b], threads[t],
+                   threads[0], table[b][0].three_maps / table[b][t].three_maps);
+    if (rss_batch1 >= 0) printf("peak RSS after the batch-1 runs: %ld MB\n", rss_batch1);
+
+    /* The reference engine, one map at batch 1, on the last thread count. */
+    size_t image = xai_value_size(&g->values[g->input]);
+    double *input = malloc(image * sizeof(double)), *map = malloc(image * sizeof(double));
+    xai_rng rng;
+    xai_rng_seed(&rng, 1);
+    for (size_t i = 0; i < image; i++) input[i] = xai_rng_normal(&rng);
+    omp_set_num_threads(threads[n_threads - 1]);
+    xai_reference *ref;
+    int target = 0;
+    if (xai_reference_create(&ref, g, 1)) goto fail;
+    double t0 = now_ms();
+    if (xai_reference_forward(ref, input, NULL) ||
+        xai_reference_backward(ref, &xai_method_saliency, &target, map))
+        goto fail;
+    double reference_ms = now_ms() - t0;
+    printf("reference engine, forward + one map, batch 1, %d threads: %.0f ms = %.0fx the oneDNN engine\n",
+           threads[n_threads - 1], reference_ms, reference_ms / table[0][n_threads - 1].one_map);
+    xai_reference_destroy(ref);
+    free(input), free(map);
+    if (out) fclose(out);
+    xai_graph_free(g);
+    return 0;
+fail:
+    fprintf(stderr, "bench_engine: %s\n", xai_last_error());
+    return 1;
+}
