@@ -3,16 +3,20 @@
  *   ms/image for forward, forward + one map (saliency), forward + three maps (one shared forward),
  *   at each batch size and thread count; GFLOP/s (2 x MACs per pass) and the ratio to this CPU's
  *   fp32 peak (threads x GHz x SIMD lanes x 2 flops per FMA x FMA units); the 2-thread speedup;
- *   peak RSS after the batch-1 runs; and the reference engine's time for one map, as a ratio.
+ *   the peak RSS of explaining one image; and the reference engine's time for one map, as a
+ *   ratio. The clock is read from /proc/cpuinfo (a virtual machine may report its base clock
+ *   only: --ghz overrides it).
  * usage: bench_engine [--model F.onnx] [--threads 1,2] [--batches 1,8] [--iterations N]
- *                     [--fma-units U] [--csv OUT.csv] */
+ *                     [--fma-units U] [--ghz G] [--csv OUT.csv] */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "xai_engine.h"
 #include "xai_model.h"
@@ -64,10 +68,33 @@ static void cpu_facts(double *ghz, int *lanes, char *name, size_t name_size)
     fclose(f);
 }
 
-static long peak_rss_mb(void)
+/* Peak RSS (MB) of a child process that does what `xaibench explain` does for one image:
+ * load the model, create a batch-1 engine, free the graph's weights, three maps from one
+ * forward. Forked before this process loads the model or starts any OpenMP thread. */
+static long explain_peak_rss_mb(const char *model, int threads)
 {
+    static const xai_method *const methods[3] = {&xai_method_saliency, &xai_method_deconvnet,
+                                                 &xai_method_guided_backprop};
+    pid_t child = fork();
+    if (child < 0) return -1;
+    if (child == 0) {
+        xai_graph *g;
+        xai_engine *e;
+        if (xai_graph_load(&g, model, NULL) || xai_engine_create_consuming(&e, g, 1, threads)) _exit(1);
+        size_t image = xai_value_size(&g->values[g->input]);
+        float *input = calloc(image, sizeof(float)), *logits = calloc(xai_graph_outputs(g), sizeof(float));
+        float *maps[3] = {malloc(image * sizeof(float)), malloc(image * sizeof(float)), malloc(image * sizeof(float))};
+        int chosen;
+        xai_explain_request rq = {input, 3, methods, NULL, &chosen, logits, maps, NULL, NULL};
+        _exit(xai_engine_explain(e, &rq) ? 1 : 0);
+    }
+    int status;
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status)) {
+        fprintf(stderr, "bench_engine: the memory probe failed (status %d)\n", status);
+        return -1;
+    }
     struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
+    getrusage(RUSAGE_CHILDREN, &u);
     return u.ru_maxrss / 1024;
 }
 
@@ -136,12 +163,14 @@ int main(int argc, char **argv)
     const char *model = NULL, *csv = NULL;
     int threads[8] = {1, 2}, n_threads = 2, batches[8] = {1, 8}, n_batches = 2, iterations = 10;
     int fma_units = 2;
+    double ghz_override = 0.0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) n_threads = parse_list(argv[i + 1], threads, 8);
         else if (!strcmp(argv[i], "--batches")) n_batches = parse_list(argv[i + 1], batches, 8);
         else if (!strcmp(argv[i], "--iterations")) iterations = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fma-units")) fma_units = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--ghz")) ghz_override = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--csv")) csv = argv[i + 1];
         else {
             fprintf(stderr, "bench_engine: unknown option %s\n", argv[i]);
@@ -155,12 +184,14 @@ int main(int argc, char **argv)
         if (xai_model_write_resnet(&spec, default_model)) goto fail;
         model = default_model;
     }
+    long rss_batch1 = explain_peak_rss_mb(model, threads[n_threads - 1]);
     xai_graph *g;
     if (xai_graph_load(&g, model, NULL)) goto fail;
     double ghz;
     int lanes;
     char cpu[256];
     cpu_facts(&ghz, &lanes, cpu, sizeof cpu);
+    if (ghz_override > 0) ghz = ghz_override;
     double gmacs = xai_graph_macs(g) / 1e9;
     printf("model %s: %.3f GMAC per image per pass\n", model, gmacs);
     printf("CPU %s, %.2f GHz, %d fp32 lanes, %d FMA units assumed: peak %.1f GFLOP/s per thread\n",
@@ -170,7 +201,6 @@ int main(int argc, char **argv)
     FILE *out = csv ? fopen(csv, "w") : NULL;
     if (out) fprintf(out, "batch,threads,forward_ms,one_map_ms,three_maps_ms,gflops,peak_fraction\n");
     timing table[8][8];
-    long rss_batch1 = -1;
     for (int b = 0; b < n_batches; b++) {
         for (int t = 0; t < n_threads; t++) {
             timing *r = &table[b][t];
@@ -184,13 +214,14 @@ int main(int argc, char **argv)
             if (out) fprintf(out, "%d,%d,%.3f,%.3f,%.3f,%.2f,%.4f\n", batches[b], threads[t], r->forward,
                              r->one_map, r->three_maps, gflops, peak > 0 ? gflops / peak : 0.0);
         }
-        if (batches[b] == 1) rss_batch1 = peak_rss_mb();
     }
     for (int b = 0; b < n_batches; b++)
         for (int t = 1; t < n_threads; t++)
             printf("batch %d: %d threads vs %d: speedup %.2fx (three maps)\n", batches[b], threads[t],
                    threads[0], table[b][0].three_maps / table[b][t].three_maps);
-    if (rss_batch1 >= 0) printf("peak RSS after the batch-1 runs: %ld MB\n", rss_batch1);
+    if (rss_batch1 >= 0)
+        printf("peak RSS of explain's work for one image (batch 1, %d threads, three maps): %ld MB\n",
+               threads[n_threads - 1], rss_batch1);
 
     /* The reference engine, one map at batch 1, on the last thread count. */
     size_t image = xai_value_size(&g->values[g->input]);

@@ -119,7 +119,7 @@ static int run(explain_options *o, int argc, char **argv)
         goto done;
     }
     if (!o->threads) o->threads = 0;
-    if (xai_engine_create(&e, g, o->batch, o->threads)) goto done;
+    if (xai_engine_create_consuming(&e, g, o->batch, o->threads)) goto done;
     b.input = xai_calloc((size_t)o->batch * image_floats, sizeof(float));
     b.logits = xai_calloc((size_t)o->batch * classes, sizeof(float));
     b.targets = xai_calloc((size_t)o->batch, sizeof(int));

@@ -66,14 +66,15 @@ typedef struct {
     reorder add_rhs;
     /* MAXPOOL: buffer offset of the chosen input element, per output element */
     int32_t *argmax;
-    /* GEMM: weight transposed to [in][out] for the backward pass */
-    float *weight_t;
+    /* GEMM: the weight [out][in] and, for the backward pass, transposed to [in][out] */
+    float *weight, *weight_t;
     int accumulate[2];                  /* backward adds into input k's gradient */
     const char *impl[2];                /* oneDNN kernel names, forward and backward */
 } node_exec;
 
 struct xai_engine {
     const xai_graph *graph;
+    xai_graph *consumed;                /* set when weights are freed as they are copied */
     int batch, threads;
     dnnl_engine_t dnnl;
     dnnl_stream_t stream;
@@ -281,6 +282,10 @@ static int create_conv(xai_engine *e, int i, dnnl_memory_desc_t *out_md)
     destroy_reorder(&wr);
     if (!status) CHECK(dnnl_stream_wait(e->stream), "weight reorder");
     if (user_w) dnnl_memory_destroy(user_w);
+    if (!status && e->consumed) {
+        free(e->consumed->nodes[i].weight);
+        e->consumed->nodes[i].weight = NULL;
+    }
     /* Input side: read the producer's layout directly when it is the one chosen. */
     if (!status) {
         if (dnnl_memory_desc_equal(f_src, &src->md)) {
@@ -349,6 +354,7 @@ void xai_engine_destroy(xai_engine *e)
         if (x->add_rhs.prim) dnnl_memory_destroy(x->add_rhs.dst);
         destroy_reorder(&x->add_rhs);
         free(x->argmax);
+        free(x->weight);
         free(x->weight_t);
     }
     for (int v = 0; e->values && v < g->n_values; v++) {
@@ -447,6 +453,8 @@ static int setup(xai_engine *e)
         const xai_value *out = &g->values[n->output];
         value_buffer *in = &e->values[n->input[0]], *ob = &e->values[n->output];
         dnnl_dims_t out_dims = {e->batch, out->c, out->h, out->w};
+        if ((n->op == XAI_OP_CONV || n->op == XAI_OP_GEMM) && !n->weight)
+            return xai_fail("%s: node '%s': the graph's weights were freed", g->path, n->name);
         switch (n->op) {
         case XAI_OP_CONV:
             if (create_conv(e, i, &ob->md)) return XAI_ERR;
@@ -484,11 +492,18 @@ static int setup(xai_engine *e)
                 return XAI_ERR;
         }
         if (n->op == XAI_OP_GEMM) {
-            if (!(x->weight_t = xai_malloc((size_t)n->in_channels * n->out_channels * sizeof(float))))
+            size_t count = (size_t)n->in_channels * n->out_channels;
+            if (!(x->weight = xai_malloc(count * sizeof(float))) ||
+                !(x->weight_t = xai_malloc(count * sizeof(float))))
                 return XAI_ERR;
+            memcpy(x->weight, n->weight, count * sizeof(float));
+            if (e->consumed) {
+                free(e->consumed->nodes[i].weight);
+                e->consumed->nodes[i].weight = NULL;
+            }
             for (int o = 0; o < n->out_channels; o++)
                 for (int k = 0; k < n->in_channels; k++)
-                    x->weight_t[(size_t)k * n->out_channels + o] = n->weight[(size_t)o * n->in_channels + k];
+                    x->weight_t[(size_t)k * n->out_channels + o] = x->weight[(size_t)o * n->in_channels + k];
         }
     }
     /* Backward bindings now that every gradient memory exists. */
@@ -526,7 +541,8 @@ static int setup(xai_engine *e)
     return append_kernels(e);
 }
 
-int xai_engine_create(xai_engine **out, const xai_graph *graph, int batch, int threads)
+static int create(xai_engine **out, const xai_graph *graph, xai_graph *consumed, int batch,
+                  int threads)
 {
     *out = NULL;
     if (batch < 1 || batch > 4096) return xai_fail("batch %d outside 1..4096", batch);
@@ -534,6 +550,7 @@ int xai_engine_create(xai_engine **out, const xai_graph *graph, int batch, int t
     xai_engine *e = xai_calloc(1, sizeof *e);
     if (!e) return XAI_ERR;
     e->graph = graph;
+    e->consumed = consumed;
     e->batch = batch;
     e->threads = threads > 0 ? threads : omp_get_max_threads();
     if (setup(e)) {
@@ -542,6 +559,16 @@ int xai_engine_create(xai_engine **out, const xai_graph *graph, int batch, int t
     }
     *out = e;
     return XAI_OK;
+}
+
+int xai_engine_create(xai_engine **out, const xai_graph *graph, int batch, int threads)
+{
+    return create(out, graph, NULL, batch, threads);
+}
+
+int xai_engine_create_consuming(xai_engine **out, xai_graph *graph, int batch, int threads)
+{
+    return create(out, graph, graph, batch, threads);
 }
 
 int xai_engine_batch(const xai_engine *e) { return e->batch; }
@@ -699,13 +726,13 @@ static void global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y
 }
 
 /* y[n,o] = b[o] + sum_k W[o,k] x[n,k] */
-static void gemm_forward(const xai_node *g, const float *x, float *y, int batch)
+static void gemm_forward(const xai_node *g, const float *weight, const float *x, float *y, int batch)
 {
     int K = g->in_channels, M = g->out_channels;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < batch; n++)
         for (int o = 0; o < M; o++) {
-            const float *w = g->weight + (size_t)o * K, *xr = x + (size_t)n * K;
+            const float *w = weight + (size_t)o * K, *xr = x + (size_t)n * K;
             float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
             for (int k = 0; k < K; k++) sum += w[k] * xr[k];
@@ -780,7 +807,7 @@ int xai_engine_forward(xai_engine *e, const float *input, float *logits)
             if (run_reorder(e, &x->flatten_forward)) return XAI_ERR;
             break;
         case XAI_OP_GEMM:
-            gemm_forward(n, a->data, y->data, e->batch);
+            gemm_forward(n, x->weight, a->data, y->data, e->batch);
             break;
         case XAI_OP_BATCHNORM:
             return xai_fail("%s: BatchNormalization left in the graph", g->path);

@@ -14,6 +14,12 @@ typedef struct xai_engine xai_engine;
 
 /* `graph` must outlive the engine. threads <= 0 keeps OpenMP's default. */
 int xai_engine_create(xai_engine **out, const xai_graph *graph, int batch, int threads);
+
+/* The same, freeing each Conv's and Gemm's weights in `graph` as soon as the engine holds its
+ * own copies, so that a model is never in memory three times (graph, forward layout, backward
+ * layout). Afterwards the graph serves for shapes and names only: no other engine can be built
+ * from it. */
+int xai_engine_create_consuming(xai_engine **out, xai_graph *graph, int batch, int threads);
 void xai_engine_destroy(xai_engine *engine);
 
 int xai_engine_batch(const xai_engine *engine);

@@ -198,3 +198,30 @@ Test(engine_vs_reference, shared_forward_equals_separate_forwards)
     xai_engine_destroy(e);
     xai_graph_free(g);
 }
+
+Test(engine_vs_reference, consuming_engine_gives_the_same_maps)
+{
+    xai_graph *kept = test_model("resnet-tiny", 8, 0, 0), *consumed = test_model("resnet-tiny", 8, 0, 0);
+    size_t image = xai_value_size(&kept->values[kept->input]);
+    float *input = malloc(2 * image * sizeof(float)), *a = malloc(2 * image * sizeof(float)), *b = malloc(2 * image * sizeof(float));
+    test_normal_floats(input, 2 * image, 5);
+    xai_engine *e1, *e2;
+    cr_assert_eq(xai_engine_create(&e1, kept, 2, 0), XAI_OK, "%s", xai_last_error());
+    cr_assert_eq(xai_engine_create_consuming(&e2, consumed, 2, 0), XAI_OK, "%s", xai_last_error());
+    for (int i = 0; i < consumed->n_nodes; i++) cr_expect_null(consumed->nodes[i].weight);
+    int targets[2] = {1, 7};
+    cr_assert_eq(xai_engine_forward(e1, input, NULL), XAI_OK);
+    cr_assert_eq(xai_engine_forward(e2, input, NULL), XAI_OK);
+    for (int m = 0; m < N_METHODS; m++) {
+        cr_assert_eq(xai_engine_backward(e1, methods[m], targets, a), XAI_OK);
+        cr_assert_eq(xai_engine_backward(e2, methods[m], targets, b), XAI_OK);
+        cr_expect_eq(memcmp(a, b, 2 * image * sizeof(float)), 0, "%s differs", methods[m]->name);
+    }
+    xai_engine *e3;
+    cr_expect_eq(xai_engine_create(&e3, consumed, 1, 0), XAI_ERR, "an engine from freed weights");
+    xai_engine_destroy(e1);
+    xai_engine_destroy(e2);
+    free(input), free(a), free(b);
+    xai_graph_free(kept);
+    xai_graph_free(consumed);
+}
