@@ -114,47 +114,58 @@ typedef struct {
     double forward, one_map, three_maps; /* ms per image */
 } timing;
 
-static int measure(const xai_graph *g, int batch, int threads, int iterations, timing *t)
+/* One engine per thread count for `batch`, timed round-robin (one iteration of each in turn),
+ * so that a change of clock or load during the run affects every thread count alike and the
+ * speedups compare like with like. Medians over the iterations. */
+static int measure(const xai_graph *g, int batch, const int *threads, int n_threads, int iterations,
+                   timing *out)
 {
     static const xai_method *const methods[3] = {&xai_method_saliency, &xai_method_deconvnet,
                                                  &xai_method_guided_backprop};
     size_t image = xai_value_size(&g->values[g->input]);
-    int classes = xai_graph_outputs(g);
-    xai_engine *e;
-    if (xai_engine_create(&e, g, batch, threads)) return XAI_ERR;
+    int classes = xai_graph_outputs(g), status = XAI_OK;
+    xai_engine *engines[8] = {NULL};
     float *input = malloc((size_t)batch * image * sizeof(float));
     float *logits = malloc((size_t)batch * classes * sizeof(float));
     float *maps[3];
-    int targets[64], chosen[64];
+    int targets[256], chosen[256];
     for (int m = 0; m < 3; m++) maps[m] = malloc((size_t)batch * image * sizeof(float));
     xai_rng rng;
     xai_rng_seed(&rng, 1);
     for (size_t i = 0; i < (size_t)batch * image; i++) input[i] = (float)xai_rng_normal(&rng);
     for (int n = 0; n < batch; n++) targets[n] = -1;
-    double *fwd = malloc(iterations * sizeof(double)), *one = malloc(iterations * sizeof(double));
-    double *three = malloc(iterations * sizeof(double));
-    int status = XAI_OK;
-    for (int it = -2; it < iterations && status == XAI_OK; it++) { /* two warm-up rounds */
-        double t0 = now_ms();
-        status = xai_engine_forward(e, input, logits);
-        double t1 = now_ms();
-        xai_explain_request one_map = {input, 1, methods, targets, chosen, logits, maps, NULL, NULL};
-        if (!status) status = xai_engine_explain(e, &one_map);
-        double t2 = now_ms();
-        xai_explain_request three_maps = {input, 3, methods, targets, chosen, logits, maps, NULL, NULL};
-        if (!status) status = xai_engine_explain(e, &three_maps);
-        double t3 = now_ms();
-        if (it >= 0) fwd[it] = (t1 - t0) / batch, one[it] = (t2 - t1) / batch, three[it] = (t3 - t2) / batch;
+    double *samples = malloc((size_t)3 * n_threads * iterations * sizeof(double));
+    for (int t = 0; t < n_threads && status == XAI_OK; t++)
+        status = xai_engine_create(&engines[t], g, batch, threads[t]);
+    for (int it = -2; it < iterations && status == XAI_OK; it++) /* two warm-up rounds */
+        for (int t = 0; t < n_threads && status == XAI_OK; t++) {
+            omp_set_num_threads(threads[t]);
+            xai_engine *e = engines[t];
+            double t0 = now_ms();
+            status = xai_engine_forward(e, input, logits);
+            double t1 = now_ms();
+            xai_explain_request one_map = {input, 1, methods, targets, chosen, logits, maps, NULL, NULL};
+            if (!status) status = xai_engine_explain(e, &one_map);
+            double t2 = now_ms();
+            xai_explain_request three_maps = {input, 3, methods, targets, chosen, logits, maps, NULL, NULL};
+            if (!status) status = xai_engine_explain(e, &three_maps);
+            double t3 = now_ms();
+            if (it < 0) continue;
+            double *s = samples + (size_t)3 * (t * iterations + it);
+            s[0] = (t1 - t0) / batch, s[1] = (t2 - t1) / batch, s[2] = (t3 - t2) / batch;
+        }
+    for (int t = 0; t < n_threads && status == XAI_OK; t++) {
+        double column[3][256];
+        for (int it = 0; it < iterations; it++)
+            for (int k = 0; k < 3; k++) column[k][it] = samples[(size_t)3 * (t * iterations + it) + k];
+        out[t].forward = median(column[0], iterations);
+        out[t].one_map = median(column[1], iterations);
+        out[t].three_maps = median(column[2], iterations);
     }
-    if (status == XAI_OK) {
-        t->forward = median(fwd, iterations);
-        t->one_map = median(one, iterations);
-        t->three_maps = median(three, iterations);
-    }
-    free(fwd), free(one), free(three);
+    for (int t = 0; t < n_threads; t++) xai_engine_destroy(engines[t]);
+    free(samples);
     for (int m = 0; m < 3; m++) free(maps[m]);
     free(input), free(logits);
-    xai_engine_destroy(e);
     return status;
 }
 
@@ -178,6 +189,11 @@ int main(int argc, char **argv)
         }
     }
     if (iterations < 1) iterations = 1;
+    if (iterations > 256) iterations = 256;
+    if (n_threads < 1 || n_batches < 1) {
+        fprintf(stderr, "bench_engine: empty --threads or --batches list\n");
+        return 2;
+    }
     char default_model[] = "/tmp/xaibench-bench-resnet18-seed0.onnx";
     if (!model) {
         xai_model_spec spec = {.arch = "resnet18", .seed = 0};
@@ -202,10 +218,10 @@ int main(int argc, char **argv)
     if (out) fprintf(out, "batch,threads,forward_ms,one_map_ms,three_maps_ms,gflops,peak_fraction\n");
     timing table[8][8];
     for (int b = 0; b < n_batches; b++) {
+        int rounds = batches[b] > 1 ? (iterations + 2) / 3 : iterations;
+        if (measure(g, batches[b], threads, n_threads, rounds, table[b])) goto fail;
         for (int t = 0; t < n_threads; t++) {
             timing *r = &table[b][t];
-            if (measure(g, batches[b], threads[t], batches[b] > 1 ? (iterations + 2) / 3 : iterations, r))
-                goto fail;
             /* three maps = one forward and three backward passes, each ~ the forward's flops */
             double gflops = 4 * 2 * gmacs / (r->three_maps / 1e3);
             double peak = threads[t] * ghz * lanes * 2 * fma_units;

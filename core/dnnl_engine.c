@@ -586,6 +586,13 @@ static void activation_forward(const float *restrict x, float *restrict y, size_
     for (size_t i = 0; i < n; i++) y[i] = fminf(fmaxf(x[i], lo), hi);
 }
 
+/* dst = src, or dst = 0 when src is NULL; split over the threads like the other loops. */
+static void copy_buffer(float *restrict dst, const float *restrict src, size_t n)
+{
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) dst[i] = src ? src[i] : 0.f;
+}
+
 /* dst = a + b, or dst += a when b is NULL. */
 static void add_buffers(float *restrict dst, const float *restrict a, const float *restrict b, size_t n)
 {
@@ -652,7 +659,7 @@ static void maxpool_backward(const xai_value *in, const xai_value *out, value_bu
 {
     const layout *lo = &y->lay;
     int block = lo->block, blocks = (in->c + block - 1) / block;
-    if (!accumulate) memset(x->grad, 0, x->floats * sizeof(float));
+    if (!accumulate) copy_buffer(x->grad, NULL, x->floats);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < batch; n++)
         for (int cb = 0; cb < blocks; cb++) {
@@ -876,7 +883,7 @@ int xai_engine_backward(xai_engine *e, const xai_method *method, const int *targ
                     return xai_fail("%s: node '%s': Add inputs in different layouts are not "
                                     "supported in the backward pass", g->path, n->name);
                 if (x->accumulate[k]) add_buffers(b->grad, y->grad, NULL, y->floats);
-                else memcpy(b->grad, y->grad, y->floats * sizeof(float));
+                else copy_buffer(b->grad, y->grad, y->floats);
             }
             break;
         case XAI_OP_MAXPOOL:
