@@ -20,6 +20,7 @@
 
 #include "xai_engine.h"
 #include "xai_model.h"
+#include "xai_provenance.h"
 #include "xai_reference.h"
 #include "xai_rng.h"
 #include "xai_status.h"
@@ -43,22 +44,18 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Clock (GHz) and fp32 SIMD lanes from /proc/cpuinfo. */
-static void cpu_facts(double *ghz, int *lanes, char *name, size_t name_size)
+/* Clock (GHz) and fp32 SIMD lanes from /proc/cpuinfo (the name comes from xai_cpu_name). */
+static void cpu_clock_and_lanes(double *ghz, int *lanes)
 {
     *ghz = 0.0;
     *lanes = 4;
-    snprintf(name, name_size, "unknown");
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return;
     char line[4096];
     while (fgets(line, sizeof line, f)) {
         char *colon = strchr(line, ':');
         if (!colon) continue;
-        if (!strncmp(line, "model name", 10) && !strcmp(name, "unknown")) {
-            snprintf(name, name_size, "%s", colon + 2);
-            name[strcspn(name, "\n")] = '\0';
-        } else if (!strncmp(line, "cpu MHz", 7) && *ghz == 0.0) {
+        if (!strncmp(line, "cpu MHz", 7) && *ghz == 0.0) {
             *ghz = atof(colon + 1) / 1000.0;
         } else if (!strncmp(line, "flags", 5)) {
             if (strstr(line, " avx512f")) *lanes = 16;
@@ -206,7 +203,8 @@ int main(int argc, char **argv)
     double ghz;
     int lanes;
     char cpu[256];
-    cpu_facts(&ghz, &lanes, cpu, sizeof cpu);
+    cpu_clock_and_lanes(&ghz, &lanes);
+    xai_cpu_name(cpu, sizeof cpu);
     if (ghz_override > 0) ghz = ghz_override;
     double gmacs = xai_graph_macs(g) / 1e9;
     printf("model %s: %.3f GMAC per image per pass\n", model, gmacs);

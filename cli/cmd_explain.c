@@ -118,7 +118,6 @@ static int run(explain_options *o, int argc, char **argv)
         xai_fail("--target %d: the model has %d classes", o->target, classes);
         goto done;
     }
-    if (!o->threads) o->threads = 0;
     if (xai_engine_create_consuming(&e, g, o->batch, o->threads)) goto done;
     b.input = xai_calloc((size_t)o->batch * image_floats, sizeof(float));
     b.logits = xai_calloc((size_t)o->batch * classes, sizeof(float));

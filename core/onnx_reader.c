@@ -9,7 +9,6 @@
  *   4. shapes: inferred from the input's [N,C,H,W] and checked at every node; then each
  *      BatchNormalization right after a Conv is folded into that Conv's weights and bias. */
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -976,14 +975,6 @@ static int parse_model(xai_graph **out, Onnx__ModelProto *m, const char *path,
     }
     *out = g;
     return XAI_OK;
-}
-
-int xai_graph_parse(xai_graph **out, const void *bytes, size_t size, const char *path,
-                    const xai_graph_options *options)
-{
-    *out = NULL;
-    Onnx__ModelProto *m = unpack(bytes, size, path);
-    return m ? parse_model(out, m, path, options) : XAI_ERR;
 }
 
 int xai_graph_load(xai_graph **out, const char *path, const xai_graph_options *options)

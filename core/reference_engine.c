@@ -156,39 +156,55 @@ static void maxpool_forward(const xai_node *m, const xai_value *in, const xai_va
         }
 }
 
-/* Average over the window; the divisor counts padding only with count_include_pad. */
-static void avgpool(const xai_node *m, const xai_value *in, const xai_value *out,
-                    const double *x, double *y, double *dx, const double *dy, int batch)
+/* The window of output (p, q) clipped to the input, and its divisor: the clipped area, or the
+ * whole kernel with count_include_pad. */
+static int avgpool_window(const xai_node *m, const xai_value *in, int p, int q, int *h0, int *h1,
+                          int *w0, int *w1)
+{
+    *h0 = p * m->stride_h - m->pad_top, *w0 = q * m->stride_w - m->pad_left;
+    *h1 = *h0 + m->kernel_h, *w1 = *w0 + m->kernel_w;
+    if (*h0 < 0) *h0 = 0;
+    if (*w0 < 0) *w0 = 0;
+    if (*h1 > in->h) *h1 = in->h;
+    if (*w1 > in->w) *w1 = in->w;
+    return m->count_include_pad ? m->kernel_h * m->kernel_w : (*h1 - *h0) * (*w1 - *w0);
+}
+
+/* y[n,c,p,q] = sum over the window of x / divisor */
+static void avgpool_forward(const xai_node *m, const xai_value *in, const xai_value *out,
+                            const double *x, double *y, int batch)
 {
 #pragma omp parallel for collapse(2)
     for (int n = 0; n < batch; n++)
         for (int ch = 0; ch < out->c; ch++) {
-            size_t plane = ((size_t)n * in->c + ch) * in->h * in->w;
-            size_t out_plane = ((size_t)n * out->c + ch) * out->h * out->w;
+            const double *xp = x + ((size_t)n * in->c + ch) * in->h * in->w;
+            double *yp = y + ((size_t)n * out->c + ch) * out->h * out->w;
             for (int p = 0; p < out->h; p++)
                 for (int q = 0; q < out->w; q++) {
-                    int count = 0;
-                    for (int pass = 0; pass < 2; pass++) {
-                        double sum = 0.0;
-                        double share = pass ? dy[out_plane + (size_t)p * out->w + q] /
-                                                  (m->count_include_pad ? m->kernel_h * m->kernel_w : count)
-                                            : 0.0;
-                        for (int kh = 0; kh < m->kernel_h; kh++) {
-                            int ih = p * m->stride_h - m->pad_top + kh;
-                            if (ih < 0 || ih >= in->h) continue;
-                            for (int kw = 0; kw < m->kernel_w; kw++) {
-                                int iw = q * m->stride_w - m->pad_left + kw;
-                                if (iw < 0 || iw >= in->w) continue;
-                                size_t at = plane + (size_t)ih * in->w + iw;
-                                if (pass == 0) sum += x ? x[at] : 0.0, count++;
-                                else dx[at] += share;
-                            }
-                        }
-                        if (pass == 0 && y)
-                            y[out_plane + (size_t)p * out->w + q] =
-                                sum / (m->count_include_pad ? m->kernel_h * m->kernel_w : count);
-                        if (!dx) break;
-                    }
+                    int h0, h1, w0, w1, divisor = avgpool_window(m, in, p, q, &h0, &h1, &w0, &w1);
+                    double sum = 0.0;
+                    for (int ih = h0; ih < h1; ih++)
+                        for (int iw = w0; iw < w1; iw++) sum += xp[(size_t)ih * in->w + iw];
+                    yp[(size_t)p * out->w + q] = sum / divisor;
+                }
+        }
+}
+
+/* dx[n,c,ih,iw] += dy[n,c,p,q] / divisor for every window (p, q) holding (ih, iw) */
+static void avgpool_backward(const xai_node *m, const xai_value *in, const xai_value *out,
+                             const double *dy, double *dx, int batch)
+{
+#pragma omp parallel for collapse(2)
+    for (int n = 0; n < batch; n++)
+        for (int ch = 0; ch < out->c; ch++) {
+            double *xp = dx + ((size_t)n * in->c + ch) * in->h * in->w;
+            const double *yp = dy + ((size_t)n * out->c + ch) * out->h * out->w;
+            for (int p = 0; p < out->h; p++)
+                for (int q = 0; q < out->w; q++) {
+                    int h0, h1, w0, w1, divisor = avgpool_window(m, in, p, q, &h0, &h1, &w0, &w1);
+                    double share = yp[(size_t)p * out->w + q] / divisor;
+                    for (int ih = h0; ih < h1; ih++)
+                        for (int iw = w0; iw < w1; iw++) xp[(size_t)ih * in->w + iw] += share;
                 }
         }
 }
@@ -228,7 +244,7 @@ int xai_reference_forward(xai_reference *r, const double *input, double *logits)
             maxpool_forward(node, in, out, x, y, r->argmax[i], N);
             break;
         case XAI_OP_AVGPOOL:
-            avgpool(node, in, out, x, y, NULL, NULL, N);
+            avgpool_forward(node, in, out, x, y, N);
             break;
         case XAI_OP_GLOBALAVGPOOL:
             for (int n = 0; n < N; n++)
@@ -309,7 +325,7 @@ int xai_reference_backward(xai_reference *r, const xai_method *method, const int
             for (size_t k = 0; k < (size_t)N * out_size; k++) dx[r->argmax[i][k]] += dy[k];
             break;
         case XAI_OP_AVGPOOL:
-            avgpool(node, in, out, NULL, NULL, dx, dy, N);
+            avgpool_backward(node, in, out, dy, dx, N);
             break;
         case XAI_OP_GLOBALAVGPOOL:
             for (int n = 0; n < N; n++)

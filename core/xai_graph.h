@@ -88,10 +88,6 @@ typedef struct {
 /* Read an ONNX model; NULL options mean the defaults (BatchNormalization folded). */
 int xai_graph_load(xai_graph **out, const char *path, const xai_graph_options *options);
 
-/* Same from bytes in memory; `path` names the source in error messages. */
-int xai_graph_parse(xai_graph **out, const void *bytes, size_t size, const char *path,
-                    const xai_graph_options *options);
-
 void xai_graph_free(xai_graph *graph);
 
 /* Number of floats of one image of value v. */

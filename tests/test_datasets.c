@@ -128,22 +128,14 @@ static void expect_image_error(const char *path, size_t max_pixels, const char *
     cr_expect_null(strchr(xai_last_error(), '\n'));
 }
 
-static void write_bytes(const char *path, const void *bytes, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(bytes, 1, size, f), size);
-    fclose(f);
-}
-
 Test(datasets, bad_images)
 {
     expect_image_error(sample("truncated.jpg"), 0, "JPEG");
     expect_image_error(test_path("absent.png"), 0, "cannot open");
-    write_bytes(test_path("empty.jpg"), "", 0);
+    test_write_file(test_path("empty.jpg"), "", 0);
     expect_image_error(test_path("empty.jpg"), 0, "empty file");
     const char text[] = "this is a text file, not a picture\n";
-    write_bytes(test_path("text.jpg"), text, sizeof text - 1);
+    test_write_file(test_path("text.jpg"), text, sizeof text - 1);
     expect_image_error(test_path("text.jpg"), 0, "not a JPEG or PNG");
     /* A PNG whose first IDAT byte is changed: its CRC no longer matches. */
     FILE *f = fopen(sample("chelsea.png"), "rb");
@@ -154,7 +146,7 @@ Test(datasets, bad_images)
     unsigned char *idat = memmem(png, size, "IDAT", 4);
     cr_assert_not_null(idat);
     idat[8] ^= 0x55;
-    write_bytes(test_path("crc.png"), png, size);
+    test_write_file(test_path("crc.png"), png, size);
     expect_image_error(test_path("crc.png"), 0, "PNG");
     /* The pixel limit, checked from the header. */
     expect_image_error(sample("astronaut.png"), 512 * 511, "over the limit");

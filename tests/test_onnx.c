@@ -34,14 +34,6 @@ static unsigned char *read_file(const char *path, size_t *size)
     return bytes;
 }
 
-static void write_file(const char *path, const void *bytes, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(bytes, 1, size, f), size);
-    fclose(f);
-}
-
 Test(onnx, model_init_is_deterministic_and_loads)
 {
     xai_model_spec spec = {.arch = "resnet-tiny", .seed = 12};
@@ -285,18 +277,18 @@ Test(onnx, bad_models)
     unsigned char *bytes = read_file(good, &size);
 
     const char *truncated = test_path("truncated.onnx");
-    write_file(truncated, bytes, size / 2);
+    test_write_file(truncated, bytes, size / 2);
     expect_load_error(truncated, "not a valid ONNX model");
 
     const char *empty = test_path("empty.onnx");
-    write_file(empty, bytes, 0);
+    test_write_file(empty, bytes, 0);
     expect_load_error(empty, "empty file");
 
     xai_rng rng;
     xai_rng_seed(&rng, 3);
     for (size_t i = 0; i < 4096; i++) bytes[i] = (unsigned char)xai_rng_next(&rng);
     const char *random_bytes = test_path("random.onnx");
-    write_file(random_bytes, bytes, 4096);
+    test_write_file(random_bytes, bytes, 4096);
     expect_load_error(random_bytes, ""); /* any clear reason, naming the file */
     free(bytes);
 

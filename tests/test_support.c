@@ -75,12 +75,10 @@ double test_max_abs_diff_fd(const float *a, const double *b, size_t n, double *m
     return diff;
 }
 
-const char *test_shared_dir(void)
+void test_write_file(const char *path, const void *bytes, size_t size)
 {
-    static const char *candidates[] = {"../shared", "../../shared", "../../../shared", NULL};
-    const char *env = getenv("XAI_SHARED_DIR");
-    if (env && access(env, R_OK) == 0) return env;
-    for (int i = 0; candidates[i]; i++)
-        if (access(candidates[i], R_OK) == 0) return candidates[i];
-    return NULL;
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot create %s", path);
+    cr_assert_eq(fwrite(bytes, 1, size, f), size);
+    fclose(f);
 }

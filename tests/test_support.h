@@ -23,7 +23,7 @@ void test_normal_floats(float *out, size_t n, uint64_t seed);
 /* max |a - b| over n, and max |b| */
 double test_max_abs_diff_fd(const float *a, const double *b, size_t n, double *max_abs_b);
 
-/* Path of the repository's shared folder ("../shared" beside the checkout), or NULL. */
-const char *test_shared_dir(void);
+/* Write `size` bytes to `path` (asserting success). */
+void test_write_file(const char *path, const void *bytes, size_t size);
 
 #endif
