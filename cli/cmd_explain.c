@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "xai_classes.h"
 #include "xai_engine.h"
 #include "xai_graph.h"
 #include "xai_heatmap.h"
@@ -167,8 +168,9 @@ static int run(explain_options *o, int argc, char **argv)
                                 (const float *const *)b.heat, ms_forward, ms_methods};
         if (xai_store_append(store, &rows)) goto done;
         for (int k = 0; k < count; k++) {
-            printf("%s: class %d (logit %.4f)", o->images[first + k], b.chosen[k],
-                   b.logits[(size_t)k * classes + b.chosen[k]]);
+            printf("%s: class %d", o->images[first + k], b.chosen[k]);
+            if (classes == XAI_IMAGENET_CLASSES) printf(" %s", xai_imagenet_name(b.chosen[k]));
+            printf(" (logit %.4f)", b.logits[(size_t)k * classes + b.chosen[k]]);
             printf("  forward %.1f ms", ms_forward);
             for (int m = 0; m < o->n_methods; m++) printf(", %s %.1f ms", names[m], ms_methods[m]);
             printf("\n");
