@@ -2,8 +2,15 @@
 #ifndef XAI_CLI_H
 #define XAI_CLI_H
 
+#include "xai_dogs.h"
+
 int cmd_model(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+
+/* If argv[*i] is a dataset selection option (--split, --breed, --limit, --shard i/n), take it
+ * and its value into `selection` and return 1; 0 if it is another option; -1 on a bad value. */
+int cli_dataset_selection(int argc, char **argv, int *i, xai_dataset_selection *selection);
 
 /* Print "xaibench: <last error>" to stderr and return the exit status 1. */
 int cli_report(void);

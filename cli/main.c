@@ -18,7 +18,10 @@ static void usage(FILE *to)
             "  xaibench model info FILE.onnx\n"
             "  xaibench explain --model FILE.onnx --image IMG [--image IMG ...]\n"
             "                   [--methods saliency,deconvnet,guided_backprop]\n"
-            "                   [--target auto|INDEX] [--threads T] [--batch B] -o OUT.h5\n",
+            "                   [--target auto|INDEX] [--threads T] [--batch B] -o OUT.h5\n"
+            "  xaibench dataset list DIR [--split train|test|all] [--breed NAME|WNID] [--limit N]\n"
+            "                   [--shard i/n]\n"
+            "  xaibench dataset sample [--from data/samples] -o DIR\n",
             XAI_VERSION);
 }
 
@@ -51,6 +54,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "model") == 0) return cmd_model(argc - 1, argv + 1);
     if (strcmp(argv[1], "explain") == 0) return cmd_explain(argc - 1, argv + 1);
+    if (strcmp(argv[1], "dataset") == 0) return cmd_dataset(argc - 1, argv + 1);
     fprintf(stderr, "xaibench: unknown command '%s' (try xaibench --help)\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,172 @@
+/* test_dogs.c - the Stanford Dogs reader on the sample tree: splits, breed, limit and shard
+ * selection, boxes in the original and the 224x224 frame, the fallback without lists/, and
+ * bad trees (no Images/, a box outside its image, a .mat of the wrong structure). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <matio.h>
+
+#include "test_support.h"
+#include "xai_classes.h"
+#include "xai_dogs.h"
+#include "xai_status.h"
+
+static const char *sample_tree(const char *name)
+{
+    if (access("data/samples/chelsea.png", R_OK) != 0) cr_skip_test("run scripts/fetch-samples.sh");
+    const char *root = test_path(name);
+    cr_assert_eq(xai_sample_set_write("data/samples", root), XAI_OK, "%s", xai_last_error());
+    return root;
+}
+
+static xai_dataset *open_with(const char *root, xai_dataset_selection sel)
+{
+    xai_dataset *d = NULL;
+    cr_assert_eq(xai_dataset_open(&d, root, &sel), XAI_OK, "%s", xai_last_error());
+    return d;
+}
+
+Test(dogs, sample_tree_and_selection)
+{
+    const char *root = sample_tree("sample");
+    xai_dataset *all = open_with(root, (xai_dataset_selection){0});
+    cr_assert_eq(all->count, 7);
+    cr_expect_null(all->warning);
+    cr_expect_eq(all->skipped, 0);
+    cr_expect_str_eq(all->items[0].relative, "n02123045-tabby/n02123045_1.png");
+    cr_expect_eq(all->items[0].label, 281);
+    cr_expect_str_eq(all->items[0].breed, "tabby");
+    cr_expect_eq(all->items[0].n_boxes, 1);
+    cr_expect_eq(all->items[0].width, 451);
+    cr_expect_eq(all->items[1].n_boxes, 0, "truncated.jpg has no annotation and keeps no box");
+    cr_expect_eq(all->items[6].label, 232);
+    cr_expect_float_eq(all->items[6].boxes[0].x0, 130.f, 1e-6);
+    cr_expect_float_eq(all->items[6].boxes[0].y1, 540.f, 1e-6);
+
+    xai_dataset *d = open_with(root, (xai_dataset_selection){.split = "train"});
+    cr_expect_eq(d->count, 0);
+    xai_dataset_free(d);
+    d = open_with(root, (xai_dataset_selection){.split = "test"});
+    cr_expect_eq(d->count, 7);
+    xai_dataset_free(d);
+    d = open_with(root, (xai_dataset_selection){.breed = "TABBY"});
+    cr_expect_eq(d->count, 2);
+    xai_dataset_free(d);
+    d = open_with(root, (xai_dataset_selection){.breed = "n07920052"});
+    cr_expect_eq(d->count, 1);
+    xai_dataset_free(d);
+    d = open_with(root, (xai_dataset_selection){.limit = 3});
+    cr_expect_eq(d->count, 3);
+    xai_dataset_free(d);
+    /* Shards: disjoint, in order, together the whole selection. */
+    int seen = 0;
+    for (int s = 0; s < 3; s++) {
+        d = open_with(root, (xai_dataset_selection){.shard_index = s, .shard_count = 3});
+        for (int k = 0; k < d->count; k++)
+            cr_expect_str_eq(d->items[k].relative, all->items[s + 3 * k].relative);
+        seen += d->count;
+        xai_dataset_free(d);
+    }
+    cr_expect_eq(seen, 7);
+    xai_dataset_selection bad = {.shard_index = 3, .shard_count = 3};
+    cr_expect_eq(xai_dataset_open(&d, root, &bad), XAI_ERR);
+    bad = (xai_dataset_selection){.split = "validation"};
+    cr_expect_eq(xai_dataset_open(&d, root, &bad), XAI_ERR);
+    xai_dataset_free(all);
+}
+
+Test(dogs, boxes_in_the_224_frame)
+{
+    const char *root = sample_tree("frame");
+    xai_dataset *d = open_with(root, (xai_dataset_selection){.breed = "missile"});
+    cr_assert_eq(d->count, 1);
+    xai_image image;
+    cr_assert_eq(xai_image_load(&image, d->items[0].path, 0), XAI_OK, "%s", xai_last_error());
+    xai_transform t;
+    xai_transform_imagenet(&t);
+    float *out = malloc(3 * 224 * 224 * sizeof(float));
+    xai_crop_geometry g;
+    cr_assert_eq(xai_preprocess(&image, &t, out, &g), XAI_OK);
+    /* 640x427 -> 383x256 (torchvision truncates the long side), crop at (80, 16). */
+    cr_expect_eq(g.resized_w, 383);
+    cr_expect_eq(g.resized_h, 256);
+    cr_expect_eq(g.crop_x, 80);
+    cr_expect_eq(g.crop_y, 16);
+    xai_box f;
+    cr_assert(xai_box_to_frame(&d->items[0].boxes[0], &g, 224, 224, &f));
+    cr_expect_float_eq(f.x0, 296 * 383.0 / 640 - 80, 1e-3);
+    cr_expect_float_eq(f.x1, 340 * 383.0 / 640 - 80, 1e-3);
+    cr_expect_float_eq(f.y0, 124 * 256.0 / 427 - 16, 1e-3);
+    cr_expect_float_eq(f.y1, 224.0, 1e-6, "clipped to the frame");
+    xai_box outside = {0, 0, 50, 10};
+    cr_expect_not(xai_box_to_frame(&outside, &g, 224, 224, &f), "a box left of the crop maps to nothing");
+    free(out);
+    xai_image_free(&image);
+    xai_dataset_free(d);
+}
+
+Test(dogs, without_lists_all_images_sorted_with_a_warning)
+{
+    const char *root = sample_tree("nolists");
+    char command[1024];
+    snprintf(command, sizeof command, "rm -r '%s/lists'", root);
+    cr_assert_eq(system(command), 0);
+    xai_dataset *d = open_with(root, (xai_dataset_selection){.split = "test"});
+    cr_expect_eq(d->count, 7);
+    cr_expect_not_null(d->warning);
+    cr_expect(d->warning && strstr(d->warning, "no lists/"), "%s", d->warning);
+    for (int k = 1; k < d->count; k++) cr_expect_lt(strcmp(d->items[k - 1].relative, d->items[k].relative), 0);
+    xai_dataset_free(d);
+}
+
+Test(dogs, bad_trees)
+{
+    xai_dataset *d;
+    const char *empty = test_path("not-a-dataset");
+    cr_assert_eq(system("true"), 0);
+    char command[1024];
+    snprintf(command, sizeof command, "mkdir -p '%s'", empty);
+    cr_assert_eq(system(command), 0);
+    cr_expect_eq(xai_dataset_open(&d, empty, NULL), XAI_ERR);
+    cr_expect(strstr(xai_last_error(), "no Images/") && strstr(xai_last_error(), empty), "%s", xai_last_error());
+
+    /* A box outside its image: the image is skipped and counted, the rest stays. */
+    const char *root = sample_tree("badbox");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/Annotation/n07920052-espresso/n07920052_1", root);
+    xai_box wide = {76, 16, 700, 392}; /* the photo is 600 wide */
+    cr_assert_eq(xai_voc_write(path, "n07920052-espresso", "n07920052_1.png", 600, 400, "espresso", &wide, 1), XAI_OK);
+    d = open_with(root, (xai_dataset_selection){0});
+    cr_expect_eq(d->count, 6);
+    cr_expect_eq(d->skipped, 1);
+    cr_expect(strstr(d->problems[0], path) && strstr(d->problems[0], "outside the 600x400 image"), "%s", d->problems[0]);
+    xai_dataset_free(d);
+
+    /* An annotation that is not XML. */
+    test_write_file(path, "not xml at all", 14);
+    d = open_with(root, (xai_dataset_selection){0});
+    cr_expect_eq(d->skipped, 1);
+    cr_expect(strstr(d->problems[0], "not a readable XML annotation"), "%s", d->problems[0]);
+    xai_dataset_free(d);
+
+    /* A .mat list whose file_list is a number, not a cell array of strings. */
+    snprintf(path, sizeof path, "%s/lists/test_list.mat", root);
+    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
+    cr_assert_not_null(mat);
+    size_t dims[2] = {1, 1};
+    double value = 3;
+    matvar_t *v = Mat_VarCreate("file_list", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, &value, 0);
+    Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE);
+    Mat_VarFree(v);
+    Mat_Close(mat);
+    xai_dataset_selection test = {.split = "test"};
+    cr_expect_eq(xai_dataset_open(&d, root, &test), XAI_ERR);
+    cr_expect(strstr(xai_last_error(), path) && strstr(xai_last_error(), "not a Stanford Dogs list"), "%s", xai_last_error());
+    test_write_file(path, "garbage", 7);
+    cr_expect_eq(xai_dataset_open(&d, root, &test), XAI_ERR);
+    cr_expect(strstr(xai_last_error(), path) != NULL, "%s", xai_last_error());
+}
