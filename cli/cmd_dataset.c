@@ -58,8 +58,12 @@ static int dataset_list(int argc, char **argv)
     for (int k = 0; k < d->count; k++) {
         const xai_dataset_item *it = &d->items[k];
         printf("%s\t%d\t%s", it->path, it->label, xai_imagenet_name(it->label));
-        for (int b = 0; b < it->n_boxes; b++)
+        for (int b = 0; b < it->n_boxes; b++) {
             printf("\t%.0f,%.0f,%.0f,%.0f", it->boxes[b].x0, it->boxes[b].y0, it->boxes[b].x1, it->boxes[b].y1);
+            if (it->frame_boxes)
+                printf(" (frame %.1f,%.1f,%.1f,%.1f)", it->frame_boxes[b].x0, it->frame_boxes[b].y0,
+                       it->frame_boxes[b].x1, it->frame_boxes[b].y1);
+        }
         printf("\n");
     }
     fprintf(stderr, "%d images selected, %d skipped\n", d->count, d->skipped);

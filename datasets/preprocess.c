@@ -188,11 +188,21 @@ void xai_transform_output_size(const xai_transform *t, int *width, int *height)
     *height = t->crop_h > 0 ? t->crop_h : t->resize_h;
 }
 
+void xai_transform_geometry(const xai_transform *t, int width, int height, xai_crop_geometry *g)
+{
+    int rw, rh;
+    resized_size(t, width, height, &rw, &rh);
+    int cw = t->crop_w > 0 ? t->crop_w : rw, ch = t->crop_h > 0 ? t->crop_h : rh;
+    *g = (xai_crop_geometry){rw, rh, (int)nearbyint((rw - cw) / 2.0), (int)nearbyint((rh - ch) / 2.0),
+                             (double)rw / width, (double)rh / height};
+}
+
 int xai_preprocess(const xai_image *image, const xai_transform *t, float *out,
                    xai_crop_geometry *geometry)
 {
-    int rw, rh;
-    resized_size(t, image->width, image->height, &rw, &rh);
+    xai_crop_geometry g;
+    xai_transform_geometry(t, image->width, image->height, &g);
+    int rw = g.resized_w, rh = g.resized_h, cx = g.crop_x, cy = g.crop_y;
     int cw = t->crop_w > 0 ? t->crop_w : rw, ch = t->crop_h > 0 ? t->crop_h : rh;
     if (cw > rw || ch > rh)
         return xai_fail("image of %dx%d resized to %dx%d is smaller than the %dx%d crop",
@@ -202,7 +212,6 @@ int xai_preprocess(const xai_image *image, const xai_transform *t, float *out,
         free(resized);
         return XAI_ERR;
     }
-    int cx = (int)nearbyint((rw - cw) / 2.0), cy = (int)nearbyint((rh - ch) / 2.0);
     for (int c = 0; c < 3; c++) {
         float mean = t->mean[c], std = t->std[c];
         float *plane = out + (size_t)c * cw * ch;
@@ -212,8 +221,6 @@ int xai_preprocess(const xai_image *image, const xai_transform *t, float *out,
         }
     }
     free(resized);
-    if (geometry)
-        *geometry = (xai_crop_geometry){rw, rh, cx, cy, (double)rw / image->width,
-                                        (double)rh / image->height};
+    if (geometry) *geometry = g;
     return XAI_OK;
 }

@@ -76,6 +76,7 @@ void xai_dataset_free(xai_dataset *d)
         free(d->items[i].relative);
         free(d->items[i].breed);
         free(d->items[i].boxes);
+        free(d->items[i].frame_boxes);
     }
     for (int i = 0; i < d->skipped; i++) free(d->problems[i]);
     free(d->problems);
@@ -151,6 +152,15 @@ static int add_item(xai_dataset *d, const char *relative, char *breed, int label
         }
     }
     free(annotation);
+    if (item->n_boxes && item->width > 0 && item->height > 0) {
+        int fw, fh;
+        xai_crop_geometry g;
+        xai_transform_output_size(&d->transform, &fw, &fh);
+        xai_transform_geometry(&d->transform, item->width, item->height, &g);
+        if (!(item->frame_boxes = xai_calloc((size_t)item->n_boxes, sizeof *item->frame_boxes))) return XAI_ERR;
+        for (int b = 0; b < item->n_boxes; b++)
+            xai_box_to_frame(&item->boxes[b], &g, fw, fh, &item->frame_boxes[b]);
+    }
     d->count++;
     return XAI_OK;
 }
@@ -169,6 +179,8 @@ int xai_dataset_open(xai_dataset **out, const char *root, const xai_dataset_sele
         free(d);
         return XAI_ERR;
     }
+    if (sel && sel->transform) d->transform = *sel->transform;
+    else xai_transform_imagenet(&d->transform);
     char *images = join(root, "/Images", ""), *lists = join(root, "/lists", "");
     char **names = NULL;
     int n_names = 0, status = XAI_OK;
@@ -215,6 +227,51 @@ int xai_dataset_open(xai_dataset **out, const char *root, const xai_dataset_sele
     }
     *out = d;
     return XAI_OK;
+}
+
+int xai_dataset_load_batch(xai_dataset *d, int first, int count, float *out, int *indices, int *loaded)
+{
+    int fw, fh;
+    xai_transform_output_size(&d->transform, &fw, &fh);
+    size_t image = (size_t)3 * fw * fh;
+    *loaded = 0;
+    if (first < 0 || count < 0 || first + count > d->count)
+        return xai_fail("%s: images %d..%d outside the selection of %d", d->root, first, first + count - 1, d->count);
+    char **why = xai_calloc((size_t)count + 1, sizeof *why);
+    char *failed = xai_calloc((size_t)count + 1, 1);
+    if (!why || !failed) {
+        free(why);
+        free(failed);
+        return XAI_ERR;
+    }
+    /* Each image into its own slot, then the good ones packed to the front. */
+#pragma omp parallel for schedule(dynamic)
+    for (int k = 0; k < count; k++) {
+        xai_image img;
+        const char *path = d->items[first + k].path;
+        int bad = xai_image_load(&img, path, 0);
+        if (!bad && (bad = xai_preprocess(&img, &d->transform, out + (size_t)k * image, NULL)))
+            xai_fail("%s: %s", path, xai_last_error()); /* name the file */
+        xai_image_free(&img);
+        if (bad) {
+            failed[k] = 1;
+            size_t n = strlen(xai_last_error()) + 1;
+            if ((why[k] = malloc(n))) memcpy(why[k], xai_last_error(), n);
+        }
+    }
+    int status = XAI_OK;
+    for (int k = 0; k < count; k++) {
+        if (failed[k]) {
+            if (status == XAI_OK) status = note_problem(d, why[k] ? why[k] : d->items[first + k].path);
+            continue;
+        }
+        if (*loaded != k) memmove(out + (size_t)*loaded * image, out + (size_t)k * image, image * sizeof(float));
+        indices[(*loaded)++] = first + k;
+    }
+    for (int k = 0; k < count; k++) free(why[k]);
+    free(why);
+    free(failed);
+    return status;
 }
 
 int xai_box_to_frame(const xai_box *b, const xai_crop_geometry *g, int frame_w, int frame_h, xai_box *out)

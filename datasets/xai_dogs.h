@@ -21,6 +21,8 @@ typedef struct {
     int label;            /* ImageNet index */
     int n_boxes;
     xai_box *boxes;       /* in the original image */
+    xai_box *frame_boxes; /* the same in the transform's output frame, clipped (an empty box,
+                             x1 <= x0, where nothing is left); NULL without a declared size */
     int width, height;    /* from the annotation, 0 without one */
 } xai_dataset_item;
 
@@ -29,6 +31,7 @@ typedef struct {
     const char *breed;    /* breed name or wnid, NULL for all */
     int limit;            /* 0: no limit */
     int shard_index, shard_count; /* keep items k with k % count == index (count 0: all) */
+    const xai_transform *transform; /* for frame_boxes; NULL: torchvision's ImageNet one */
 } xai_dataset_selection;
 
 typedef struct {
@@ -38,12 +41,20 @@ typedef struct {
     int skipped;          /* listed images dropped: bad annotation, unknown wnid */
     char **problems;      /* one line per dropped image, "FILE: what" */
     char *warning;        /* e.g. no lists/ folder; NULL when none */
+    xai_transform transform;
 } xai_dataset;
 
 /* Read the selected part of a dataset. Images are not opened here (a sweep decodes them and
  * skips those that fail). */
 int xai_dataset_open(xai_dataset **out, const char *root, const xai_dataset_selection *selection);
 void xai_dataset_free(xai_dataset *dataset);
+
+/* Decode and transform items first..first+count-1 (in parallel) into `out` (room for `count`
+ * images), packed: slot k holds item indices[k], for k < *loaded. An image that cannot be decoded is skipped: its
+ * one-line reason joins dataset->problems and dataset->skipped grows. Fails only for lack of
+ * memory. */
+int xai_dataset_load_batch(xai_dataset *dataset, int first, int count, float *out, int *indices,
+                           int *loaded);
 
 /* A box mapped into the transform's output frame (see xai_crop_geometry), clipped to it;
  * returns 0 when nothing of the box is left inside. */

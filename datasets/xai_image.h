@@ -46,6 +46,9 @@ typedef struct {
     double scale_x, scale_y;   /* resized / original */
 } xai_crop_geometry;
 
+/* The geometry the transform gives an image of width x height (no pixels needed). */
+void xai_transform_geometry(const xai_transform *t, int width, int height, xai_crop_geometry *g);
+
 /* Apply the transform; out is [3][out_h][out_w] float32 (CHW). geometry may be NULL. */
 int xai_preprocess(const xai_image *image, const xai_transform *t, float *out,
                    xai_crop_geometry *geometry);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh - the main job on the embedded default, from a fresh Debian machine:
-# install what is missing, build, write a seeded ResNet18, fetch the sample photos, and explain
-# them with saliency, deconvnet and guided backprop into results/demo.h5.
+# install what is missing, build, write a seeded ResNet18, fetch the sample photos (and lay them
+# out as a small Stanford Dogs tree in data/sample-dogs), and explain them with saliency,
+# deconvnet and guided backprop into results/demo.h5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,6 +11,8 @@ cmake --build build -j"$(nproc)"
 mkdir -p models results
 [[ -s models/resnet18-seed0.onnx ]] || build/xaibench model init --arch resnet18 --seed 0 -o models/resnet18-seed0.onnx
 scripts/fetch-samples.sh
+build/xaibench dataset sample --from data/samples -o data/sample-dogs
+build/xaibench dataset list data/sample-dogs
 images=()
 for f in chelsea.png coffee.png astronaut.png motorcycle_left.png rocket.jpg dog.jpg; do
   images+=(--image "data/samples/$f")

@@ -170,3 +170,35 @@ Test(dogs, bad_trees)
     cr_expect_eq(xai_dataset_open(&d, root, &test), XAI_ERR);
     cr_expect(strstr(xai_last_error(), path) != NULL, "%s", xai_last_error());
 }
+
+/* A sweep's view: undecodable images are skipped and counted, the others packed in order,
+ * each identical to decoding it alone; boxes are known in the 224 frame without decoding. */
+Test(dogs, batches_skip_and_count_bad_images)
+{
+    const char *root = sample_tree("batch");
+    xai_dataset *d = open_with(root, (xai_dataset_selection){0});
+    enum { IMAGE = 3 * 224 * 224 };
+    float *out = malloc(7 * IMAGE * sizeof(float)), *alone = malloc(IMAGE * sizeof(float));
+    int indices[7], loaded;
+    cr_assert_eq(xai_dataset_load_batch(d, 0, 7, out, indices, &loaded), XAI_OK, "%s", xai_last_error());
+    cr_expect_eq(loaded, 6);
+    cr_expect_eq(d->skipped, 1);
+    cr_expect(strstr(d->problems[0], "n02123045_2.jpg") && strstr(d->problems[0], "JPEG"), "%s", d->problems[0]);
+    cr_expect_null(strchr(d->problems[0], '\n'));
+    int expected[6] = {0, 2, 3, 4, 5, 6};
+    for (int k = 0; k < 6; k++) {
+        cr_expect_eq(indices[k], expected[k]);
+        xai_image image;
+        cr_assert_eq(xai_image_load(&image, d->items[indices[k]].path, 0), XAI_OK);
+        cr_assert_eq(xai_preprocess(&image, &d->transform, alone, NULL), XAI_OK);
+        xai_image_free(&image);
+        cr_expect_eq(memcmp(out + (size_t)k * IMAGE, alone, IMAGE * sizeof(float)), 0, "slot %d", k);
+    }
+    /* Frame boxes from the annotation's declared size match those from a decoded image. */
+    const xai_dataset_item *rocket = &d->items[5];
+    cr_assert_not_null(rocket->frame_boxes);
+    cr_expect_float_eq(rocket->frame_boxes[0].x0, 296 * 383.0 / 640 - 80, 1e-3);
+    cr_expect_null(d->items[1].frame_boxes, "no annotation, no frame boxes");
+    free(out), free(alone);
+    xai_dataset_free(d);
+}
