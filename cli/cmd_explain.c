@@ -132,7 +132,8 @@ static int run(explain_options *o, int argc, char **argv)
 
     const char *names[MAX_METHODS];
     for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
-    xai_store_shape shape = {in->c, in->h, in->w, classes, o->n_methods, names};
+    xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = classes,
+                             .n_methods = o->n_methods, .methods = names};
     if (xai_store_create(&store, o->output, &shape) || write_provenance(store, o, argc, argv)) goto done;
 
     xai_transform t;
@@ -164,8 +165,9 @@ static int run(explain_options *o, int argc, char **argv)
             ms_methods[m] /= o->batch;
         }
         ms_forward /= o->batch;
-        xai_store_batch rows = {count, b.input, b.logits, b.chosen, (const float *const *)b.maps,
-                                (const float *const *)b.heat, ms_forward, ms_methods};
+        xai_store_batch rows = {.count = count, .input = b.input, .logits = b.logits, .targets = b.chosen,
+                                .maps = (const float *const *)b.maps, .heatmaps = (const float *const *)b.heat,
+                                .ms_forward = ms_forward, .ms_methods = ms_methods};
         if (xai_store_append(store, &rows)) goto done;
         for (int k = 0; k < count; k++) {
             printf("%s: class %d", o->images[first + k], b.chosen[k]);

@@ -17,6 +17,7 @@ struct xai_store {
     hid_t file;
     xai_store_shape shape;
     hid_t input, logits, target, timing_forward;
+    hid_t image_path, image_label, image_bbox, image_bbox_frame, top5, skipped;
     hid_t maps[MAX_METHODS], heatmaps[MAX_METHODS], timings[MAX_METHODS];
     hsize_t count;
 };
@@ -47,7 +48,8 @@ static hid_t create_dataset(xai_store *s, const char *name, hid_t type, int rank
 
 static void close_all(xai_store *s)
 {
-    hid_t *ids[] = {&s->input, &s->logits, &s->target, &s->timing_forward};
+    hid_t *ids[] = {&s->input, &s->logits, &s->target, &s->timing_forward, &s->image_path,
+                    &s->image_label, &s->image_bbox, &s->image_bbox_frame, &s->top5, &s->skipped};
     for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
         if (*ids[i] > 0) H5Dclose(*ids[i]), *ids[i] = 0;
     for (int m = 0; m < s->shape.n_methods; m++) {
@@ -105,6 +107,19 @@ int xai_store_create(xai_store **out, const char *path, const xai_store_shape *s
              (s->logits = create_dataset(s, "/logits", H5T_NATIVE_FLOAT, 2, classes, 1)) > 0 &&
              (s->target = create_dataset(s, "/target", H5T_NATIVE_INT32, 1, NULL, 0)) > 0 &&
              (s->timing_forward = create_dataset(s, "/timings/forward", H5T_NATIVE_DOUBLE, 1, NULL, 0)) > 0;
+    if (ok && shape->with_images) {
+        hsize_t four[1] = {4}, five[1] = {5};
+        hid_t text = H5Tcopy(H5T_C_S1);
+        H5Tset_size(text, XAI_STORE_PATH_BYTES);
+        H5Tset_strpad(text, H5T_STR_NULLPAD);
+        ok = (s->image_path = create_dataset(s, "/images/path", text, 1, NULL, 1)) > 0 &&
+             (s->image_label = create_dataset(s, "/images/label", H5T_NATIVE_INT32, 1, NULL, 0)) > 0 &&
+             (s->image_bbox = create_dataset(s, "/images/bbox", H5T_NATIVE_FLOAT, 2, four, 0)) > 0 &&
+             (s->image_bbox_frame = create_dataset(s, "/images/bbox_frame", H5T_NATIVE_FLOAT, 2, four, 0)) > 0 &&
+             (s->top5 = create_dataset(s, "/predictions/top5", H5T_NATIVE_INT32, 2, five, 0)) > 0 &&
+             (s->skipped = create_dataset(s, "/skipped/reason", text, 1, NULL, 1)) > 0;
+        H5Tclose(text);
+    }
     for (int m = 0; ok && m < shape->n_methods; m++) {
         char name[128];
         snprintf(name, sizeof name, "/maps/%s", shape->methods[m]);
@@ -139,6 +154,7 @@ int xai_store_attribute(xai_store *s, const char *key, const char *value)
 /* Grow dataset d by `count` images and write them from `data`. */
 static int append_rows(xai_store *s, hid_t d, hid_t type, hsize_t count, const void *data)
 {
+    if (count == 0) return XAI_OK;
     hid_t space = H5Dget_space(d);
     int rank = H5Sget_simple_extent_ndims(space);
     hsize_t dims[4], start[4] = {0}, size[4];
@@ -178,6 +194,28 @@ int xai_store_append(xai_store *s, const xai_store_batch *b)
             status = XAI_ERR;
     }
     free(times);
+    if (status == XAI_OK && s->shape.with_images) {
+        int lines = b->count > b->n_skipped ? b->count : b->n_skipped;
+        char *text = xai_calloc((size_t)lines + 1, XAI_STORE_PATH_BYTES);
+        if (!text) return XAI_ERR;
+        for (int i = 0; i < b->count; i++)
+            strncpy(text + (size_t)i * XAI_STORE_PATH_BYTES, b->paths[i], XAI_STORE_PATH_BYTES - 1);
+        hid_t type = H5Tcopy(H5T_C_S1);
+        H5Tset_size(type, XAI_STORE_PATH_BYTES);
+        H5Tset_strpad(type, H5T_STR_NULLPAD);
+        if (append_rows(s, s->image_path, type, n, text) ||
+            append_rows(s, s->image_label, H5T_NATIVE_INT, n, b->labels) ||
+            append_rows(s, s->image_bbox, H5T_NATIVE_FLOAT, n, b->bbox) ||
+            append_rows(s, s->image_bbox_frame, H5T_NATIVE_FLOAT, n, b->bbox_frame) ||
+            append_rows(s, s->top5, H5T_NATIVE_INT, n, b->top5))
+            status = XAI_ERR;
+        memset(text, 0, (size_t)lines * XAI_STORE_PATH_BYTES);
+        for (int i = 0; i < b->n_skipped; i++)
+            strncpy(text + (size_t)i * XAI_STORE_PATH_BYTES, b->skipped[i], XAI_STORE_PATH_BYTES - 1);
+        if (status == XAI_OK && append_rows(s, s->skipped, type, (hsize_t)b->n_skipped, text)) status = XAI_ERR;
+        H5Tclose(type);
+        free(text);
+    }
     if (status == XAI_OK) s->count += n;
     return status;
 }
@@ -193,5 +231,138 @@ int xai_store_close(xai_store *s)
         status = xai_fail("%s: cannot move the finished file into place: %s", s->path, strerror(errno));
     if (status) remove(s->partial);
     free_store(s);
+    return status;
+}
+
+/* ---- merge --------------------------------------------------------------------------------- */
+
+typedef struct {
+    char **names;
+    int count;
+} dataset_list;
+
+static herr_t collect_dataset(hid_t root, const char *name, const H5O_info_t *info, void *data)
+{
+    (void)root;
+    dataset_list *list = data;
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    char **grown = realloc(list->names, (size_t)(list->count + 1) * sizeof *grown);
+    if (!grown) return -1;
+    list->names = grown;
+    size_t n = strlen(name) + 1;
+    if (!(list->names[list->count] = malloc(n))) return -1;
+    memcpy(list->names[list->count++], name, n);
+    return 0;
+}
+
+/* Append all rows of dataset `name` of `from` to the same dataset of `to`, creating it (same
+ * type, chunking and filters, extendible along the first axis) on first use. */
+static int append_dataset(hid_t from, hid_t to, const char *name, const char *path)
+{
+    hid_t src = H5Dopen2(from, name, H5P_DEFAULT);
+    if (src < 0) return xai_fail("%s: cannot read dataset %s", path, name);
+    hid_t type = H5Dget_type(src), space = H5Dget_space(src);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[8], start[8] = {0};
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    size_t row = H5Tget_size(type);
+    for (int d = 1; d < rank; d++) row *= dims[d];
+    int status = XAI_OK;
+    hid_t dst = H5Lexists(to, name, H5P_DEFAULT) > 0 ? H5Dopen2(to, name, H5P_DEFAULT) : -1;
+    if (dst < 0) {
+        hsize_t zero[8], max[8];
+        for (int d = 0; d < rank; d++) zero[d] = d ? dims[d] : 0, max[d] = d ? dims[d] : H5S_UNLIMITED;
+        hid_t create = H5Dget_create_plist(src), links = H5Pcreate(H5P_LINK_CREATE);
+        H5Pset_create_intermediate_group(links, 1);
+        hid_t empty = H5Screate_simple(rank, zero, max);
+        dst = H5Dcreate2(to, name, type, empty, links, create, H5P_DEFAULT);
+        H5Sclose(empty);
+        H5Pclose(links);
+        H5Pclose(create);
+    }
+    void *buffer = dims[0] ? malloc(row * dims[0]) : NULL;
+    if (dst < 0) status = xai_fail("cannot create dataset %s while merging", name);
+    else if (dims[0] && !buffer) status = xai_fail("out of memory merging %s", name);
+    else if (dims[0]) {
+        hid_t dst_space = H5Dget_space(dst);
+        hsize_t have[8];
+        H5Sget_simple_extent_dims(dst_space, have, NULL);
+        H5Sclose(dst_space);
+        start[0] = have[0];
+        have[0] += dims[0];
+        if (H5Dread(src, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) < 0) status = xai_fail("%s: cannot read %s", path, name);
+        else if (H5Dset_extent(dst, have) < 0) status = xai_fail("cannot extend %s while merging", name);
+        else {
+            hid_t file_space = H5Dget_space(dst), mem_space = H5Screate_simple(rank, dims, NULL);
+            H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, dims, NULL);
+            if (H5Dwrite(dst, type, mem_space, file_space, H5P_DEFAULT, buffer) < 0)
+                status = xai_fail("cannot write %s while merging (disk full?)", name);
+            H5Sclose(mem_space);
+            H5Sclose(file_space);
+        }
+    }
+    free(buffer);
+    if (dst >= 0) H5Dclose(dst);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Dclose(src);
+    return status;
+}
+
+static herr_t copy_attribute(hid_t location, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)info;
+    hid_t to = *(hid_t *)data, a = H5Aopen(location, name, H5P_DEFAULT);
+    hid_t type = H5Aget_type(a), space = H5Aget_space(a);
+    size_t size = H5Tget_size(type) * (size_t)H5Sget_simple_extent_npoints(space);
+    void *value = malloc(size ? size : 1);
+    herr_t status = -1;
+    if (value && H5Aread(a, type, value) >= 0) {
+        hid_t b = H5Acreate2(to, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+        status = b >= 0 && H5Awrite(b, type, value) >= 0 ? 0 : -1;
+        if (b >= 0) H5Aclose(b);
+    }
+    free(value);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Aclose(a);
+    return status;
+}
+
+int xai_store_merge(const char *path, const char *const *parts, int n_parts)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (n_parts < 1) return xai_fail("%s: nothing to merge", path);
+    size_t n = strlen(path) + 9;
+    char *partial = xai_malloc(n);
+    if (!partial) return XAI_ERR;
+    snprintf(partial, n, "%s.partial", path);
+    hid_t out = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int status = out < 0 ? xai_fail("%s: cannot create the HDF5 file", path) : XAI_OK;
+    dataset_list list = {0};
+    for (int p = 0; p < n_parts && status == XAI_OK; p++) {
+        hid_t in = H5Fopen(parts[p], H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (in < 0) {
+            status = xai_fail("%s: cannot open as HDF5", parts[p]);
+            break;
+        }
+        if (p == 0) {
+            if (H5Ovisit2(in, H5_INDEX_NAME, H5_ITER_NATIVE, collect_dataset, &list, H5O_INFO_BASIC) < 0)
+                status = xai_fail("%s: cannot list its datasets", parts[p]);
+            else if (H5Aiterate2(in, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, copy_attribute, &out) < 0)
+                status = xai_fail("%s: cannot copy its attributes", parts[p]);
+        }
+        for (int d = 0; d < list.count && status == XAI_OK; d++)
+            status = append_dataset(in, out, list.names[d], parts[p]);
+        H5Fclose(in);
+    }
+    for (int d = 0; d < list.count; d++) free(list.names[d]);
+    free(list.names);
+    if (out >= 0 && H5Fclose(out) < 0 && status == XAI_OK)
+        status = xai_fail("%s: cannot finish writing (disk full?)", path);
+    if (status == XAI_OK && rename(partial, path) != 0)
+        status = xai_fail("%s: cannot move the merged file into place: %s", path, strerror(errno));
+    if (status) remove(partial);
+    free(partial);
     return status;
 }

@@ -1,6 +1,7 @@
 /* xai_store.h - the HDF5 results file of `explain` (layout in ../shared/DESIGN.md):
  * /input, /logits, /target, /maps/<method>, /heatmaps/<method>, /timings/<method>,
- * /timings/forward, provenance attributes on "/". Datasets are extendible along the image axis,
+ * /timings/forward, provenance attributes on "/"; for `run` also /images/{path,label,bbox,
+ * bbox_frame}, /predictions/top5 and /skipped/reason (images that could not be used). Datasets are extendible along the image axis,
  * one image per chunk, shuffled and deflated. The file is written as FILE.partial and renamed
  * into place on a successful close, so an error never leaves a half-written FILE. */
 #ifndef XAI_STORE_H
@@ -12,7 +13,10 @@ typedef struct {
     int channels, height, width, classes;
     int n_methods;
     const char *const *methods;
+    int with_images;   /* `run`: also /images/{path,label,bbox,bbox_frame}, /predictions/top5 */
 } xai_store_shape;
+
+#define XAI_STORE_PATH_BYTES 1024 /* /images/path: fixed-length, NUL-padded strings */
 
 int xai_store_create(xai_store **out, const char *path, const xai_store_shape *shape);
 
@@ -28,6 +32,13 @@ typedef struct {
     const float *const *maps, *const *heatmaps;
     double ms_forward;              /* per image */
     const double *ms_methods;       /* per image, per method */
+    /* with_images only: */
+    const char *const *paths;       /* [count] */
+    const int *labels;              /* [count] ImageNet index of the image's class */
+    const float *bbox, *bbox_frame; /* [count][4] x0 y0 x1 y1 of the first box; NaN: none */
+    const int *top5;                /* [count][5] */
+    int n_skipped;                  /* images of this batch that could not be used ... */
+    const char *const *skipped;     /* ... one line each, appended to /skipped/reason */
 } xai_store_batch;
 
 int xai_store_append(xai_store *store, const xai_store_batch *batch);
@@ -37,5 +48,9 @@ int xai_store_close(xai_store *store);
 
 /* Close without keeping anything (after an error). */
 void xai_store_abort(xai_store *store);
+
+/* Concatenate the datasets of `parts` (files of one layout, in order) along the image axis into
+ * `path` (through PATH.partial and a rename), with the first part's root attributes. */
+int xai_store_merge(const char *path, const char *const *parts, int n_parts);
 
 #endif

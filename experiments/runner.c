@@ -1,0 +1,334 @@
+/* runner.c - `xaibench run` (see xai_run.h): batches of a data set selection through the
+ * engine into per-batch part files, resumable, merged at the end, with a progress line. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "xai_engine.h"
+#include "xai_heatmap.h"
+#include "xai_provenance.h"
+#include "xai_run.h"
+#include "xai_status.h"
+#include "xai_store.h"
+#include "xai_version.h"
+
+#define MAX_METHODS 8
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* What makes two runs the same run: resuming with anything else would mix results. */
+static int describe_run(const xai_run_options *o, char *out, size_t size)
+{
+    char sha[65];
+    if (xai_sha256_file(o->model, sha)) return XAI_ERR;
+    const xai_dataset_selection *s = &o->selection;
+    int used = snprintf(out, size,
+                        "xaibench %s run\nmodel_sha256 %s\ndataset %s\nsplit %s\nbreed %s\nlimit %d\n"
+                        "shard %d/%d\nbatch %d\nthreads %d\ntarget %s\nmethods",
+                        XAI_VERSION, sha, o->dataset, s->split ? s->split : "all",
+                        s->breed ? s->breed : "-", s->limit, s->shard_index, s->shard_count, o->batch,
+                        o->threads, o->target_predicted ? "predicted" : "label");
+    for (int m = 0; m < o->n_methods && used < (int)size; m++)
+        used += snprintf(out + used, size - (size_t)used, " %s", o->methods[m]->name);
+    if (used < (int)size) snprintf(out + used, size - (size_t)used, "\n");
+    return XAI_OK;
+}
+
+/* Create OUT.parts with its manifest, or check that an existing one is this run's. */
+static int open_parts(const char *parts, const char *manifest_text)
+{
+    char manifest[4200], partial[4300];
+    snprintf(manifest, sizeof manifest, "%s/manifest", parts);
+    if (mkdir(parts, 0755) != 0) {
+        if (errno != EEXIST) return xai_fail("%s: cannot create: %s", parts, strerror(errno));
+        FILE *f = fopen(manifest, "r");
+        char existing[8192] = "";
+        size_t n = f ? fread(existing, 1, sizeof existing - 1, f) : 0;
+        if (f) fclose(f);
+        existing[n] = '\0';
+        if (f && strcmp(existing, manifest_text) == 0) return XAI_OK;
+        if (f)
+            return xai_fail("%s: holds an unfinished run of another command (model, data set, selection, "
+                            "methods, batch, threads or target differ); remove it to start over", parts);
+    }
+    snprintf(partial, sizeof partial, "%s.partial", manifest);
+    FILE *f = fopen(partial, "w");
+    if (!f) return xai_fail("%s: cannot create: %s", partial, strerror(errno));
+    int bad = fputs(manifest_text, f) < 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(partial, manifest) != 0) return xai_fail("%s: cannot write (disk full?)", manifest);
+    return XAI_OK;
+}
+
+static void remove_parts(const char *parts, int n_batches)
+{
+    char path[4200];
+    for (int b = 0; b < n_batches; b++) {
+        snprintf(path, sizeof path, "%s/batch-%06d.h5", parts, b);
+        remove(path);
+    }
+    snprintf(path, sizeof path, "%s/manifest", parts);
+    remove(path);
+    rmdir(parts);
+}
+
+static void progress(const xai_run_options *o, int done, int total, int skipped, double started, int resumed)
+{
+    if (o->quiet) return;
+    double elapsed = now_s() - started, rate = done > resumed && elapsed > 0 ? (done - resumed) / elapsed : 0;
+    double eta = rate > 0 ? (total - done) / rate : 0;
+    int tty = isatty(2), width = 30, filled = total ? width * done / total : width;
+    if (tty) {
+        fprintf(stderr, "\r[%.*s%*s] %d/%d images, %.1f images/s, ETA %d:%02d, %d skipped ", filled,
+                "##############################", width - filled, "", done, total, rate, (int)eta / 60,
+                (int)eta % 60, skipped);
+        if (done == total) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "xaibench: %d/%d images, %.1f images/s, ETA %d:%02d, %d skipped\n", done, total,
+                rate, (int)eta / 60, (int)eta % 60, skipped);
+    }
+}
+
+/* Top-1 / top-5 accuracy and counts from a finished run file. */
+static int summarize(const char *path, xai_run_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return xai_fail("%s: cannot open the finished run", path);
+    hid_t labels = H5Dopen2(f, "/images/label", H5P_DEFAULT), top5 = H5Dopen2(f, "/predictions/top5", H5P_DEFAULT);
+    hid_t skipped = H5Dopen2(f, "/skipped/reason", H5P_DEFAULT);
+    int status = labels < 0 || top5 < 0 || skipped < 0 ? xai_fail("%s: not a run file", path) : XAI_OK;
+    if (status == XAI_OK) {
+        hid_t space = H5Dget_space(labels);
+        hsize_t n;
+        H5Sget_simple_extent_dims(space, &n, NULL);
+        H5Sclose(space);
+        space = H5Dget_space(skipped);
+        hsize_t k;
+        H5Sget_simple_extent_dims(space, &k, NULL);
+        H5Sclose(space);
+        s->images = (int)n;
+        s->skipped = (int)k;
+        int *label = malloc((n + 1) * sizeof *label), *top = malloc((n + 1) * 5 * sizeof *top);
+        if (!label || !top) status = xai_fail("out of memory");
+        else if (n && (H5Dread(labels, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, label) < 0 ||
+                       H5Dread(top5, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, top) < 0))
+            status = xai_fail("%s: cannot read the predictions", path);
+        for (hsize_t i = 0; status == XAI_OK && i < n; i++) {
+            s->top1 += top[i * 5] == label[i];
+            for (int r = 0; r < 5; r++) s->top5 += top[i * 5 + r] == label[i];
+        }
+        if (n) s->top1 /= (double)n, s->top5 /= (double)n;
+        free(label);
+        free(top);
+    }
+    if (labels >= 0) H5Dclose(labels);
+    if (top5 >= 0) H5Dclose(top5);
+    if (skipped >= 0) H5Dclose(skipped);
+    H5Fclose(f);
+    return status;
+}
+
+/* The five largest logits, best first. */
+static void top_five(const float *logits, int classes, int *out)
+{
+    for (int r = 0; r < 5; r++) out[r] = -1;
+    for (int k = 0; k < classes; k++) {
+        int r = 5;
+        while (r > 0 && (out[r - 1] < 0 || logits[k] > logits[out[r - 1]])) r--;
+        if (r == 5) continue;
+        memmove(out + r + 1, out + r, (size_t)(4 - r) * sizeof *out);
+        out[r] = k;
+    }
+}
+
+typedef struct {
+    float *input, *logits, *maps[MAX_METHODS], *heat[MAX_METHODS], *bbox, *bbox_frame;
+    int *targets, *chosen, *indices, *labels, *top5;
+    const char **paths;
+} run_buffers;
+
+static void free_buffers(run_buffers *b)
+{
+    free(b->input), free(b->logits), free(b->bbox), free(b->bbox_frame);
+    free(b->targets), free(b->chosen), free(b->indices), free(b->labels), free(b->top5), free(b->paths);
+    for (int m = 0; m < MAX_METHODS; m++) free(b->maps[m]), free(b->heat[m]);
+}
+
+static int write_provenance(xai_store *store, const xai_run_options *o, const char *sha)
+{
+    char cpu[256], date[64], threads[32], command[8192];
+    xai_cpu_name(cpu, sizeof cpu);
+    xai_utc_now(date, sizeof date);
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    xai_command_line(o->argc, o->argv, command, sizeof command);
+    if (xai_store_attribute(store, "xaibench_version", XAI_VERSION) ||
+        xai_store_attribute(store, "git_commit", XAI_GIT_COMMIT) ||
+        xai_store_attribute(store, "model_path", o->model) || xai_store_attribute(store, "model_sha256", sha) ||
+        xai_store_attribute(store, "dataset", o->dataset) || xai_store_attribute(store, "threads", threads) ||
+        xai_store_attribute(store, "cpu", cpu) || xai_store_attribute(store, "date", date) ||
+        xai_store_attribute(store, "command_line", command))
+        return XAI_ERR;
+    return XAI_OK;
+}
+
+/* Run one batch (items first..first+count-1) and write it as `part`. */
+static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, const xai_store_shape *shape,
+                     run_buffers *b, int first, int count, const char *part, const char *sha, int *skipped)
+{
+    size_t image = (size_t)shape->channels * shape->height * shape->width, plane = (size_t)shape->height * shape->width;
+    int classes = shape->classes, loaded, problems_before = d->skipped;
+    if (xai_dataset_load_batch(d, first, count, b->input, b->indices, &loaded)) return XAI_ERR;
+    *skipped = d->skipped - problems_before;
+    double ms_forward = 0, ms_methods[MAX_METHODS] = {0};
+    if (loaded) {
+        for (int k = 0; k < o->batch; k++) b->targets[k] = -1;
+        for (int k = 0; k < loaded && !o->target_predicted; k++) {
+            b->targets[k] = d->items[b->indices[k]].label;
+            if (b->targets[k] >= classes)
+                return xai_fail("%s: label %d, but the model has %d classes (use --target predicted)",
+                                d->items[b->indices[k]].path, b->targets[k], classes);
+        }
+        xai_explain_request rq = {b->input, o->n_methods, o->methods, b->targets, b->chosen, b->logits,
+                                  b->maps, &ms_forward, ms_methods};
+        if (xai_engine_explain(e, &rq)) return XAI_ERR;
+        ms_forward /= loaded;
+        for (int m = 0; m < o->n_methods; m++) {
+            ms_methods[m] /= loaded;
+            for (int k = 0; k < loaded; k++)
+                xai_heatmap_max_abs(b->maps[m] + k * image, shape->channels, plane, b->heat[m] + k * plane);
+        }
+    }
+    for (int k = 0; k < loaded; k++) {
+        const xai_dataset_item *it = &d->items[b->indices[k]];
+        b->paths[k] = it->path;
+        b->labels[k] = it->label;
+        for (int c = 0; c < 4; c++) b->bbox[k * 4 + c] = b->bbox_frame[k * 4 + c] = NAN;
+        if (it->n_boxes) memcpy(b->bbox + k * 4, &it->boxes[0], 4 * sizeof(float));
+        if (it->frame_boxes) memcpy(b->bbox_frame + k * 4, &it->frame_boxes[0], 4 * sizeof(float));
+        top_five(b->logits + (size_t)k * classes, classes, b->top5 + k * 5);
+    }
+    xai_store *store;
+    if (xai_store_create(&store, part, shape)) return XAI_ERR;
+    xai_store_batch rows = {.count = loaded, .input = b->input, .logits = b->logits, .targets = b->chosen,
+                            .maps = (const float *const *)b->maps, .heatmaps = (const float *const *)b->heat,
+                            .ms_forward = ms_forward, .ms_methods = ms_methods, .paths = b->paths,
+                            .labels = b->labels, .bbox = b->bbox, .bbox_frame = b->bbox_frame, .top5 = b->top5,
+                            .n_skipped = *skipped, .skipped = (const char *const *)d->problems + problems_before};
+    if (write_provenance(store, o, sha) || xai_store_append(store, &rows)) {
+        xai_store_abort(store);
+        return XAI_ERR;
+    }
+    return xai_store_close(store);
+}
+
+int xai_run(const xai_run_options *o, xai_run_summary *summary)
+{
+    if (o->n_methods < 1 || o->n_methods > MAX_METHODS) return xai_fail("run: 1 to %d methods", MAX_METHODS);
+    if (o->batch < 1) return xai_fail("run: batch must be >= 1");
+    char manifest[8192], sha[65], parts[4096];
+    if (describe_run(o, manifest, sizeof manifest) || xai_sha256_file(o->model, sha)) return XAI_ERR;
+    snprintf(parts, sizeof parts, "%s.parts", o->output);
+
+    xai_graph *g = NULL;
+    xai_engine *e = NULL;
+    xai_dataset *d = NULL;
+    run_buffers b = {0};
+    int status = XAI_ERR, n_batches = 0;
+    if (xai_graph_load(&g, o->model, NULL)) return XAI_ERR;
+    const xai_value *in = &g->values[g->input];
+    xai_transform t;
+    xai_transform_imagenet_for_input(&t, in->w, in->h);
+    xai_dataset_selection selection = o->selection;
+    selection.transform = &t;
+    if (in->c != 3) {
+        xai_fail("%s: input has %d channels; images give 3", o->model, in->c);
+        goto done;
+    }
+    if (xai_dataset_open(&d, o->dataset, &selection) || open_parts(parts, manifest)) goto done;
+    if (d->warning && !o->quiet) fprintf(stderr, "xaibench: warning: %s\n", d->warning);
+    for (int k = 0; k < d->skipped && !o->quiet; k++) fprintf(stderr, "xaibench: skipped: %s\n", d->problems[k]);
+    if (d->count == 0) {
+        xai_fail("%s: the selection holds no image", o->dataset);
+        goto done;
+    }
+    const char *names[MAX_METHODS];
+    for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
+    xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = xai_graph_outputs(g),
+                             .n_methods = o->n_methods, .methods = names, .with_images = 1};
+    size_t image = xai_value_size(in), plane = (size_t)in->h * in->w;
+    int B = o->batch;
+    b.input = xai_malloc((size_t)B * image * sizeof(float));
+    b.logits = xai_malloc((size_t)B * shape.classes * sizeof(float));
+    b.bbox = xai_malloc((size_t)B * 4 * sizeof(float));
+    b.bbox_frame = xai_malloc((size_t)B * 4 * sizeof(float));
+    b.targets = xai_malloc((size_t)B * sizeof(int));
+    b.chosen = xai_malloc((size_t)B * sizeof(int));
+    b.indices = xai_malloc((size_t)B * sizeof(int));
+    b.labels = xai_malloc((size_t)B * sizeof(int));
+    b.top5 = xai_malloc((size_t)B * 5 * sizeof(int));
+    b.paths = xai_malloc((size_t)B * sizeof(char *));
+    int ok = b.input && b.logits && b.bbox && b.bbox_frame && b.targets && b.chosen && b.indices && b.labels &&
+             b.top5 && b.paths;
+    for (int m = 0; ok && m < o->n_methods; m++)
+        ok = (b.maps[m] = xai_malloc((size_t)B * image * sizeof(float))) &&
+             (b.heat[m] = xai_malloc((size_t)B * plane * sizeof(float)));
+    if (!ok) goto done;
+
+    n_batches = (d->count + B - 1) / B;
+    int done_images = 0, skipped_total = 0, resumed = 0;
+    double started = now_s();
+    for (int batch = 0; batch < n_batches; batch++) {
+        char part[4200];
+        snprintf(part, sizeof part, "%s/batch-%06d.h5", parts, batch);
+        int first = batch * B, count = d->count - first < B ? d->count - first : B;
+        if (access(part, R_OK) == 0) { /* finished by an earlier, interrupted run */
+            done_images += count;
+            resumed += count;
+            continue;
+        }
+        if (!e && xai_engine_create_consuming(&e, g, B, o->threads)) goto done;
+        int skipped;
+        if (run_batch(o, e, d, &shape, &b, first, count, part, sha, &skipped)) goto done;
+        done_images += count;
+        skipped_total += skipped;
+        progress(o, done_images, d->count, skipped_total, started, resumed);
+    }
+    /* Merge the parts in order into OUT; a kill here leaves the parts, and the same command
+     * merges again. */
+    const char **part_names = xai_calloc((size_t)n_batches, sizeof *part_names);
+    char *storage = xai_calloc((size_t)n_batches, 4200);
+    if (!part_names || !storage) {
+        free(part_names);
+        free(storage);
+        goto done;
+    }
+    for (int batch = 0; batch < n_batches; batch++) {
+        snprintf(storage + (size_t)batch * 4200, 4200, "%s/batch-%06d.h5", parts, batch);
+        part_names[batch] = storage + (size_t)batch * 4200;
+    }
+    status = xai_store_merge(o->output, part_names, n_batches);
+    free(part_names);
+    free(storage);
+    if (status == XAI_OK) status = summarize(o->output, summary);
+    if (status == XAI_OK) remove_parts(parts, n_batches);
+done:
+    free_buffers(&b);
+    xai_engine_destroy(e);
+    xai_dataset_free(d);
+    xai_graph_free(g);
+    return status;
+}

@@ -1,0 +1,157 @@
+/* test_run.c - `xaibench run` end to end on the sample tree: the documented layout, the bad
+ * image skipped and counted, and a run killed with SIGKILL mid-way that the same command
+ * completes, bit-identical to an uninterrupted run with every image exactly once. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <hdf5.h>
+
+#include "test_support.h"
+#include "xai_dogs.h"
+#include "xai_model.h"
+#include "xai_status.h"
+
+static const char *binary(void) { return getenv("XAIBENCH") ? getenv("XAIBENCH") : "build/xaibench"; }
+
+static const char *sample_tree(void)
+{
+    if (access("data/samples/chelsea.png", R_OK) != 0) cr_skip_test("run scripts/fetch-samples.sh");
+    const char *root = test_path("sample-dogs");
+    if (access(root, R_OK) != 0)
+        cr_assert_eq(xai_sample_set_write("data/samples", root), XAI_OK, "%s", xai_last_error());
+    return root;
+}
+
+static const char *model(const char *arch, int classes)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s-%d.onnx", arch, classes);
+    const char *path = test_path(name);
+    xai_model_spec spec = {.arch = arch, .seed = 3, .classes = classes};
+    if (access(path, R_OK) != 0) cr_assert_eq(xai_model_write_resnet(&spec, path), XAI_OK);
+    return path;
+}
+
+/* fork + exec `xaibench run ...` with stdout/stderr to files; returns the pid. */
+static pid_t start_run(const char *model_path, const char *root, const char *output, const char *batch)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        FILE *out = freopen(test_path("run.log"), "a", stderr);
+        (void)out;
+        execl(binary(), binary(), "run", "--model", model_path, "--dataset", root, "--batch", batch,
+              "--threads", "1", "-o", output, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int finish(pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* All bytes of a dataset. */
+static void *read_all(hid_t file, const char *name, size_t *bytes)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    cr_assert_geq(d, 0, "dataset %s missing", name);
+    hid_t type = H5Dget_type(d), space = H5Dget_space(d);
+    *bytes = H5Tget_size(type) * (size_t)H5Sget_simple_extent_npoints(space);
+    void *data = malloc(*bytes + 1);
+    cr_assert_geq(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+    H5Sclose(space), H5Tclose(type), H5Dclose(d);
+    return data;
+}
+
+Test(run, sweep_of_the_sample_set, .timeout = 120)
+{
+    const char *root = sample_tree(), *out = test_path("sweep.h5");
+    pid_t pid = start_run(model("resnet-tiny", 1000), root, out, "4");
+    cr_assert_eq(finish(pid), 0, "run failed; see %s", test_path("run.log"));
+    char parts[1024];
+    snprintf(parts, sizeof parts, "%s.parts", out);
+    cr_expect_neq(access(parts, F_OK), 0, "the parts were not removed");
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    size_t bytes;
+    int *labels = read_all(f, "/images/label", &bytes);
+    cr_expect_eq(bytes, 6 * sizeof(int), "6 decodable images");
+    int *targets = read_all(f, "/target", &bytes);
+    for (int k = 0; k < 6; k++) cr_expect_eq(targets[k], labels[k], "target is the label by default");
+    cr_expect_eq(labels[0], 281);
+    char *paths = read_all(f, "/images/path", &bytes);
+    cr_expect(strstr(paths, "n02123045_1.png") != NULL);
+    char *skipped = read_all(f, "/skipped/reason", &bytes);
+    cr_expect_eq(bytes, 1024u, "one skipped image");
+    cr_expect(strstr(skipped, "n02123045_2.jpg") && strstr(skipped, "JPEG"), "%s", skipped);
+    float *frame = read_all(f, "/images/bbox_frame", &bytes);
+    cr_expect_eq(bytes, 6 * 4 * sizeof(float));
+    int *top5 = read_all(f, "/predictions/top5", &bytes);
+    cr_expect_eq(bytes, 6 * 5 * sizeof(int));
+    cr_expect(H5Aexists(f, "model_sha256") > 0 && H5Aexists(f, "command_line") > 0);
+    free(labels), free(targets), free(paths), free(skipped), free(frame), free(top5);
+    H5Fclose(f);
+    if (access("/usr/bin/h5dump", X_OK) == 0) {
+        char command[1200];
+        snprintf(command, sizeof command, "/usr/bin/h5dump -H %s >/dev/null", out);
+        cr_expect_eq(system(command), 0);
+    }
+}
+
+Test(run, killed_run_resumes_to_identical_results, .timeout = 600)
+{
+    const char *root = sample_tree(), *net = model("resnet18", 1000);
+    const char *whole = test_path("whole.h5"), *killed = test_path("killed.h5");
+    cr_assert_eq(finish(start_run(net, root, whole, "1")), 0, "see %s", test_path("run.log"));
+
+    /* Kill the second run with SIGKILL once two of its batches are on disk. */
+    char marker[1024];
+    snprintf(marker, sizeof marker, "%s.parts/batch-000001.h5", killed);
+    pid_t pid = start_run(net, root, killed, "1");
+    for (int waited = 0; access(marker, F_OK) != 0 && waited < 60000; waited += 2) usleep(2000);
+    kill(pid, SIGKILL);
+    cr_assert_eq(finish(pid), 128 + SIGKILL, "the run ended before it could be killed");
+    cr_assert_neq(access(killed, F_OK), 0, "a killed run left its final file");
+    cr_assert_eq(finish(start_run(net, root, killed, "1")), 0, "resume failed; see %s", test_path("run.log"));
+
+    static const char *const datasets[] = {"/input", "/logits", "/target", "/maps/saliency", "/maps/deconvnet",
+                                           "/maps/guided_backprop", "/heatmaps/guided_backprop", "/images/path",
+                                           "/images/label", "/images/bbox", "/predictions/top5", "/skipped/reason"};
+    hid_t a = H5Fopen(whole, H5F_ACC_RDONLY, H5P_DEFAULT), b = H5Fopen(killed, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(a >= 0 && b >= 0);
+    for (size_t k = 0; k < sizeof datasets / sizeof *datasets; k++) {
+        size_t na, nb;
+        void *x = read_all(a, datasets[k], &na), *y = read_all(b, datasets[k], &nb);
+        cr_expect(na == nb && memcmp(x, y, na) == 0, "%s differs between the whole and the resumed run", datasets[k]);
+        free(x), free(y);
+    }
+    H5Fclose(a), H5Fclose(b);
+}
+
+Test(run, refuses_to_resume_another_command)
+{
+    const char *root = sample_tree(), *out = test_path("other.h5");
+    char parts[1024], command[4096];
+    snprintf(parts, sizeof parts, "%s.parts", out);
+    snprintf(command, sizeof command, "mkdir -p %s && echo 'another run' > %s/manifest", parts, parts);
+    cr_assert_eq(system(command), 0);
+    snprintf(command, sizeof command, "%s run --model %s --dataset %s -o %s 2>%s", binary(), model("resnet-tiny", 1000),
+             root, out, test_path("refuse.log"));
+    int status = system(command);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    FILE *f = fopen(test_path("refuse.log"), "r");
+    char line[2048] = "";
+    cr_assert_not_null(f);
+    cr_expect_not_null(fgets(line, sizeof line, f));
+    fclose(f);
+    cr_expect(strstr(line, parts) && strstr(line, "another command"), "%s", line);
+}
