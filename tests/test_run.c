@@ -105,6 +105,27 @@ Test(run, sweep_of_the_sample_set, .timeout = 120)
         snprintf(command, sizeof command, "/usr/bin/h5dump -H %s >/dev/null", out);
         cr_expect_eq(system(command), 0);
     }
+    /* metrics: scores per image written back, the summary as CSV beside the file */
+    char command[4096], csv[1024];
+    snprintf(command, sizeof command, "%s metrics %s --steps 4 >/dev/null 2>%s", binary(), out, test_path("metrics.log"));
+    cr_assert_eq(system(command), 0, "see %s", test_path("metrics.log"));
+    f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    double *mass = read_all(f, "/metrics/guided_backprop/mass_in_box", &bytes);
+    cr_expect_eq(bytes, 6 * sizeof(double));
+    for (int k = 0; k < 6; k++) cr_expect(mass[k] >= 0 && mass[k] <= 1, "image %d: %g", k, mass[k]);
+    double *deletion = read_all(f, "/metrics/saliency/deletion_auc", &bytes);
+    for (int k = 0; k < 6; k++) cr_expect(deletion[k] > 0 && deletion[k] <= 1, "image %d: %g", k, deletion[k]);
+    free(mass), free(deletion);
+    H5Fclose(f);
+    snprintf(csv, sizeof csv, "%s", out);
+    strcpy(strrchr(csv, '.'), ".metrics.csv");
+    FILE *table = fopen(csv, "r");
+    cr_assert_not_null(table, "%s missing", csv);
+    int lines = 0;
+    char line[512];
+    while (fgets(line, sizeof line, table)) lines++;
+    fclose(table);
+    cr_expect_eq(lines, 1 + 3 * 10, "a header and one row per method and metric");
 }
 
 Test(run, killed_run_resumes_to_identical_results, .timeout = 600)
