@@ -23,6 +23,8 @@ static void usage(FILE *to)
             "               [--limit N] [--shard i/n] [--methods ...] [--target label|predicted]\n"
             "               [--batch B] [--threads T] -o RUN.h5   (resumable: rerun to continue)\n"
             "  xaibench metrics RUN.h5 [--model F.onnx] [--steps N] [--threads T] [--csv F]\n"
+            "  xaibench plot RUN.h5 -o DIR [--image K] [--rows N] [--reduce sum|max]\n"
+            "                [--sign absolute_value|positive]\n"
             "  xaibench dataset list DIR [--split train|test|all] [--breed NAME|WNID] [--limit N]\n"
             "                   [--shard i/n]\n"
             "  xaibench dataset sample [--from data/samples] -o DIR\n",
@@ -61,6 +63,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "dataset") == 0) return cmd_dataset(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "metrics") == 0) return cmd_metrics(argc - 1, argv + 1);
+    if (strcmp(argv[1], "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     fprintf(stderr, "xaibench: unknown command '%s' (try xaibench --help)\n", argv[1]);
     return 2;
 }

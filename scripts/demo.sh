@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh - the main job on the embedded default, from a fresh Debian machine:
 # install what is missing, build, write a seeded ResNet18, fetch the sample photos (and lay them
-# out as a small Stanford Dogs tree in data/sample-dogs), and explain them with saliency,
-# deconvnet and guided backprop into results/demo.h5.
+# out as a small Stanford Dogs tree in data/sample-dogs), explain them with saliency, deconvnet
+# and guided backprop (results/demo.h5), sweep the tree (results/sample-run.h5), score the maps
+# (results/sample-run.metrics.csv) and draw the figures (results/figures/figure1.png, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,3 +21,7 @@ done
 build/xaibench explain --model models/resnet18-seed0.onnx "${images[@]}" \
   --methods saliency,deconvnet,guided_backprop --threads "$(nproc)" -o results/demo.h5
 h5ls -r results/demo.h5
+build/xaibench run --model models/resnet18-seed0.onnx --dataset data/sample-dogs --batch 4 \
+  --threads "$(nproc)" -o results/sample-run.h5
+build/xaibench metrics results/sample-run.h5 --threads "$(nproc)"
+build/xaibench plot results/sample-run.h5 -o results/figures --image 5

@@ -126,6 +126,23 @@ Test(run, sweep_of_the_sample_set, .timeout = 120)
     while (fgets(line, sizeof line, table)) lines++;
     fclose(table);
     cr_expect_eq(lines, 1 + 3 * 10, "a header and one row per method and metric");
+
+    /* figures: every file produced and not empty (gnuplot draws them) */
+    const char *figures = test_path("figures");
+    snprintf(command, sizeof command, "%s plot %s -o %s --image 5 >/dev/null 2>%s", binary(), out, figures,
+             test_path("plot.log"));
+    cr_assert_eq(system(command), 0, "see %s", test_path("plot.log"));
+    static const char *const made[] = {"figure1.png", "figure1.pdf", "grid.png", "grid.pdf", "boxplots.png", "boxplots.pdf"};
+    for (int k = 0; k < 6; k++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", figures, made[k]);
+        FILE *image = fopen(path, "rb");
+        cr_expect_not_null(image, "%s missing", path);
+        if (!image) continue;
+        fseek(image, 0, SEEK_END);
+        cr_expect_gt(ftell(image), 1000, "%s is nearly empty", path);
+        fclose(image);
+    }
 }
 
 Test(run, killed_run_resumes_to_identical_results, .timeout = 600)
