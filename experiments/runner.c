@@ -30,10 +30,8 @@ static double now_s(void)
 }
 
 /* What makes two runs the same run: resuming with anything else would mix results. */
-static int describe_run(const xai_run_options *o, char *out, size_t size)
+static void describe_run(const xai_run_options *o, const char *sha, char *out, size_t size)
 {
-    char sha[65];
-    if (xai_sha256_file(o->model, sha)) return XAI_ERR;
     const xai_dataset_selection *s = &o->selection;
     int used = snprintf(out, size,
                         "xaibench %s run\nmodel_sha256 %s\ndataset %s\nsplit %s\nbreed %s\nlimit %d\n"
@@ -44,7 +42,6 @@ static int describe_run(const xai_run_options *o, char *out, size_t size)
     for (int m = 0; m < o->n_methods && used < (int)size; m++)
         used += snprintf(out + used, size - (size_t)used, " %s", o->methods[m]->name);
     if (used < (int)size) snprintf(out + used, size - (size_t)used, "\n");
-    return XAI_OK;
 }
 
 /* Create OUT.parts with its manifest, or check that an existing one is this run's. */
@@ -240,7 +237,8 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     if (o->n_methods < 1 || o->n_methods > MAX_METHODS) return xai_fail("run: 1 to %d methods", MAX_METHODS);
     if (o->batch < 1) return xai_fail("run: batch must be >= 1");
     char manifest[8192], sha[65], parts[4096];
-    if (describe_run(o, manifest, sizeof manifest) || xai_sha256_file(o->model, sha)) return XAI_ERR;
+    if (xai_sha256_file(o->model, sha)) return XAI_ERR;
+    describe_run(o, sha, manifest, sizeof manifest);
     snprintf(parts, sizeof parts, "%s.parts", o->output);
 
     xai_graph *g = NULL;

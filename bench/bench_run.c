@@ -1,0 +1,96 @@
+/* bench_run.c - does the sweep keep the engine busy? Images/s of `xaibench run` (decode, engine,
+ * heat maps, HDF5 parts and the final merge) against the engine alone on the same batches
+ * (inputs decoded beforehand), same batch size, methods and threads, measured in one process.
+ * Goal (experiments issue): run >= 90 % of the engine-only rate on 2 threads.
+ * The data: the sample photos copied COPIES times into a Stanford-Dogs-shaped tree.
+ * usage: bench_run [--model F.onnx] [--copies N] [--batch B] [--threads T] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xai_classes.h"
+#include "xai_dogs.h"
+#include "xai_engine.h"
+#include "xai_model.h"
+#include "xai_run.h"
+#include "xai_status.h"
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    const char *model = NULL;
+    int copies = 8, batch = 8, threads = 2;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+        else if (!strcmp(argv[i], "--copies")) copies = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+    }
+    char root[] = "/tmp/xaibench-bench-run-XXXXXX", command[4096], sample[sizeof root + 16], out[sizeof root + 16];
+    if (!mkdtemp(root)) return perror("mkdtemp"), 1;
+    snprintf(sample, sizeof sample, "%s/tree", root);
+    snprintf(out, sizeof out, "%s/run.h5", root);
+    if (xai_sample_set_write("data/samples", sample)) goto fail;
+    /* Replicate the decodable photos (truncated.jpg stays one bad image in the lot). */
+    snprintf(command, sizeof command,
+             "cd %s/Images && for d in */; do for f in \"$d\"*_1.*; do for k in $(seq 2 %d); do "
+             "cp \"$f\" \"${f%%_1.*}_c$k.${f##*.}\"; done; done; done && rm -r %s/lists",
+             sample, copies, sample);
+    if (system(command) != 0) return fprintf(stderr, "bench_run: cannot replicate the samples\n"), 1;
+    char default_model[sizeof root + 32];
+    if (!model) {
+        snprintf(default_model, sizeof default_model, "%s/resnet18.onnx", root);
+        xai_model_spec spec = {.arch = "resnet18", .seed = 0};
+        if (xai_model_write_resnet(&spec, default_model)) goto fail;
+        model = default_model;
+    }
+    const xai_method *methods[3] = {&xai_method_saliency, &xai_method_deconvnet, &xai_method_guided_backprop};
+
+    /* Engine alone: the same images, decoded beforehand, the same batches. */
+    xai_dataset *d;
+    xai_dataset_selection sel = {0};
+    if (xai_dataset_open(&d, sample, &sel)) goto fail;
+    xai_graph *g;
+    xai_engine *e;
+    if (xai_graph_load(&g, model, NULL) || xai_engine_create(&e, g, batch, threads)) goto fail;
+    size_t image = xai_value_size(&g->values[g->input]);
+    int classes = xai_graph_outputs(g), n = d->count;
+    float *inputs = malloc((size_t)(n + batch) * image * sizeof(float)), *logits = malloc((size_t)batch * classes * sizeof(float));
+    float *maps[3];
+    int *indices = malloc((size_t)(n + batch) * sizeof(int)), loaded, chosen[256];
+    for (int m = 0; m < 3; m++) maps[m] = malloc((size_t)batch * image * sizeof(float));
+    if (xai_dataset_load_batch(d, 0, n, inputs, indices, &loaded)) goto fail;
+    double t0 = now_s();
+    for (int first = 0; first < loaded; first += batch) {
+        xai_explain_request rq = {inputs + (size_t)first * image, 3, methods, NULL, chosen, logits, maps, NULL, NULL};
+        if (xai_engine_explain(e, &rq)) goto fail;
+    }
+    double engine_rate = loaded / (now_s() - t0);
+    xai_engine_destroy(e);
+    xai_graph_free(g);
+
+    xai_run_options o = {.model = model, .dataset = sample, .output = out, .methods = methods, .n_methods = 3,
+                         .batch = batch, .threads = threads, .target_predicted = 1, .quiet = 1};
+    xai_run_summary summary;
+    t0 = now_s();
+    if (xai_run(&o, &summary)) goto fail;
+    double run_rate = summary.images / (now_s() - t0);
+    printf("%d images (%d skipped), batch %d, %d threads, three methods\n", summary.images, summary.skipped, batch, threads);
+    printf("engine alone:   %6.2f images/s\n", engine_rate);
+    printf("xaibench run:   %6.2f images/s (decode, engine, heat maps, HDF5 parts, merge)\n", run_rate);
+    printf("run / engine:   %6.1f %% (goal >= 90 %%)\n", 100 * run_rate / engine_rate);
+    snprintf(command, sizeof command, "rm -rf %s", root);
+    if (system(command) != 0) fprintf(stderr, "bench_run: could not remove %s\n", root);
+    return 0;
+fail:
+    fprintf(stderr, "bench_run: %s\n", xai_last_error());
+    return 1;
+}
