@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "xai_engine.h"
+#include "xai_evaluate.h"
 #include "xai_model.h"
 #include "xai_provenance.h"
 #include "xai_reference.h"
@@ -30,18 +31,6 @@ static double now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, compare_doubles);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Clock (GHz) and fp32 SIMD lanes from /proc/cpuinfo (the name comes from xai_cpu_name). */
@@ -155,9 +144,9 @@ static int measure(const xai_graph *g, int batch, const int *threads, int n_thre
         double column[3][256];
         for (int it = 0; it < iterations; it++)
             for (int k = 0; k < 3; k++) column[k][it] = samples[(size_t)3 * (t * iterations + it) + k];
-        out[t].forward = median(column[0], iterations);
-        out[t].one_map = median(column[1], iterations);
-        out[t].three_maps = median(column[2], iterations);
+        out[t].forward = xai_median(column[0], iterations);
+        out[t].one_map = xai_median(column[1], iterations);
+        out[t].three_maps = xai_median(column[2], iterations);
     }
     for (int t = 0; t < n_threads; t++) xai_engine_destroy(engines[t]);
     free(samples);

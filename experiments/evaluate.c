@@ -29,7 +29,7 @@ static int compare_doubles(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-static double median_of(double *v, int n)
+double xai_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, compare_doubles);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -57,7 +57,7 @@ void xai_summarize(const double *values, int n, xai_summary *out)
         qsort(means, RESAMPLES, sizeof *means, compare_doubles);
         out->low = means[(int)(0.025 * RESAMPLES)];
         out->high = means[(int)(0.975 * RESAMPLES) - 1];
-        out->median = median_of(v, m);
+        out->median = xai_median(v, m);
     }
     free(v);
     free(means);

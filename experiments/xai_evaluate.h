@@ -23,4 +23,7 @@ typedef struct {
 
 void xai_summarize(const double *values, int n, xai_summary *out);
 
+/* Median of n > 0 values; sorts them in place. */
+double xai_median(double *values, int n);
+
 #endif
