@@ -24,8 +24,11 @@ typedef struct {
     int n_images;
     const xai_method *methods[MAX_METHODS];
     int n_methods;
-    int target;            /* -1: the top logit */
+    int target;            /* ImageNet index; -1: the top logit */
+    int n_settings;        /* preprocessing overrides: --mean, --std, --resize, --crop, --label-offset */
+    const char *setting_key[8], *setting_value[8];
     int threads, batch;
+    int relu_only_rules;
 } explain_options;
 
 static int parse(int argc, char **argv, explain_options *o)
@@ -51,6 +54,18 @@ static int parse(int argc, char **argv, explain_options *o)
         } else if (strcmp(a, "--threads") == 0) {
             if (cli_int(v, 1, 1024, "--threads", &n)) return XAI_ERR;
             o->threads = (int)n;
+        } else if (!strcmp(a, "--mean") || !strcmp(a, "--std") || !strcmp(a, "--resize") || !strcmp(a, "--crop") ||
+                   !strcmp(a, "--label-offset")) {
+            static const char *const keys[][2] = {{"--mean", "xaibench.mean"}, {"--std", "xaibench.std"},
+                                                  {"--resize", "xaibench.resize"}, {"--crop", "xaibench.crop"},
+                                                  {"--label-offset", "xaibench.label_offset"}};
+            if (o->n_settings == 8) return xai_fail("explain: too many preprocessing options");
+            for (int k = 0; k < 5; k++)
+                if (!strcmp(a, keys[k][0])) o->setting_key[o->n_settings] = keys[k][1];
+            o->setting_value[o->n_settings++] = v;
+        } else if (strcmp(a, "--rules") == 0) {
+            if (strcmp(v, "all") && strcmp(v, "relu-only")) return xai_fail("--rules: all or relu-only, not '%s'", v);
+            o->relu_only_rules = !strcmp(v, "relu-only");
         } else if (strcmp(a, "--batch") == 0) {
             if (cli_int(v, 1, 256, "--batch", &n)) return XAI_ERR;
             o->batch = (int)n;
@@ -107,7 +122,8 @@ static int run(explain_options *o, int argc, char **argv)
     xai_store *store = NULL;
     batch_buffers b = {0};
     int status = XAI_ERR;
-    if (xai_graph_load(&g, o->model, NULL)) return XAI_ERR;
+    xai_graph_options load = {.relu_only_rules = o->relu_only_rules};
+    if (xai_graph_load(&g, o->model, &load)) return XAI_ERR;
     const xai_value *in = &g->values[g->input];
     int classes = xai_graph_outputs(g);
     size_t image_floats = xai_value_size(in), plane = (size_t)in->h * in->w;
@@ -115,8 +131,18 @@ static int run(explain_options *o, int argc, char **argv)
         xai_fail("%s: input has %d channels; images give 3", o->model, in->c);
         goto done;
     }
-    if (o->target >= classes) {
-        xai_fail("--target %d: the model has %d classes", o->target, classes);
+    xai_transform t;
+    if (xai_transform_for_model(&t, g)) goto done;
+    for (int k = 0; k < o->n_settings; k++)
+        if (xai_transform_set(&t, o->setting_key[k], o->setting_value[k], "command line")) goto done;
+    int out_w, out_h;
+    xai_transform_output_size(&t, &out_w, &out_h);
+    if (out_w != in->w || out_h != in->h) {
+        xai_fail("command line: the preprocessing gives %dx%d images, %s takes %dx%d", out_w, out_h, o->model, in->w, in->h);
+        goto done;
+    }
+    if (o->target >= 0 && o->target + t.label_offset >= classes) {
+        xai_fail("--target %d: the model has %d classes", o->target, classes - t.label_offset);
         goto done;
     }
     if (xai_engine_create_consuming(&e, g, o->batch, o->threads)) goto done;
@@ -134,13 +160,13 @@ static int run(explain_options *o, int argc, char **argv)
     for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
     xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = classes,
                              .n_methods = o->n_methods, .methods = names};
-    if (xai_store_create(&store, o->output, &shape) || write_provenance(store, o, argc, argv)) goto done;
+    if (xai_store_create(&store, o->output, &shape) || write_provenance(store, o, argc, argv) ||
+        xai_store_transform_attributes(store, t.mean, t.std, t.label_offset))
+        goto done;
 
-    xai_transform t;
-    xai_transform_imagenet_for_input(&t, in->w, in->h);
     for (int first = 0; first < o->n_images; first += o->batch) {
         int count = o->n_images - first < o->batch ? o->n_images - first : o->batch;
-        for (int k = 0; k < o->batch; k++) b.targets[k] = o->target;
+        for (int k = 0; k < o->batch; k++) b.targets[k] = o->target >= 0 ? o->target + t.label_offset : -1;
         for (int k = 0; k < count; k++) {
             xai_image image;
             const char *path = o->images[first + k];
@@ -165,14 +191,15 @@ static int run(explain_options *o, int argc, char **argv)
             ms_methods[m] /= o->batch;
         }
         ms_forward /= o->batch;
+        for (int k = 0; k < count; k++) b.chosen[k] -= t.label_offset; /* logit index -> ImageNet index */
         xai_store_batch rows = {.count = count, .input = b.input, .logits = b.logits, .targets = b.chosen,
                                 .maps = (const float *const *)b.maps, .heatmaps = (const float *const *)b.heat,
                                 .ms_forward = ms_forward, .ms_methods = ms_methods};
         if (xai_store_append(store, &rows)) goto done;
         for (int k = 0; k < count; k++) {
             printf("%s: class %d", o->images[first + k], b.chosen[k]);
-            if (classes == XAI_IMAGENET_CLASSES) printf(" %s", xai_imagenet_name(b.chosen[k]));
-            printf(" (logit %.4f)", b.logits[(size_t)k * classes + b.chosen[k]]);
+            if (classes - t.label_offset == XAI_IMAGENET_CLASSES) printf(" %s", xai_imagenet_name(b.chosen[k]));
+            printf(" (logit %.4f)", b.logits[(size_t)k * classes + b.chosen[k] + t.label_offset]);
             printf("  forward %.1f ms", ms_forward);
             for (int m = 0; m < o->n_methods; m++) printf(", %s %.1f ms", names[m], ms_methods[m]);
             printf("\n");

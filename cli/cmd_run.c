@@ -29,6 +29,10 @@ int cmd_run(int argc, char **argv)
             if (strcmp(v, "label") && strcmp(v, "predicted"))
                 return xai_fail("--target: '%s' is not label or predicted", v), cli_report();
             o.target_predicted = !strcmp(v, "predicted");
+        } else if (!strcmp(a, "--rules")) {
+            if (strcmp(v, "all") && strcmp(v, "relu-only"))
+                return xai_fail("--rules: all or relu-only, not '%s'", v), cli_report();
+            o.relu_only_rules = !strcmp(v, "relu-only");
         } else if (!strcmp(a, "--batch")) {
             if (cli_int(v, 1, 256, "--batch", &n)) return cli_report();
             o.batch = (int)n;

@@ -839,7 +839,8 @@ static void activation_backward(xai_engine *e, const xai_method *m, const xai_no
 {
     value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
     float *dx = accumulate ? e->scratch : a->grad;
-    m->activation_backward(y->data, y->grad, dx, y->floats, n->clip_min, n->clip_max);
+    const xai_method *rule = n->plain_gradient ? &xai_method_saliency : m; /* the true gradient */
+    rule->activation_backward(y->data, y->grad, dx, y->floats, n->clip_min, n->clip_max);
     if (accumulate) add_buffers(a->grad, e->scratch, NULL, a->floats);
 }
 

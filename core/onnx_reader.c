@@ -886,6 +886,9 @@ static int build_graph(reader *r, const Onnx__ModelProto *m, xai_graph *g,
     if (g->output < 0)
         return xai_fail("%s: graph output '%s' is not produced by any node", r->path, output);
     if (!(opt && opt->keep_batchnorm)) fold_batchnorm(g);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == XAI_OP_CLIP)
+            g->nodes[i].plain_gradient = g->nodes[i].clip_min != 0.f || (opt && opt->relu_only_rules);
     return XAI_OK;
 }
 

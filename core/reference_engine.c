@@ -317,8 +317,9 @@ int xai_reference_backward(xai_reference *r, const xai_method *method, const int
         case XAI_OP_RELU:
         case XAI_OP_CLIP: {
             const double *y = r->value[node->output];
+            const xai_method *rule = node->plain_gradient ? &xai_method_saliency : method;
             for (size_t k = 0; k < (size_t)N * in_size; k++)
-                dx[k] += method->activation_backward_one(y[k], dy[k], node->clip_min, node->clip_max);
+                dx[k] += rule->activation_backward_one(y[k], dy[k], node->clip_min, node->clip_max);
             break;
         }
         case XAI_OP_MAXPOOL:

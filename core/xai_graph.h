@@ -51,6 +51,8 @@ typedef struct {
 
     /* CLIP (and RELU, with 0 and +inf): bounds of the activation */
     float clip_min, clip_max;
+    int plain_gradient;     /* 1: every method passes the true gradient here (saliency's rule):
+                               a Clip whose min is not 0, or any Clip under relu-only rules */
 
     /* MAXPOOL / AVGPOOL: kernel, strides and pads above; ceil_mode shapes only */
     int count_include_pad;  /* AVGPOOL: divide by the full window even where it is padding */
@@ -76,6 +78,8 @@ typedef struct {
 
 typedef struct {
     int keep_batchnorm;     /* 1: keep BatchNormalization nodes (reference engine and tests only) */
+    int relu_only_rules;    /* 1: the methods' rules at ReLU only, Clip (ReLU6) passes the true
+                               gradient (what Captum does: it hooks nn.ReLU modules only) */
     /* Graph inputs other than the first that are to be read as constants (ONNX node tests keep
      * weights as graph inputs): names and float tensors, in the same order. */
     int n_bound;

@@ -32,6 +32,86 @@ void xai_transform_imagenet_for_input(xai_transform *t, int width, int height)
     t->crop_h = height;
 }
 
+static int parse_floats(const char *value, float *out, const char *key, const char *source)
+{
+    char *end;
+    for (int c = 0; c < 3; c++) {
+        out[c] = strtof(value, &end);
+        if (end == value || (c < 2 && *end != ',') || (c == 2 && *end) || !(out[c] == out[c]))
+            return xai_fail("%s: %s = '%s' is not three numbers r,g,b", source, key, value);
+        value = end + 1;
+    }
+    return XAI_OK;
+}
+
+/* "N" -> (N, N, 0) or "WxH" -> (W, H, 1); 0 on failure. */
+static int parse_size(const char *value, int *w, int *h, int *pair)
+{
+    char *end;
+    long a = strtol(value, &end, 10), b = a;
+    *pair = *end == 'x';
+    if (*pair) b = strtol(end + 1, &end, 10);
+    if (*end || a < 1 || b < 1 || a > 16384 || b > 16384) return 0;
+    *w = (int)a, *h = (int)b;
+    return 1;
+}
+
+int xai_transform_set(xai_transform *t, const char *key, const char *value, const char *source)
+{
+    int w, h, pair;
+    if (!strcmp(key, "xaibench.mean")) return parse_floats(value, t->mean, key, source);
+    if (!strcmp(key, "xaibench.std")) {
+        if (parse_floats(value, t->std, key, source)) return XAI_ERR;
+        for (int c = 0; c < 3; c++)
+            if (!(t->std[c] > 0)) return xai_fail("%s: %s = '%s' must be positive", source, key, value);
+        return XAI_OK;
+    }
+    if (!strcmp(key, "xaibench.resize")) {
+        if (!parse_size(value, &w, &h, &pair))
+            return xai_fail("%s: %s = '%s' is not N (shorter side) or WxH", source, key, value);
+        t->resize_shorter = pair ? 0 : w;
+        t->resize_w = pair ? w : 0;
+        t->resize_h = pair ? h : 0;
+        return XAI_OK;
+    }
+    if (!strcmp(key, "xaibench.crop")) {
+        if (!strcmp(value, "none")) {
+            t->crop_w = t->crop_h = 0;
+            return XAI_OK;
+        }
+        if (!parse_size(value, &w, &h, &pair))
+            return xai_fail("%s: %s = '%s' is not N, WxH or none", source, key, value);
+        t->crop_w = w, t->crop_h = h;
+        return XAI_OK;
+    }
+    if (!strcmp(key, "xaibench.label_offset")) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*end || !*value || v < 0 || v > 1000)
+            return xai_fail("%s: %s = '%s' is not an integer in 0..1000", source, key, value);
+        t->label_offset = (int)v;
+        return XAI_OK;
+    }
+    return xai_fail("%s: unknown setting %s", source, key);
+}
+
+int xai_transform_for_model(xai_transform *t, const xai_graph *g)
+{
+    const xai_value *in = &g->values[g->input];
+    xai_transform_imagenet_for_input(t, in->w, in->h);
+    static const char *const keys[] = {"xaibench.mean", "xaibench.std", "xaibench.resize", "xaibench.crop",
+                                       "xaibench.label_offset"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        const char *v = xai_graph_metadata(g, keys[k]);
+        if (v && xai_transform_set(t, keys[k], v, g->path)) return XAI_ERR;
+    }
+    int w, h;
+    xai_transform_output_size(t, &w, &h);
+    if (w != in->w || h != in->h)
+        return xai_fail("%s: the preprocessing gives %dx%d images, the model takes %dx%d", g->path, w, h, in->w, in->h);
+    return XAI_OK;
+}
+
 typedef struct {
     int taps;           /* coefficients per output pixel */
     int *first, *count; /* input range per output pixel */

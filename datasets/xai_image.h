@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "xai_graph.h"
+
 typedef struct {
     int width, height;
     unsigned char *rgb;     /* height rows of width RGB triplets */
@@ -26,6 +28,7 @@ typedef struct {
     int resize_w, resize_h;
     int crop_w, crop_h;
     float mean[3], std[3];
+    int label_offset;      /* the model's logit k is ImageNet class k - label_offset */
 } xai_transform;
 
 /* torchvision's ImageNet eval transform: Resize(256), CenterCrop(224), ImageNet mean/std. */
@@ -34,6 +37,17 @@ void xai_transform_imagenet(xai_transform *t);
 /* The ImageNet transform scaled to a network input of width x height: the shorter side goes to
  * round(256/224 of the crop), then a center crop of width x height (224 gives the standard one). */
 void xai_transform_imagenet_for_input(xai_transform *t, int width, int height);
+
+/* One setting, from a model's metadata_props or the command line (`source` names it in errors):
+ *   xaibench.mean / xaibench.std   "r,g,b" on [0,1] pixels
+ *   xaibench.resize                "256" (shorter side) or "224x224" (exactly W x H)
+ *   xaibench.crop                  "224", "224x224" or "none"
+ *   xaibench.label_offset          integer */
+int xai_transform_set(xai_transform *t, const char *key, const char *value, const char *source);
+
+/* The transform a model asks for: torchvision's ImageNet one sized to its input, changed by its
+ * metadata (above); the result must produce the model's input size. */
+int xai_transform_for_model(xai_transform *t, const xai_graph *graph);
 
 /* Output size of the transform. */
 void xai_transform_output_size(const xai_transform *t, int *width, int *height);

@@ -13,6 +13,7 @@
 
 #include "xai_engine.h"
 #include "xai_evaluate.h"
+#include "xai_image.h"
 #include "xai_metrics.h"
 #include "xai_rng.h"
 #include "xai_status.h"
@@ -198,7 +199,7 @@ int xai_evaluate(const xai_evaluate_options *o)
     boxes = read_dataset(f, "/images/bbox_frame", H5T_NATIVE_FLOAT, sizeof(float), &rows); /* may be absent */
     if (H5Lexists(f, "/metrics", H5P_DEFAULT) > 0) H5Ldelete(f, "/metrics", H5P_DEFAULT); /* scores are replaced */
 
-    int steps = o->faithfulness_steps, classes = 0;
+    int steps = o->faithfulness_steps, classes = 0, label_offset = 0;
     float *batch = NULL, *logits = NULL;
     int *order = NULL;
     double *curve = NULL;
@@ -215,6 +216,12 @@ int xai_evaluate(const xai_evaluate_options *o)
             goto done;
         }
         classes = xai_graph_outputs(g);
+        xai_transform t;
+        if (xai_transform_for_model(&t, g)) {
+            status = XAI_ERR;
+            goto done;
+        }
+        label_offset = t.label_offset;
         batch = malloc((size_t)(steps + 1) * channels * plane * sizeof(float));
         logits = malloc((size_t)(steps + 1) * classes * sizeof(float));
         order = malloc(plane * sizeof(int));
@@ -259,8 +266,8 @@ int xai_evaluate(const xai_evaluate_options *o)
         }
         for (hsize_t i = 0; i < n && status == XAI_OK; i++) {
             scores[DELETION * n + i] = scores[INSERTION * n + i] = NAN;
-            if (steps > 0 && targets[i] >= 0 && targets[i] < classes)
-                status = faithfulness(e, input + i * channels * plane, heat + i * plane, targets[i], channels, h, w,
+            if (steps > 0 && targets[i] >= 0 && targets[i] + label_offset < classes)
+                status = faithfulness(e, input + i * channels * plane, heat + i * plane, targets[i] + label_offset, channels, h, w,
                                       steps, classes, batch, logits, order, curve, &scores[DELETION * n + i],
                                       &scores[INSERTION * n + i]);
         }

@@ -154,6 +154,18 @@ int xai_store_attribute(xai_store *s, const char *key, const char *value)
     return w < 0 ? xai_fail("%s: cannot write attribute %s", s->path, key) : XAI_OK;
 }
 
+int xai_store_transform_attributes(xai_store *s, const float *mean, const float *std, int label_offset)
+{
+    char m[96], d[96], offset[16];
+    snprintf(m, sizeof m, "%.9g,%.9g,%.9g", mean[0], mean[1], mean[2]);
+    snprintf(d, sizeof d, "%.9g,%.9g,%.9g", std[0], std[1], std[2]);
+    snprintf(offset, sizeof offset, "%d", label_offset);
+    return xai_store_attribute(s, "mean", m) || xai_store_attribute(s, "std", d) ||
+                   xai_store_attribute(s, "label_offset", offset)
+               ? XAI_ERR
+               : XAI_OK;
+}
+
 /* Grow dataset d by `count` images and write them from `data`. */
 static int append_rows(xai_store *s, hid_t d, hid_t type, hsize_t count, const void *data)
 {

@@ -21,7 +21,6 @@
 
 #define MAX_METHODS 16
 
-static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
 
 static int write_raw(const char *path, const void *data, size_t bytes)
 {
@@ -79,10 +78,28 @@ static int gnuplot(const char *script, const char *vars, const char *out_stem)
     return XAI_OK;
 }
 
-/* Crop image i as RGB bytes, and each method's map as a [0,1] display image. */
+/* "r,g,b" of a root attribute (the transform's mean or std), or `fallback`. */
+static void triple_attribute(hid_t f, const char *key, const float *fallback, float *out)
+{
+    memcpy(out, fallback, 3 * sizeof(float));
+    if (H5Aexists(f, key) <= 0) return;
+    hid_t a = H5Aopen(f, key, H5P_DEFAULT), type = H5Aget_type(a);
+    char text[128] = "";
+    if (H5Tget_size(type) < sizeof text && H5Aread(a, type, text) >= 0)
+        sscanf(text, "%f,%f,%f", &out[0], &out[1], &out[2]);
+    H5Tclose(type);
+    H5Aclose(a);
+}
+
+/* Crop image i as RGB bytes (the input denormalized with the file's mean and std, ImageNet's when
+ * absent), and each method's map as a [0,1] display image. */
 static int write_image_data(hid_t f, int i, int size, char *const *methods, int n_methods, const xai_plot_options *o,
                             const char *rgb_path, const char *map_pattern, int row)
 {
+    static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+    float mean[3], std[3];
+    triple_attribute(f, "mean", imagenet_mean, mean);
+    triple_attribute(f, "std", imagenet_std, std);
     size_t plane = (size_t)size * size;
     float *input = malloc(3 * plane * sizeof(float)), *map = malloc(3 * plane * sizeof(float));
     float *shown = malloc(plane * sizeof(float));
@@ -91,7 +108,7 @@ static int write_image_data(hid_t f, int i, int size, char *const *methods, int 
     if (status == XAI_OK) status = read_rows(f, "/input", H5T_NATIVE_FLOAT, (hsize_t)i, 1, input);
     for (size_t p = 0; status == XAI_OK && p < plane; p++)
         for (int c = 0; c < 3; c++) {
-            float v = (input[c * plane + p] * imagenet_std[c] + imagenet_mean[c]) * 255.f;
+            float v = (input[c * plane + p] * std[c] + mean[c]) * 255.f;
             rgb[3 * p + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : lrintf(v));
         }
     if (status == XAI_OK) status = write_raw(rgb_path, rgb, 3 * plane);
@@ -112,7 +129,8 @@ static int write_image_data(hid_t f, int i, int size, char *const *methods, int 
 /* A class label for titles: the ImageNet name when the model has 1000 outputs. */
 static void class_label(int target, int classes, char *out, size_t size, int words)
 {
-    if (classes == XAI_IMAGENET_CLASSES) snprintf(out, size, "%s", xai_imagenet_name(target));
+    if (classes >= XAI_IMAGENET_CLASSES && target >= 0 && target < XAI_IMAGENET_CLASSES)
+        snprintf(out, size, "%s", xai_imagenet_name(target));
     else snprintf(out, size, "class %d", target);
     if (words)
         for (char *c = out; *c; c++)

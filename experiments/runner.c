@@ -35,10 +35,10 @@ static void describe_run(const xai_run_options *o, const char *sha, char *out, s
     const xai_dataset_selection *s = &o->selection;
     int used = snprintf(out, size,
                         "xaibench %s run\nmodel_sha256 %s\ndataset %s\nsplit %s\nbreed %s\nlimit %d\n"
-                        "shard %d/%d\nbatch %d\nthreads %d\ntarget %s\nmethods",
+                        "shard %d/%d\nbatch %d\nthreads %d\ntarget %s\nrules %s\nmethods",
                         XAI_VERSION, sha, o->dataset, s->split ? s->split : "all",
                         s->breed ? s->breed : "-", s->limit, s->shard_index, s->shard_count, o->batch,
-                        o->threads, o->target_predicted ? "predicted" : "label");
+                        o->threads, o->target_predicted ? "predicted" : "label", o->relu_only_rules ? "relu-only" : "all");
     for (int m = 0; m < o->n_methods && used < (int)size; m++)
         used += snprintf(out + used, size - (size_t)used, " %s", o->methods[m]->name);
     if (used < (int)size) snprintf(out + used, size - (size_t)used, "\n");
@@ -193,11 +193,12 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
     double ms_forward = 0, ms_methods[MAX_METHODS] = {0};
     if (loaded) {
         for (int k = 0; k < o->batch; k++) b->targets[k] = -1;
+        int offset = d->transform.label_offset; /* ImageNet index + offset = the model's logit */
         for (int k = 0; k < loaded && !o->target_predicted; k++) {
-            b->targets[k] = d->items[b->indices[k]].label;
+            b->targets[k] = d->items[b->indices[k]].label + offset;
             if (b->targets[k] >= classes)
                 return xai_fail("%s: label %d, but the model has %d classes (use --target predicted)",
-                                d->items[b->indices[k]].path, b->targets[k], classes);
+                                d->items[b->indices[k]].path, b->targets[k] - offset, classes - offset);
         }
         xai_explain_request rq = {b->input, o->n_methods, o->methods, b->targets, b->chosen, b->logits,
                                   b->maps, &ms_forward, ms_methods};
@@ -217,6 +218,8 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
         if (it->n_boxes) memcpy(b->bbox + k * 4, &it->boxes[0], 4 * sizeof(float));
         if (it->frame_boxes) memcpy(b->bbox_frame + k * 4, &it->frame_boxes[0], 4 * sizeof(float));
         top_five(b->logits + (size_t)k * classes, classes, b->top5 + k * 5);
+        for (int r = 0; r < 5; r++) b->top5[k * 5 + r] -= d->transform.label_offset;
+        b->chosen[k] -= d->transform.label_offset; /* stored as ImageNet indices */
     }
     xai_store *store;
     if (xai_store_create(&store, part, shape)) return XAI_ERR;
@@ -225,7 +228,9 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
                             .ms_forward = ms_forward, .ms_methods = ms_methods, .paths = b->paths,
                             .labels = b->labels, .bbox = b->bbox, .bbox_frame = b->bbox_frame, .top5 = b->top5,
                             .n_skipped = *skipped, .skipped = (const char *const *)d->problems + problems_before};
-    if (write_provenance(store, o, sha) || xai_store_append(store, &rows)) {
+    if (write_provenance(store, o, sha) ||
+        xai_store_transform_attributes(store, d->transform.mean, d->transform.std, d->transform.label_offset) ||
+        xai_store_append(store, &rows)) {
         xai_store_abort(store);
         return XAI_ERR;
     }
@@ -246,10 +251,11 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     xai_dataset *d = NULL;
     run_buffers b = {0};
     int status = XAI_ERR, n_batches = 0;
-    if (xai_graph_load(&g, o->model, NULL)) return XAI_ERR;
+    xai_graph_options load = {.relu_only_rules = o->relu_only_rules};
+    if (xai_graph_load(&g, o->model, &load)) return XAI_ERR;
     const xai_value *in = &g->values[g->input];
     xai_transform t;
-    xai_transform_imagenet_for_input(&t, in->w, in->h);
+    if (xai_transform_for_model(&t, g)) goto done;
     xai_dataset_selection selection = o->selection;
     selection.transform = &t;
     if (in->c != 3) {

@@ -19,6 +19,7 @@ typedef struct {
     int n_methods;
     int batch, threads;
     int target_predicted;   /* explain the top logit instead of the image's label */
+    int relu_only_rules;    /* Clip passes the true gradient (xai_graph_options.relu_only_rules) */
     int quiet;              /* no progress lines */
     int argc;               /* the command line, for provenance */
     char **argv;

@@ -23,6 +23,9 @@ int xai_store_create(xai_store **out, const char *path, const xai_store_shape *s
 /* A string attribute on the root group. */
 int xai_store_attribute(xai_store *store, const char *key, const char *value);
 
+/* The attributes that say how images became /input: mean, std ("r,g,b") and label_offset. */
+int xai_store_transform_attributes(xai_store *store, const float *mean, const float *std, int label_offset);
+
 /* Append `count` images: input [count][C][H][W], logits [count][classes], targets [count],
  * maps[m] [count][C][H][W], heatmaps[m] [count][H][W], per-image milliseconds. */
 typedef struct {

@@ -20,6 +20,14 @@ xai_graph *test_model(const char *arch, uint64_t seed, int random_batchnorm, int
 /* n normal deviates with the given seed, as float or double. */
 void test_normal_floats(float *out, size_t n, uint64_t seed);
 
+/* The fast engine against the double-precision reference on `g`: from n_candidates inputs, the
+ * first three usable ones must give logits to 1e-4 and, for the three methods, maps within
+ * 1e-4 x max |map|, at batch 3 and 1. Usable: well conditioned (the reference's maps move by
+ * < 1e-5 x max under a 1e-6 relative input perturbation: no ReLU or max-pool decision within
+ * float rounding), or matched by the engine anyway. */
+void test_engine_matches_reference(const xai_graph *g, const float *candidates, int n_candidates,
+                                   const char *what);
+
 /* max |a - b| over n, and max |b| */
 double test_max_abs_diff_fd(const float *a, const double *b, size_t n, double *max_abs_b);
 
