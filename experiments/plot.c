@@ -172,35 +172,39 @@ static int boxplots(hid_t f, char *const *methods, int n_methods, const char *ou
     static const char *const metrics[] = {"total_variation", "high_frequency_energy", "complexity",
                                           "laplacian_variance", "sparseness", "mass_in_box", "rank_in_box",
                                           "pointing_game", "deletion_auc", "insertion_auc"};
-    int n_metrics = (int)(sizeof metrics / sizeof *metrics), status = XAI_OK;
+    int n_metrics = (int)(sizeof metrics / sizeof *metrics), status = XAI_OK, drawn = 0;
     char names[1024] = "", metric_words[1024] = "";
     for (int m = 0; m < n_methods; m++) strcat(strcat(names, m ? " " : ""), methods[m]);
-    for (int j = 0; j < n_metrics; j++) strcat(strcat(metric_words, j ? " " : ""), metrics[j]);
-    for (int j = 0; j < n_metrics && status == XAI_OK; j++)
+    /* One panel per metric that has values (localisation needs boxes, faithfulness a model). */
+    for (int j = 0; j < n_metrics && status == XAI_OK; j++) {
+        int values = 0;
         for (int m = 0; m < n_methods && status == XAI_OK; m++) {
             char name[256], path[2200];
             snprintf(name, sizeof name, "/metrics/%s/%s", methods[m], metrics[j]);
-            snprintf(path, sizeof path, "%s/metric%d_method%d.txt", data, j + 1, m + 1);
+            snprintf(path, sizeof path, "%s/metric%d_method%d.txt", data, drawn + 1, m + 1);
             FILE *out = fopen(path, "w");
             if (!out) return xai_fail("%s: cannot create", path);
-            hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+            hid_t d = H5Lexists(f, name, H5P_DEFAULT) > 0 ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
             if (d >= 0) {
                 hid_t s = H5Dget_space(d);
                 hsize_t n = (hsize_t)H5Sget_simple_extent_npoints(s);
                 double *v = malloc((n + 1) * sizeof *v);
                 if (v && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
                     for (hsize_t i = 0; i < n; i++)
-                        if (!isnan(v[i])) fprintf(out, "%.9g\n", v[i]);
+                        if (!isnan(v[i])) fprintf(out, "%.9g\n", v[i]), values++;
                 free(v);
                 H5Sclose(s);
                 H5Dclose(d);
             }
             if (fclose(out) != 0) status = xai_fail("%s: cannot write", path);
         }
+        if (values) strcat(strcat(metric_words, drawn++ ? " " : ""), metrics[j]);
+    }
+    if (!drawn) return status;
     if (status) return status;
     char vars[8192], stem[4200];
     snprintf(vars, sizeof vars, "dir='%s'; metrics='%s'; names='%s'; m=%d; n=%d; title='per-image metrics (docs/metrics.md)'",
-             data, metric_words, names, n_metrics, n_methods);
+             data, metric_words, names, drawn, n_methods);
     snprintf(stem, sizeof stem, "%s/boxplots", outdir);
     return gnuplot("boxplots.gp", vars, stem);
 }
