@@ -6,8 +6,11 @@
  *   the peak RSS of explaining one image; and the reference engine's time for one map, as a
  *   ratio. The clock is read from /proc/cpuinfo (a virtual machine may report its base clock
  *   only: --ghz overrides it).
+ * With --layers, the depthwise convolutions (memory-bound) are timed one by one for the last
+ * batch size and thread count, and their bytes moved per second are set against a parallel copy
+ * of a 256 MB buffer measured in the same run.
  * usage: bench_engine [--model F.onnx] [--threads 1,2] [--batches 1,8] [--iterations N]
- *                     [--fma-units U] [--ghz G] [--csv OUT.csv] */
+ *                     [--fma-units U] [--ghz G] [--csv OUT.csv] [--layers] */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -100,6 +103,78 @@ typedef struct {
     double forward, one_map, three_maps; /* ms per image */
 } timing;
 
+/* GB/s of a parallel copy (bytes read + bytes written), the memory-bound baseline. */
+static double copy_bandwidth(int threads)
+{
+    size_t n = (size_t)64 << 20; /* floats: 256 MB */
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    if (!a || !b) return 0.0;
+    omp_set_num_threads(threads);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) a[i] = (float)i, b[i] = 0.f;
+    double best = 0.0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_ms();
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) b[i] = a[i];
+        double s = (now_ms() - t0) / 1e3;
+        if (s > 0 && 2.0 * n * sizeof(float) / s / 1e9 > best) best = 2.0 * n * sizeof(float) / s / 1e9;
+    }
+    free(a), free(b);
+    return best;
+}
+
+/* Time every node over `iterations` explains of three maps; report the depthwise convolutions. */
+static int depthwise_report(const xai_graph *g, int batch, int threads, int iterations)
+{
+    static const xai_method *const methods[3] = {&xai_method_saliency, &xai_method_deconvnet,
+                                                 &xai_method_guided_backprop};
+    xai_engine *e;
+    if (xai_engine_create(&e, g, batch, threads)) return XAI_ERR;
+    size_t image = xai_value_size(&g->values[g->input]);
+    float *input = calloc((size_t)batch * image, sizeof(float)), *logits = malloc((size_t)batch * xai_graph_outputs(g) * sizeof(float));
+    float *maps[3];
+    int chosen[256];
+    for (int m = 0; m < 3; m++) maps[m] = malloc((size_t)batch * image * sizeof(float));
+    xai_rng rng;
+    xai_rng_seed(&rng, 1);
+    for (size_t i = 0; i < (size_t)batch * image; i++) input[i] = (float)xai_rng_normal(&rng);
+    xai_explain_request rq = {input, 3, methods, NULL, chosen, logits, maps, NULL, NULL};
+    int status = xai_engine_explain(e, &rq); /* warm-up */
+    xai_engine_set_profiling(e, 1);
+    for (int it = 0; it < iterations && status == XAI_OK; it++) status = xai_engine_explain(e, &rq);
+    double all_fwd = 0, all_bwd = 0, dw_fwd = 0, dw_bwd = 0, dw_bytes = 0;
+    int layers = 0;
+    for (int i = 0; status == XAI_OK && i < g->n_nodes; i++) {
+        double f, b;
+        xai_engine_node_time(e, i, &f, &b);
+        all_fwd += f, all_bwd += b;
+        const xai_node *n = &g->nodes[i];
+        if (n->op != XAI_OP_CONV || n->group == 1 || n->group != n->in_channels) continue;
+        /* forward reads the input and writes the output (backward-data the other way), plus
+         * the weights; per pass */
+        double bytes = 4.0 * ((double)batch * (xai_value_size(&g->values[n->input[0]]) + xai_value_size(&g->values[n->output])) +
+                              (double)n->out_channels * n->kernel_h * n->kernel_w);
+        dw_fwd += f, dw_bwd += b, dw_bytes += bytes, layers++;
+    }
+    if (status == XAI_OK && layers) {
+        double fwd_pass = dw_fwd / iterations, bwd_pass = dw_bwd / (3.0 * iterations), copy = copy_bandwidth(threads);
+        printf("depthwise convolutions (%d layers), batch %d, %d threads, per pass:\n", layers, batch, threads);
+        printf("  forward:       %6.2f ms = %4.1f %% of the forward,  %6.1f GB/s\n", fwd_pass,
+               100 * dw_fwd / all_fwd, dw_bytes / (fwd_pass / 1e3) / 1e9);
+        printf("  backward-data: %6.2f ms = %4.1f %% of a backward, %6.1f GB/s\n", bwd_pass,
+               100 * dw_bwd / all_bwd, dw_bytes / (bwd_pass / 1e3) / 1e9);
+        printf("  parallel copy of 256 MB on %d threads (same run): %.1f GB/s; forward at %.0f %%, backward at %.0f %% of it\n",
+               threads, copy, 100 * dw_bytes / (fwd_pass / 1e3) / 1e9 / copy, 100 * dw_bytes / (bwd_pass / 1e3) / 1e9 / copy);
+    } else if (status == XAI_OK) {
+        printf("no depthwise convolutions in this model\n");
+    }
+    for (int m = 0; m < 3; m++) free(maps[m]);
+    free(input), free(logits);
+    xai_engine_destroy(e);
+    return status;
+}
+
 /* One engine per thread count for `batch`, timed round-robin (one iteration of each in turn),
  * so that a change of clock or load during the run affects every thread count alike and the
  * speedups compare like with like. Medians over the iterations. */
@@ -159,9 +234,18 @@ int main(int argc, char **argv)
 {
     const char *model = NULL, *csv = NULL;
     int threads[8] = {1, 2}, n_threads = 2, batches[8] = {1, 8}, n_batches = 2, iterations = 10;
-    int fma_units = 2;
+    int fma_units = 2, layers = 0;
     double ghz_override = 0.0;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
+        if (!strcmp(argv[i], "--layers")) {
+            layers = 1;
+            i--; /* takes no value */
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "bench_engine: option %s needs a value\n", argv[i]);
+            return 2;
+        }
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) n_threads = parse_list(argv[i + 1], threads, 8);
         else if (!strcmp(argv[i], "--batches")) n_batches = parse_list(argv[i + 1], batches, 8);
@@ -222,6 +306,7 @@ int main(int argc, char **argv)
         for (int t = 1; t < n_threads; t++)
             printf("batch %d: %d threads vs %d: speedup %.2fx (three maps)\n", batches[b], threads[t],
                    threads[0], table[b][0].three_maps / table[b][t].three_maps);
+    if (layers && depthwise_report(g, batches[n_batches - 1], threads[n_threads - 1], iterations)) goto fail;
     if (rss_batch1 >= 0)
         printf("peak RSS of explain's work for one image (batch 1, %d threads, three maps): %ld MB\n",
                threads[n_threads - 1], rss_batch1);

@@ -88,6 +88,8 @@ struct xai_engine {
     reorder output_reorder, output_seed_reorder;
     char *kernels;
     int forward_done;
+    int profiling;
+    double *node_ms;                    /* [2][n_nodes]: forward, backward */
 };
 
 /* ---- layouts ------------------------------------------------------------------------------- */
@@ -373,6 +375,7 @@ void xai_engine_destroy(xai_engine *e)
     free(e->exec);
     free(e->scratch);
     free(e->kernels);
+    free(e->node_ms);
     free(e);
 }
 
@@ -572,6 +575,18 @@ int xai_engine_create_consuming(xai_engine **out, xai_graph *graph, int batch, i
 }
 
 int xai_engine_batch(const xai_engine *e) { return e->batch; }
+
+void xai_engine_set_profiling(xai_engine *e, int on)
+{
+    if (on && !e->node_ms) e->node_ms = calloc(2 * (size_t)e->graph->n_nodes, sizeof *e->node_ms);
+    e->profiling = on && e->node_ms;
+}
+
+void xai_engine_node_time(const xai_engine *e, int i, double *forward_ms, double *backward_ms)
+{
+    *forward_ms = e->node_ms ? e->node_ms[i] : 0.0;
+    *backward_ms = e->node_ms ? e->node_ms[e->graph->n_nodes + i] : 0.0;
+}
 
 int xai_engine_classes(const xai_engine *e) { return xai_graph_outputs(e->graph); }
 
@@ -775,6 +790,7 @@ int xai_engine_forward(xai_engine *e, const float *input, float *logits)
         node_exec *x = &e->exec[i];
         value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
         if (x->skip_forward) continue;
+        double started = e->profiling ? omp_get_wtime() : 0.0;
         switch (n->op) {
         case XAI_OP_CONV: {
             if (x->src_reorder.prim && run_reorder(e, &x->src_reorder)) return XAI_ERR;
@@ -820,6 +836,7 @@ int xai_engine_forward(xai_engine *e, const float *input, float *logits)
             return xai_fail("%s: BatchNormalization left in the graph", g->path);
         }
         CHECK(dnnl_stream_wait(e->stream), n->name);
+        if (e->profiling) e->node_ms[i] += (omp_get_wtime() - started) * 1e3;
     }
     if (logits) {
         const value_buffer *out = &e->values[g->output];
@@ -863,6 +880,7 @@ int xai_engine_backward(xai_engine *e, const xai_method *method, const int *targ
         const xai_node *n = &g->nodes[i];
         node_exec *x = &e->exec[i];
         value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
+        double started = e->profiling ? omp_get_wtime() : 0.0;
         switch (n->op) {
         case XAI_OP_CONV: {
             if (x->diff_dst_reorder.prim && run_reorder(e, &x->diff_dst_reorder)) return XAI_ERR;
@@ -907,6 +925,7 @@ int xai_engine_backward(xai_engine *e, const xai_method *method, const int *targ
             return xai_fail("%s: BatchNormalization left in the graph", g->path);
         }
         CHECK(dnnl_stream_wait(e->stream), n->name);
+        if (e->profiling) e->node_ms[g->n_nodes + i] += (omp_get_wtime() - started) * 1e3;
     }
     const value_buffer *in = &e->values[g->input];
     memcpy(map, in->grad, in->floats * sizeof(float));

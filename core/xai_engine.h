@@ -33,6 +33,12 @@ int xai_engine_forward(xai_engine *engine, const float *input, float *logits);
 int xai_engine_backward(xai_engine *engine, const xai_method *method, const int *targets,
                         float *map);
 
+/* Per-node wall-clock time, for benchmarks: when on, every forward and backward pass adds each
+ * node's milliseconds (the stream is waited on after every node anyway). */
+void xai_engine_set_profiling(xai_engine *engine, int on);
+/* Accumulated milliseconds of node i in forward passes and in backward passes (all methods). */
+void xai_engine_node_time(const xai_engine *engine, int i, double *forward_ms, double *backward_ms);
+
 /* oneDNN's implementation name for each primitive, one "node: kind: impl" per line. A name
  * starting with "ref" is a slow reference kernel. The text lives as long as the engine. */
 const char *xai_engine_kernels(const xai_engine *engine);
