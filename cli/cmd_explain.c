@@ -14,7 +14,6 @@
 #include "xai_provenance.h"
 #include "xai_status.h"
 #include "xai_store.h"
-#include "xai_version.h"
 
 #define MAX_METHODS 8
 
@@ -80,26 +79,6 @@ static int parse(int argc, char **argv, explain_options *o)
     return XAI_OK;
 }
 
-static int write_provenance(xai_store *store, const explain_options *o, int argc, char **argv)
-{
-    char sha[65], cpu[256], date[64], threads[32], command[8192];
-    if (xai_sha256_file(o->model, sha)) return XAI_ERR;
-    xai_cpu_name(cpu, sizeof cpu);
-    xai_utc_now(date, sizeof date);
-    snprintf(threads, sizeof threads, "%d", o->threads);
-    xai_command_line(argc, argv, command, sizeof command);
-    if (xai_store_attribute(store, "xaibench_version", XAI_VERSION) ||
-        xai_store_attribute(store, "git_commit", XAI_GIT_COMMIT) ||
-        xai_store_attribute(store, "model_path", o->model) ||
-        xai_store_attribute(store, "model_sha256", sha) ||
-        xai_store_attribute(store, "threads", threads) ||
-        xai_store_attribute(store, "cpu", cpu) ||
-        xai_store_attribute(store, "date", date) ||
-        xai_store_attribute(store, "command_line", command))
-        return XAI_ERR;
-    return XAI_OK;
-}
-
 /* Buffers for one batch. */
 typedef struct {
     float *input, *logits, *maps[MAX_METHODS], *heat[MAX_METHODS];
@@ -160,7 +139,9 @@ static int run(explain_options *o, int argc, char **argv)
     for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
     xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = classes,
                              .n_methods = o->n_methods, .methods = names};
-    if (xai_store_create(&store, o->output, &shape) || write_provenance(store, o, argc, argv) ||
+    char sha[65];
+    if (xai_sha256_file(o->model, sha) || xai_store_create(&store, o->output, &shape) ||
+        xai_store_provenance(store, o->model, sha, o->threads, argc, argv) ||
         xai_store_transform_attributes(store, t.mean, t.std, t.label_offset))
         goto done;
 

@@ -16,6 +16,7 @@
 #include "xai_image.h"
 #include "xai_metrics.h"
 #include "xai_rng.h"
+#include "xai_store.h"
 #include "xai_status.h"
 
 #define MAX_METHODS 16
@@ -92,20 +93,6 @@ static herr_t list_methods(hid_t group, const char *name, const H5L_info_t *info
     if (n == MAX_METHODS) return 1;
     names[n] = strdup(name);
     return names[n] ? 0 : -1;
-}
-
-static int read_string_attribute(hid_t f, const char *key, char *out, size_t size)
-{
-    if (H5Aexists(f, key) <= 0) return XAI_ERR;
-    hid_t a = H5Aopen(f, key, H5P_DEFAULT), type = H5Aget_type(a);
-    size_t n = H5Tget_size(type);
-    char *value = calloc(n + 1, 1);
-    int status = value && H5Aread(a, type, value) >= 0 ? XAI_OK : XAI_ERR;
-    if (status == XAI_OK) snprintf(out, size, "%s", value);
-    free(value);
-    H5Tclose(type);
-    H5Aclose(a);
-    return status;
 }
 
 /* Probability of `target` from logits (a stable softmax). */
@@ -206,7 +193,7 @@ int xai_evaluate(const xai_evaluate_options *o)
     if (steps > 0 && n > 0) {
         char model[4096];
         const char *path = o->model;
-        if (!path && read_string_attribute(f, "model_path", model, sizeof model) == XAI_OK) path = model;
+        if (!path && xai_h5_string_attribute(f, "model_path", model, sizeof model) == XAI_OK) path = model;
         if (!path) {
             status = xai_fail("%s: no model_path attribute; give --model or --steps 0", o->run);
             goto done;

@@ -8,8 +8,10 @@
 
 #include <hdf5.h>
 
+#include "xai_provenance.h"
 #include "xai_status.h"
 #include "xai_store.h"
+#include "xai_version.h"
 
 #define MAX_METHODS 16
 
@@ -152,6 +154,37 @@ int xai_store_attribute(xai_store *s, const char *key, const char *value)
     H5Sclose(space);
     H5Tclose(type);
     return w < 0 ? xai_fail("%s: cannot write attribute %s", s->path, key) : XAI_OK;
+}
+
+int xai_store_provenance(xai_store *s, const char *model_path, const char *model_sha256, int threads,
+                         int argc, char **argv)
+{
+    char cpu[256], date[64], thread_text[32], command[8192];
+    xai_cpu_name(cpu, sizeof cpu);
+    xai_utc_now(date, sizeof date);
+    snprintf(thread_text, sizeof thread_text, "%d", threads);
+    xai_command_line(argc, argv, command, sizeof command);
+    if (xai_store_attribute(s, "xaibench_version", XAI_VERSION) ||
+        xai_store_attribute(s, "git_commit", XAI_GIT_COMMIT) || xai_store_attribute(s, "model_path", model_path) ||
+        xai_store_attribute(s, "model_sha256", model_sha256) || xai_store_attribute(s, "threads", thread_text) ||
+        xai_store_attribute(s, "cpu", cpu) || xai_store_attribute(s, "date", date) ||
+        xai_store_attribute(s, "command_line", command))
+        return XAI_ERR;
+    return XAI_OK;
+}
+
+int xai_h5_string_attribute(hid_t object, const char *key, char *out, size_t size)
+{
+    if (H5Aexists(object, key) <= 0) return XAI_ERR;
+    hid_t a = H5Aopen(object, key, H5P_DEFAULT), type = H5Aget_type(a);
+    size_t n = H5Tget_size(type);
+    char *value = calloc(n + 1, 1);
+    int status = value && H5Tget_class(type) == H5T_STRING && H5Aread(a, type, value) >= 0 ? XAI_OK : XAI_ERR;
+    if (status == XAI_OK) snprintf(out, size, "%s", value);
+    free(value);
+    H5Tclose(type);
+    H5Aclose(a);
+    return status;
 }
 
 int xai_store_transform_attributes(xai_store *s, const float *mean, const float *std, int label_offset)

@@ -81,14 +81,10 @@ static int gnuplot(const char *script, const char *vars, const char *out_stem)
 /* "r,g,b" of a root attribute (the transform's mean or std), or `fallback`. */
 static void triple_attribute(hid_t f, const char *key, const float *fallback, float *out)
 {
+    char text[128];
     memcpy(out, fallback, 3 * sizeof(float));
-    if (H5Aexists(f, key) <= 0) return;
-    hid_t a = H5Aopen(f, key, H5P_DEFAULT), type = H5Aget_type(a);
-    char text[128] = "";
-    if (H5Tget_size(type) < sizeof text && H5Aread(a, type, text) >= 0)
+    if (xai_h5_string_attribute(f, key, text, sizeof text) == XAI_OK)
         sscanf(text, "%f,%f,%f", &out[0], &out[1], &out[2]);
-    H5Tclose(type);
-    H5Aclose(a);
 }
 
 /* Crop image i as RGB bytes (the input denormalized with the file's mean and std, ImageNet's when

@@ -165,23 +165,6 @@ static void free_buffers(run_buffers *b)
     for (int m = 0; m < MAX_METHODS; m++) free(b->maps[m]), free(b->heat[m]);
 }
 
-static int write_provenance(xai_store *store, const xai_run_options *o, const char *sha)
-{
-    char cpu[256], date[64], threads[32], command[8192];
-    xai_cpu_name(cpu, sizeof cpu);
-    xai_utc_now(date, sizeof date);
-    snprintf(threads, sizeof threads, "%d", o->threads);
-    xai_command_line(o->argc, o->argv, command, sizeof command);
-    if (xai_store_attribute(store, "xaibench_version", XAI_VERSION) ||
-        xai_store_attribute(store, "git_commit", XAI_GIT_COMMIT) ||
-        xai_store_attribute(store, "model_path", o->model) || xai_store_attribute(store, "model_sha256", sha) ||
-        xai_store_attribute(store, "dataset", o->dataset) || xai_store_attribute(store, "threads", threads) ||
-        xai_store_attribute(store, "cpu", cpu) || xai_store_attribute(store, "date", date) ||
-        xai_store_attribute(store, "command_line", command))
-        return XAI_ERR;
-    return XAI_OK;
-}
-
 /* Run one batch (items first..first+count-1) and write it as `part`. */
 static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, const xai_store_shape *shape,
                      run_buffers *b, int first, int count, const char *part, const char *sha, int *skipped)
@@ -228,7 +211,8 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
                             .ms_forward = ms_forward, .ms_methods = ms_methods, .paths = b->paths,
                             .labels = b->labels, .bbox = b->bbox, .bbox_frame = b->bbox_frame, .top5 = b->top5,
                             .n_skipped = *skipped, .skipped = (const char *const *)d->problems + problems_before};
-    if (write_provenance(store, o, sha) ||
+    if (xai_store_provenance(store, o->model, sha, o->threads, o->argc, o->argv) ||
+        xai_store_attribute(store, "dataset", o->dataset) ||
         xai_store_transform_attributes(store, d->transform.mean, d->transform.std, d->transform.label_offset) ||
         xai_store_append(store, &rows)) {
         xai_store_abort(store);

@@ -7,6 +7,10 @@
 #ifndef XAI_STORE_H
 #define XAI_STORE_H
 
+#include <stddef.h>
+
+#include <hdf5.h>
+
 typedef struct xai_store xai_store;
 
 typedef struct {
@@ -22,6 +26,15 @@ int xai_store_create(xai_store **out, const char *path, const xai_store_shape *s
 
 /* A string attribute on the root group. */
 int xai_store_attribute(xai_store *store, const char *key, const char *value);
+
+/* The provenance attributes of DESIGN.md: xaibench_version, git_commit, model_path,
+ * model_sha256, threads, cpu, date and command_line (argv joined). */
+int xai_store_provenance(xai_store *store, const char *model_path, const char *model_sha256,
+                         int threads, int argc, char **argv);
+
+/* A string attribute of an open HDF5 object (a result file's root), into out; XAI_ERR when it
+ * is absent or unreadable (no message is recorded). */
+int xai_h5_string_attribute(hid_t object, const char *key, char *out, size_t size);
 
 /* The attributes that say how images became /input: mean, std ("r,g,b") and label_offset. */
 int xai_store_transform_attributes(xai_store *store, const float *mean, const float *std, int label_offset);
