@@ -10,6 +10,7 @@ int cmd_dataset(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* If argv[*i] is a dataset selection option (--split, --breed, --limit, --shard i/n), take it
  * and its value into `selection` and return 1; 0 if it is another option; -1 on a bad value. */

@@ -45,9 +45,19 @@ int cmd_run(int argc, char **argv)
         i++;
     }
     if (!o.model || !o.dataset || !o.output) return xai_fail("run: --model, --dataset and -o are required"), cli_report();
+    xai_team team;
+    if (xai_team_join(&team, &argc, &argv)) return cli_report();
+    o.team = &team;
     xai_run_summary s;
-    if (xai_run(&o, &s)) return cli_report();
-    printf("%s: %d images, %d skipped; top-1 %.1f %%, top-5 %.1f %% against the labels\n", o.output, s.images,
-           s.skipped, 100 * s.top1, 100 * s.top5);
-    return 0;
+    int status = xai_run(&o, &s);
+    if (status) cli_report();
+    else if (team.rank == 0) {
+        printf("%s: %d images, %d skipped; top-1 %.1f %%, top-5 %.1f %% against the labels\n", o.output, s.images,
+               s.skipped, 100 * s.top1, 100 * s.top5);
+        fprintf(stderr, "xaibench: %.1f s in all%s: decode %.1f s, engine %.1f s, part files %.1f s, merge %.1f s\n",
+                s.seconds_total, team.size > 1 ? " (slowest rank per phase)" : "", s.seconds_decode, s.seconds_engine,
+                s.seconds_parts, s.seconds_merge);
+    }
+    xai_team_leave(&team);
+    return status ? 1 : 0;
 }

@@ -24,7 +24,9 @@ static void usage(FILE *to)
             "  xaibench run --model FILE.onnx --dataset DIR [--split train|test|all] [--breed B]\n"
             "               [--limit N] [--shard i/n] [--methods ...] [--target label|predicted]\n"
             "               [--batch B] [--threads T] [--rules all|relu-only] -o RUN.h5\n"
-            "               (resumable: the same command continues an interrupted run)\n"
+            "               (resumable: the same command continues an interrupted run;\n"
+            "                mpirun -np K xaibench run ... shares it out to K ranks, one file)\n"
+            "  xaibench merge OUT.h5 RUN-SHARD.h5...   (the files of run --shard i/n, i = 0..n-1)\n"
             "  xaibench metrics RUN.h5 [--model F.onnx] [--steps N] [--threads T] [--csv F]\n"
             "  xaibench plot RUN.h5 -o DIR [--image K] [--rows N] [--reduce sum|max]\n"
             "                [--sign absolute_value|positive]\n"
@@ -67,6 +69,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "metrics") == 0) return cmd_metrics(argc - 1, argv + 1);
     if (strcmp(argv[1], "plot") == 0) return cmd_plot(argc - 1, argv + 1);
+    if (strcmp(argv[1], "merge") == 0) return cmd_merge(argc - 1, argv + 1);
     fprintf(stderr, "xaibench: unknown command '%s' (try xaibench --help)\n", argv[1]);
     return 2;
 }

@@ -165,6 +165,16 @@ static int add_item(xai_dataset *d, const char *relative, char *breed, int label
     return XAI_OK;
 }
 
+/* Items [from, to) of `selected` that shard sel->shard_index of sel->shard_count keeps: whole
+ * blocks of sel->shard_block items, split as evenly as whole blocks allow. */
+static void shard_range(int selected, const xai_dataset_selection *sel, int *from, int *to)
+{
+    long block = sel->shard_block > 0 ? sel->shard_block : 1, blocks = (selected + block - 1) / block;
+    long first = blocks * sel->shard_index / sel->shard_count, last = blocks * (sel->shard_index + 1) / sel->shard_count;
+    *from = (int)(first * block < selected ? first * block : selected);
+    *to = (int)(last * block < selected ? last * block : selected);
+}
+
 int xai_dataset_open(xai_dataset **out, const char *root, const xai_dataset_selection *sel)
 {
     *out = NULL;
@@ -201,7 +211,12 @@ int xai_dataset_open(xai_dataset **out, const char *root, const xai_dataset_sele
         else status = scan_images(images, &names, &n_names);
     }
     if (status == XAI_OK && !(d->items = xai_calloc((size_t)n_names + 1, sizeof *d->items))) status = XAI_ERR;
+    /* First what the selection keeps (breed, limit), then this shard's contiguous part of it. */
+    char **breeds = status == XAI_OK ? xai_calloc((size_t)n_names + 1, sizeof *breeds) : NULL;
+    int *labels = breeds ? xai_calloc((size_t)n_names + 1, sizeof *labels) : NULL;
+    int *name_of = labels ? xai_calloc((size_t)n_names + 1, sizeof *name_of) : NULL;
     int selected = 0;
+    if (!name_of) status = XAI_ERR;
     for (int i = 0; status == XAI_OK && i < n_names; i++) {
         char *breed = NULL;
         int label = describe(d, names[i], &breed);
@@ -212,11 +227,17 @@ int xai_dataset_open(xai_dataset **out, const char *root, const xai_dataset_sele
             free(breed);
             continue;
         }
-        int mine = !(sel && sel->shard_count) || selected % sel->shard_count == sel->shard_index;
-        selected++;
-        if (mine) status = add_item(d, names[i], breed, label);
-        else free(breed);
+        breeds[selected] = breed, labels[selected] = label, name_of[selected++] = i;
     }
+    int from = 0, to = selected;
+    if (sel && sel->shard_count) shard_range(selected, sel, &from, &to);
+    for (int k = 0; k < selected; k++) {
+        if (status == XAI_OK && k >= from && k < to) status = add_item(d, names[name_of[k]], breeds[k], labels[k]);
+        else free(breeds[k]);
+    }
+    free(breeds);
+    free(labels);
+    free(name_of);
     for (int i = 0; i < n_names; i++) free(names[i]);
     free(names);
     free(images);

@@ -30,7 +30,11 @@ typedef struct {
     const char *split;    /* "train", "test" or "all" (NULL: "all") */
     const char *breed;    /* breed name or wnid, NULL for all */
     int limit;            /* 0: no limit */
-    int shard_index, shard_count; /* keep items k with k % count == index (count 0: all) */
+    /* Shard i of n (n = 0: all): the selected items, cut into blocks of shard_block (0: 1)
+     * consecutive items, then into n contiguous runs of whole blocks; shard i keeps run i. With
+     * the sweep's batch as the block, shard i/n holds whole batches of the unsharded run, so
+     * concatenating the shards in order gives back the unsharded run. */
+    int shard_index, shard_count, shard_block;
     const xai_transform *transform; /* for frame_boxes; NULL: torchvision's ImageNet one */
 } xai_dataset_selection;
 

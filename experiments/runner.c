@@ -99,10 +99,9 @@ static void progress(const xai_run_options *o, int done, int total, int skipped,
     }
 }
 
-/* Top-1 / top-5 accuracy and counts from a finished run file. */
+/* Top-1 / top-5 accuracy and counts from a finished run file, into a zeroed summary. */
 static int summarize(const char *path, xai_run_summary *s)
 {
-    memset(s, 0, sizeof *s);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return xai_fail("%s: cannot open the finished run", path);
     hid_t labels = H5Dopen2(f, "/images/label", H5P_DEFAULT), top5 = H5Dopen2(f, "/predictions/top5", H5P_DEFAULT);
@@ -165,13 +164,22 @@ static void free_buffers(run_buffers *b)
     for (int m = 0; m < MAX_METHODS; m++) free(b->maps[m]), free(b->heat[m]);
 }
 
+/* Seconds spent per phase of the sweep. */
+typedef struct {
+    double decode, engine, parts;
+} run_phases;
+
 /* Run one batch (items first..first+count-1) and write it as `part`. */
 static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, const xai_store_shape *shape,
-                     run_buffers *b, int first, int count, const char *part, const char *sha, int *skipped)
+                     run_buffers *b, int first, int count, const char *part, const char *sha, int *skipped,
+                     run_phases *phases)
 {
     size_t image = (size_t)shape->channels * shape->height * shape->width, plane = (size_t)shape->height * shape->width;
     int classes = shape->classes, loaded, problems_before = d->skipped;
+    double t0 = now_s();
     if (xai_dataset_load_batch(d, first, count, b->input, b->indices, &loaded)) return XAI_ERR;
+    double t1 = now_s();
+    phases->decode += t1 - t0;
     *skipped = d->skipped - problems_before;
     double ms_forward = 0, ms_methods[MAX_METHODS] = {0};
     if (loaded) {
@@ -204,6 +212,10 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
         for (int r = 0; r < 5; r++) b->top5[k * 5 + r] -= d->transform.label_offset;
         b->chosen[k] -= d->transform.label_offset; /* stored as ImageNet indices */
     }
+    double t2 = now_s();
+    phases->engine += t2 - t1;
+    char shard[32];
+    snprintf(shard, sizeof shard, "%d/%d", o->selection.shard_index, o->selection.shard_count ? o->selection.shard_count : 1);
     xai_store *store;
     if (xai_store_create(&store, part, shape)) return XAI_ERR;
     xai_store_batch rows = {.count = loaded, .input = b->input, .logits = b->logits, .targets = b->chosen,
@@ -212,108 +224,143 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
                             .labels = b->labels, .bbox = b->bbox, .bbox_frame = b->bbox_frame, .top5 = b->top5,
                             .n_skipped = *skipped, .skipped = (const char *const *)d->problems + problems_before};
     if (xai_store_provenance(store, o->model, sha, o->threads, o->argc, o->argv) ||
-        xai_store_attribute(store, "dataset", o->dataset) ||
+        xai_store_attribute(store, "dataset", o->dataset) || xai_store_attribute(store, "shard", shard) ||
         xai_store_transform_attributes(store, d->transform.mean, d->transform.std, d->transform.label_offset) ||
         xai_store_append(store, &rows)) {
         xai_store_abort(store);
         return XAI_ERR;
     }
-    return xai_store_close(store);
+    int status = xai_store_close(store);
+    phases->parts += now_s() - t2;
+    return status;
+}
+
+/* The part file of batch b. */
+static void part_name(const char *parts, int batch, char *out, size_t size)
+{
+    snprintf(out, size, "%s/batch-%06d.h5", parts, batch);
+}
+
+/* Merge the parts in order into OUT; a kill here leaves the parts, and the same command merges
+ * again. */
+static int merge_parts(const xai_run_options *o, const xai_team *team, const char *parts, int n_batches)
+{
+    const char **names = xai_calloc((size_t)n_batches, sizeof *names);
+    char *storage = xai_calloc((size_t)n_batches, 4200);
+    int status = names && storage ? XAI_OK : XAI_ERR;
+    for (int b = 0; status == XAI_OK && b < n_batches; b++) {
+        part_name(parts, b, storage + (size_t)b * 4200, 4200);
+        names[b] = storage + (size_t)b * 4200;
+    }
+    status = xai_team_agree(team, status);
+    if (status == XAI_OK) status = xai_store_merge(o->output, names, n_batches, NULL, team);
+    free(names);
+    free(storage);
+    return status;
 }
 
 int xai_run(const xai_run_options *o, xai_run_summary *summary)
 {
+    xai_team alone = {.rank = 0, .size = 1};
+    const xai_team *team = o->team ? o->team : &alone;
+    memset(summary, 0, sizeof *summary);
     if (o->n_methods < 1 || o->n_methods > MAX_METHODS) return xai_fail("run: 1 to %d methods", MAX_METHODS);
     if (o->batch < 1) return xai_fail("run: batch must be >= 1");
+    double started = now_s();
     char manifest[8192], sha[65], parts[4096];
-    if (xai_sha256_file(o->model, sha)) return XAI_ERR;
-    describe_run(o, sha, manifest, sizeof manifest);
     snprintf(parts, sizeof parts, "%s.parts", o->output);
 
     xai_graph *g = NULL;
     xai_engine *e = NULL;
     xai_dataset *d = NULL;
     run_buffers b = {0};
-    int status = XAI_ERR, n_batches = 0;
+    int *mine = NULL, n_mine = 0, n_batches = 0;
     xai_graph_options load = {.relu_only_rules = o->relu_only_rules};
-    if (xai_graph_load(&g, o->model, &load)) return XAI_ERR;
-    const xai_value *in = &g->values[g->input];
     xai_transform t;
-    if (xai_transform_for_model(&t, g)) goto done;
     xai_dataset_selection selection = o->selection;
     selection.transform = &t;
-    if (in->c != 3) {
-        xai_fail("%s: input has %d channels; images give 3", o->model, in->c);
-        goto done;
+    selection.shard_block = o->batch; /* shards hold whole batches of the unsharded run */
+    int status = xai_sha256_file(o->model, sha);
+    if (status == XAI_OK) status = xai_graph_load(&g, o->model, &load);
+    if (status == XAI_OK) status = xai_transform_for_model(&t, g);
+    if (status == XAI_OK && g->values[g->input].c != 3)
+        status = xai_fail("%s: input has %d channels; images give 3", o->model, g->values[g->input].c);
+    if (status == XAI_OK) status = xai_dataset_open(&d, o->dataset, &selection);
+    if (status == XAI_OK && d->count == 0) status = xai_fail("%s: the selection holds no image", o->dataset);
+    /* Rank 0 makes OUT.parts and its manifest; then every rank checks that it is this run's. */
+    describe_run(o, sha, manifest, sizeof manifest);
+    if (status == XAI_OK && team->rank == 0) status = open_parts(parts, manifest);
+    if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
+    if (team->rank != 0) status = open_parts(parts, manifest);
+    int quiet = o->quiet || team->rank != 0;
+    if (d->warning && !quiet) fprintf(stderr, "xaibench: warning: %s\n", d->warning);
+    for (int k = 0; k < d->skipped && !quiet; k++) fprintf(stderr, "xaibench: skipped: %s\n", d->problems[k]);
+
+    /* The batches no earlier run finished, dealt out round-robin; all ranks look before any
+     * writes. */
+    int B = o->batch, done_images = 0, resumed = 0, missing = 0;
+    n_batches = (d->count + B - 1) / B;
+    if (status == XAI_OK && !(mine = xai_calloc((size_t)n_batches, sizeof *mine))) status = XAI_ERR;
+    for (int batch = 0; status == XAI_OK && batch < n_batches; batch++) {
+        char part[4200];
+        part_name(parts, batch, part, sizeof part);
+        int count = d->count - batch * B < B ? d->count - batch * B : B;
+        if (access(part, R_OK) == 0) done_images += count, resumed += count;
+        else if (missing++ % team->size == team->rank) mine[n_mine++] = batch;
     }
-    if (xai_dataset_open(&d, o->dataset, &selection) || open_parts(parts, manifest)) goto done;
-    if (d->warning && !o->quiet) fprintf(stderr, "xaibench: warning: %s\n", d->warning);
-    for (int k = 0; k < d->skipped && !o->quiet; k++) fprintf(stderr, "xaibench: skipped: %s\n", d->problems[k]);
-    if (d->count == 0) {
-        xai_fail("%s: the selection holds no image", o->dataset);
-        goto done;
-    }
+    if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
+
     const char *names[MAX_METHODS];
     for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
+    const xai_value *in = &g->values[g->input];
     xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = xai_graph_outputs(g),
                              .n_methods = o->n_methods, .methods = names, .with_images = 1};
     size_t image = xai_value_size(in), plane = (size_t)in->h * in->w;
-    int B = o->batch;
-    b.input = xai_malloc((size_t)B * image * sizeof(float));
-    b.logits = xai_malloc((size_t)B * shape.classes * sizeof(float));
-    b.bbox = xai_malloc((size_t)B * 4 * sizeof(float));
-    b.bbox_frame = xai_malloc((size_t)B * 4 * sizeof(float));
-    b.targets = xai_malloc((size_t)B * sizeof(int));
-    b.chosen = xai_malloc((size_t)B * sizeof(int));
-    b.indices = xai_malloc((size_t)B * sizeof(int));
-    b.labels = xai_malloc((size_t)B * sizeof(int));
-    b.top5 = xai_malloc((size_t)B * 5 * sizeof(int));
-    b.paths = xai_malloc((size_t)B * sizeof(char *));
-    int ok = b.input && b.logits && b.bbox && b.bbox_frame && b.targets && b.chosen && b.indices && b.labels &&
-             b.top5 && b.paths;
-    for (int m = 0; ok && m < o->n_methods; m++)
-        ok = (b.maps[m] = xai_malloc((size_t)B * image * sizeof(float))) &&
-             (b.heat[m] = xai_malloc((size_t)B * plane * sizeof(float)));
-    if (!ok) goto done;
-
-    n_batches = (d->count + B - 1) / B;
-    int done_images = 0, skipped_total = 0, resumed = 0;
-    double started = now_s();
-    for (int batch = 0; batch < n_batches; batch++) {
+    if (n_mine) {
+        b.input = xai_malloc((size_t)B * image * sizeof(float));
+        b.logits = xai_malloc((size_t)B * shape.classes * sizeof(float));
+        b.bbox = xai_malloc((size_t)B * 4 * sizeof(float));
+        b.bbox_frame = xai_malloc((size_t)B * 4 * sizeof(float));
+        b.targets = xai_malloc((size_t)B * sizeof(int));
+        b.chosen = xai_malloc((size_t)B * sizeof(int));
+        b.indices = xai_malloc((size_t)B * sizeof(int));
+        b.labels = xai_malloc((size_t)B * sizeof(int));
+        b.top5 = xai_malloc((size_t)B * 5 * sizeof(int));
+        b.paths = xai_malloc((size_t)B * sizeof(char *));
+        int ok = b.input && b.logits && b.bbox && b.bbox_frame && b.targets && b.chosen && b.indices && b.labels &&
+                 b.top5 && b.paths;
+        for (int m = 0; ok && m < o->n_methods; m++)
+            ok = (b.maps[m] = xai_malloc((size_t)B * image * sizeof(float))) &&
+                 (b.heat[m] = xai_malloc((size_t)B * plane * sizeof(float)));
+        status = ok ? xai_engine_create_consuming(&e, g, B, o->threads) : XAI_ERR;
+    }
+    run_phases phases = {0};
+    int skipped_total = 0;
+    double sweep_started = now_s();
+    for (int k = 0; k < n_mine && status == XAI_OK; k++) {
         char part[4200];
-        snprintf(part, sizeof part, "%s/batch-%06d.h5", parts, batch);
-        int first = batch * B, count = d->count - first < B ? d->count - first : B;
-        if (access(part, R_OK) == 0) { /* finished by an earlier, interrupted run */
-            done_images += count;
-            resumed += count;
-            continue;
-        }
-        if (!e && xai_engine_create_consuming(&e, g, B, o->threads)) goto done;
-        int skipped;
-        if (run_batch(o, e, d, &shape, &b, first, count, part, sha, &skipped)) goto done;
-        done_images += count;
+        part_name(parts, mine[k], part, sizeof part);
+        int first = mine[k] * B, count = d->count - first < B ? d->count - first : B, skipped;
+        status = run_batch(o, e, d, &shape, &b, first, count, part, sha, &skipped, &phases);
+        /* Under MPI rank 0 speaks for all, counting the others as fast as itself. */
+        int new_images = (done_images += count) - resumed, shown = resumed + new_images * team->size;
         skipped_total += skipped;
-        progress(o, done_images, d->count, skipped_total, started, resumed);
+        if (status == XAI_OK && !quiet)
+            progress(o, shown < d->count && k + 1 < n_mine ? shown : d->count, d->count, skipped_total,
+                     sweep_started, resumed);
     }
-    /* Merge the parts in order into OUT; a kill here leaves the parts, and the same command
-     * merges again. */
-    const char **part_names = xai_calloc((size_t)n_batches, sizeof *part_names);
-    char *storage = xai_calloc((size_t)n_batches, 4200);
-    if (!part_names || !storage) {
-        free(part_names);
-        free(storage);
-        goto done;
-    }
-    for (int batch = 0; batch < n_batches; batch++) {
-        snprintf(storage + (size_t)batch * 4200, 4200, "%s/batch-%06d.h5", parts, batch);
-        part_names[batch] = storage + (size_t)batch * 4200;
-    }
-    status = xai_store_merge(o->output, part_names, n_batches);
-    free(part_names);
-    free(storage);
+    if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
+    double merge_started = now_s();
+    status = merge_parts(o, team, parts, n_batches);
+    summary->seconds_merge = xai_team_max(team, now_s() - merge_started);
     if (status == XAI_OK) status = summarize(o->output, summary);
-    if (status == XAI_OK) remove_parts(parts, n_batches);
+    if (status == XAI_OK && team->rank == 0) remove_parts(parts, n_batches);
+    summary->seconds_decode = xai_team_max(team, phases.decode);
+    summary->seconds_engine = xai_team_max(team, phases.engine);
+    summary->seconds_parts = xai_team_max(team, phases.parts);
+    summary->seconds_total = xai_team_max(team, now_s() - started);
 done:
+    free(mine);
     free_buffers(&b);
     xai_engine_destroy(e);
     xai_dataset_free(d);

@@ -5,12 +5,19 @@
  * place; OUT.parts/manifest pins what the run is (model checksum, data set, selection, methods,
  * batch, threads, target). The same command finds the finished batches and goes on with the
  * first missing one; at the end the parts are merged into OUT (through OUT.partial and a rename)
- * and removed. A kill loses at most the batch in flight. */
+ * and removed. A kill loses at most the batch in flight.
+ *
+ * Under MPI (a team of several processes, xai_team.h) the batches still missing are dealt out
+ * round-robin to the ranks, each rank writes its own batches' parts, and at the end all ranks
+ * write the parts into the one OUT together through MPI-IO. Batches are the same whatever the
+ * number of ranks, so a run killed on any rank continues with any number of ranks, and with
+ * the same --batch and --threads the maps are bit-identical to a run of one process. */
 #ifndef XAI_RUN_H
 #define XAI_RUN_H
 
 #include "xai_dogs.h"
 #include "xai_method.h"
+#include "xai_team.h"
 
 typedef struct {
     const char *model, *dataset, *output;
@@ -23,14 +30,23 @@ typedef struct {
     int quiet;              /* no progress lines */
     int argc;               /* the command line, for provenance */
     char **argv;
+    const xai_team *team;   /* NULL: this process alone */
 } xai_run_options;
 
-/* Top-1 and top-5 accuracy of a finished run file against /images/label. */
+/* Top-1 and top-5 accuracy of a finished run file against /images/label, and where the time
+ * went (seconds; under MPI the slowest rank's). */
 typedef struct {
     int images, skipped;
     double top1, top5;
+    double seconds_decode, seconds_engine, seconds_parts, seconds_merge, seconds_total;
 } xai_run_summary;
 
 int xai_run(const xai_run_options *options, xai_run_summary *summary);
+
+/* `xaibench merge`: join the files of a job array, `run --shard i/n` for i = 0..n-1 (any
+ * order), into `output` laid out as one unsharded run. Every shard must be there once, all of
+ * one model and preprocessing. Files without a shard attribute (explain's) are joined in the
+ * order given. */
+int xai_merge_shards(const char *output, const char *const *files, int n_files, const xai_team *team);
 
 #endif

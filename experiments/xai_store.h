@@ -11,6 +11,8 @@
 
 #include <hdf5.h>
 
+#include "xai_team.h"
+
 typedef struct xai_store xai_store;
 
 typedef struct {
@@ -66,7 +68,12 @@ int xai_store_close(xai_store *store);
 void xai_store_abort(xai_store *store);
 
 /* Concatenate the datasets of `parts` (files of one layout, in order) along the image axis into
- * `path` (through PATH.partial and a rename), with the first part's root attributes. */
-int xai_store_merge(const char *path, const char *const *parts, int n_parts);
+ * `path` (through PATH.partial and a rename), with the first part's root attributes, replaced
+ * or joined by `overrides` (key, value pairs, NULL-terminated; NULL for none).
+ * With a team of several processes (all call it with the same arguments) the parts are shared
+ * out among them and written into the one file through MPI-IO; otherwise one process copies
+ * (compressed chunks without decompressing them). */
+int xai_store_merge(const char *path, const char *const *parts, int n_parts, const char *const *overrides,
+                    const xai_team *team);
 
 #endif

@@ -62,16 +62,21 @@ Test(dogs, sample_tree_and_selection)
     d = open_with(root, (xai_dataset_selection){.limit = 3});
     cr_expect_eq(d->count, 3);
     xai_dataset_free(d);
-    /* Shards: disjoint, in order, together the whole selection. */
-    int seen = 0;
-    for (int s = 0; s < 3; s++) {
-        d = open_with(root, (xai_dataset_selection){.shard_index = s, .shard_count = 3});
-        for (int k = 0; k < d->count; k++)
-            cr_expect_str_eq(d->items[k].relative, all->items[s + 3 * k].relative);
-        seen += d->count;
-        xai_dataset_free(d);
+    /* Shards: contiguous runs of whole blocks, in order, together the whole selection. */
+    const int blocks[][4] = {{1, 2, 2, 3}, {2, 2, 2, 3}, {3, 3, 3, 1}, {8, 0, 0, 7}};
+    for (size_t c = 0; c < sizeof blocks / sizeof *blocks; c++) {
+        int block = blocks[c][0], seen = 0;
+        for (int s = 0; s < 3; s++) {
+            d = open_with(root, (xai_dataset_selection){.shard_index = s, .shard_count = 3, .shard_block = block});
+            cr_expect_eq(d->count, blocks[c][1 + s], "block %d, shard %d: %d items", block, s, d->count);
+            cr_expect(seen % block == 0 || d->count == 0, "shard %d starts inside a block", s);
+            for (int k = 0; k < d->count; k++)
+                cr_expect_str_eq(d->items[k].relative, all->items[seen + k].relative);
+            seen += d->count;
+            xai_dataset_free(d);
+        }
+        cr_expect_eq(seen, 7);
     }
-    cr_expect_eq(seen, 7);
     xai_dataset_selection bad = {.shard_index = 3, .shard_count = 3};
     cr_expect_eq(xai_dataset_open(&d, root, &bad), XAI_ERR);
     bad = (xai_dataset_selection){.split = "validation"};
