@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test.sh - build and run every test: a Release build, then an AddressSanitizer +
-# UndefinedBehaviorSanitizer build, each running the whole CTest suite.
+# test.sh - build and run every test: a Release build (with MPI: the MPI tests run mpirun), then
+# an AddressSanitizer + UndefinedBehaviorSanitizer build without MPI (the serial-HDF5 build that
+# -DXAI_MPI=OFF gives), each running the whole CTest suite.
 #   scripts/test.sh           both builds (what CI runs)
 #   scripts/test.sh --quick   the Release build only
 set -euo pipefail
@@ -19,5 +20,5 @@ run build -DCMAKE_BUILD_TYPE=Release
 if [[ "${1:-}" != "--quick" ]]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    run build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXAI_SANITIZE=ON
+    run build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXAI_SANITIZE=ON -DXAI_MPI=OFF
 fi
