@@ -54,9 +54,11 @@ int cmd_run(int argc, char **argv)
     else if (team.rank == 0) {
         printf("%s: %d images, %d skipped; top-1 %.1f %%, top-5 %.1f %% against the labels\n", o.output, s.images,
                s.skipped, 100 * s.top1, 100 * s.top5);
-        fprintf(stderr, "xaibench: %.1f s in all%s: decode %.1f s, engine %.1f s, part files %.1f s, merge %.1f s\n",
-                s.seconds_total, team.size > 1 ? " (slowest rank per phase)" : "", s.seconds_decode, s.seconds_engine,
-                s.seconds_parts, s.seconds_merge);
+        fprintf(stderr,
+                "xaibench: %.1f s in all%s: start-up %.1f s, decode %.1f s, engine %.1f s, part files %.1f s, "
+                "output %.1f s\n",
+                s.seconds_total, team.size > 1 ? " (slowest rank per phase)" : "", s.seconds_startup, s.seconds_decode,
+                s.seconds_engine, s.seconds_parts, s.seconds_merge);
     }
     xai_team_leave(&team);
     return status ? 1 : 0;

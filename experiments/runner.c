@@ -166,13 +166,31 @@ static void free_buffers(run_buffers *b)
 
 /* Seconds spent per phase of the sweep. */
 typedef struct {
-    double decode, engine, parts;
+    double decode, engine, parts, output;
 } run_phases;
 
-/* Run one batch (items first..first+count-1) and write it as `part`. */
+/* A result file of this run with its root attributes (provenance, data set, shard, transform). */
+static int create_store(const xai_run_options *o, const char *path, const xai_store_shape *shape, const char *sha,
+                        const xai_dataset *d, xai_store **out)
+{
+    char shard[32];
+    snprintf(shard, sizeof shard, "%d/%d", o->selection.shard_index, o->selection.shard_count ? o->selection.shard_count : 1);
+    if (xai_store_create(out, path, shape)) return XAI_ERR;
+    if (xai_store_provenance(*out, o->model, sha, o->threads, o->argc, o->argv) ||
+        xai_store_attribute(*out, "dataset", o->dataset) || xai_store_attribute(*out, "shard", shard) ||
+        xai_store_transform_attributes(*out, d->transform.mean, d->transform.std, d->transform.label_offset)) {
+        xai_store_abort(*out);
+        *out = NULL;
+        return XAI_ERR;
+    }
+    return XAI_OK;
+}
+
+/* Run one batch (items first..first+count-1), write it as `part` and, when `whole` is open,
+ * append it there too. */
 static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, const xai_store_shape *shape,
-                     run_buffers *b, int first, int count, const char *part, const char *sha, int *skipped,
-                     run_phases *phases)
+                     run_buffers *b, int first, int count, const char *part, const char *sha, xai_store *whole,
+                     int *skipped, run_phases *phases)
 {
     size_t image = (size_t)shape->channels * shape->height * shape->width, plane = (size_t)shape->height * shape->width;
     int classes = shape->classes, loaded, problems_before = d->skipped;
@@ -214,24 +232,22 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
     }
     double t2 = now_s();
     phases->engine += t2 - t1;
-    char shard[32];
-    snprintf(shard, sizeof shard, "%d/%d", o->selection.shard_index, o->selection.shard_count ? o->selection.shard_count : 1);
-    xai_store *store;
-    if (xai_store_create(&store, part, shape)) return XAI_ERR;
     xai_store_batch rows = {.count = loaded, .input = b->input, .logits = b->logits, .targets = b->chosen,
                             .maps = (const float *const *)b->maps, .heatmaps = (const float *const *)b->heat,
                             .ms_forward = ms_forward, .ms_methods = ms_methods, .paths = b->paths,
                             .labels = b->labels, .bbox = b->bbox, .bbox_frame = b->bbox_frame, .top5 = b->top5,
                             .n_skipped = *skipped, .skipped = (const char *const *)d->problems + problems_before};
-    if (xai_store_provenance(store, o->model, sha, o->threads, o->argc, o->argv) ||
-        xai_store_attribute(store, "dataset", o->dataset) || xai_store_attribute(store, "shard", shard) ||
-        xai_store_transform_attributes(store, d->transform.mean, d->transform.std, d->transform.label_offset) ||
-        xai_store_append(store, &rows)) {
+    xai_store *store;
+    if (create_store(o, part, shape, sha, d, &store)) return XAI_ERR;
+    if (xai_store_append(store, &rows)) {
         xai_store_abort(store);
         return XAI_ERR;
     }
     int status = xai_store_close(store);
-    phases->parts += now_s() - t2;
+    double t3 = now_s();
+    phases->parts += t3 - t2;
+    if (status == XAI_OK && whole) status = xai_store_append(whole, &rows);
+    phases->output += now_s() - t3;
     return status;
 }
 
@@ -274,6 +290,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     xai_engine *e = NULL;
     xai_dataset *d = NULL;
     run_buffers b = {0};
+    xai_store *whole = NULL; /* OUT, written as the batches finish */
     int *mine = NULL, n_mine = 0, n_batches = 0;
     xai_graph_options load = {.relu_only_rules = o->relu_only_rules};
     xai_transform t;
@@ -334,14 +351,18 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
                  (b.heat[m] = xai_malloc((size_t)B * plane * sizeof(float)));
         status = ok ? xai_engine_create_consuming(&e, g, B, o->threads) : XAI_ERR;
     }
+    /* A fresh run of one process also appends each batch to OUT as it goes, so that no merge is
+     * left for the end; a resumed or MPI run merges the parts at the end. */
+    if (status == XAI_OK && team->size == 1 && resumed == 0 && n_mine)
+        status = create_store(o, o->output, &shape, sha, d, &whole);
     run_phases phases = {0};
     int skipped_total = 0;
     double sweep_started = now_s();
     for (int k = 0; k < n_mine && status == XAI_OK; k++) {
         char part[4200];
         part_name(parts, mine[k], part, sizeof part);
-        int first = mine[k] * B, count = d->count - first < B ? d->count - first : B, skipped;
-        status = run_batch(o, e, d, &shape, &b, first, count, part, sha, &skipped, &phases);
+        int first = mine[k] * B, count = d->count - first < B ? d->count - first : B, skipped = 0;
+        status = run_batch(o, e, d, &shape, &b, first, count, part, sha, whole, &skipped, &phases);
         /* Under MPI rank 0 speaks for all, counting the others as fast as itself. */
         int new_images = (done_images += count) - resumed, shown = resumed + new_images * team->size;
         skipped_total += skipped;
@@ -351,15 +372,18 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     }
     if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
     double merge_started = now_s();
-    status = merge_parts(o, team, parts, n_batches);
-    summary->seconds_merge = xai_team_max(team, now_s() - merge_started);
+    if (whole) status = xai_store_close(whole), whole = NULL;
+    else status = merge_parts(o, team, parts, n_batches);
+    summary->seconds_merge = xai_team_max(team, now_s() - merge_started + phases.output);
     if (status == XAI_OK) status = summarize(o->output, summary);
     if (status == XAI_OK && team->rank == 0) remove_parts(parts, n_batches);
     summary->seconds_decode = xai_team_max(team, phases.decode);
     summary->seconds_engine = xai_team_max(team, phases.engine);
     summary->seconds_parts = xai_team_max(team, phases.parts);
     summary->seconds_total = xai_team_max(team, now_s() - started);
+    summary->seconds_startup = xai_team_max(team, sweep_started - started);
 done:
+    xai_store_abort(whole);
     free(mine);
     free_buffers(&b);
     xai_engine_destroy(e);

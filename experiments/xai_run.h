@@ -34,11 +34,12 @@ typedef struct {
 } xai_run_options;
 
 /* Top-1 and top-5 accuracy of a finished run file against /images/label, and where the time
- * went (seconds; under MPI the slowest rank's). */
+ * went (seconds; under MPI the slowest rank's): start-up (model, data set, engine), then per
+ * phase of the sweep, and the writing of OUT (appends as batches finish, or the merge). */
 typedef struct {
     int images, skipped;
     double top1, top5;
-    double seconds_decode, seconds_engine, seconds_parts, seconds_merge, seconds_total;
+    double seconds_startup, seconds_decode, seconds_engine, seconds_parts, seconds_merge, seconds_total;
 } xai_run_summary;
 
 int xai_run(const xai_run_options *options, xai_run_summary *summary);

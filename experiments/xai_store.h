@@ -2,7 +2,7 @@
  * /input, /logits, /target, /maps/<method>, /heatmaps/<method>, /timings/<method>,
  * /timings/forward, provenance attributes on "/"; for `run` also /images/{path,label,bbox,
  * bbox_frame}, /predictions/top5 and /skipped/reason (images that could not be used). Datasets are extendible along the image axis,
- * one image per chunk, shuffled and deflated. The file is written as FILE.partial and renamed
+ * one image per chunk; only the strings are deflated. The file is written as FILE.partial and renamed
  * into place on a successful close, so an error never leaves a half-written FILE. */
 #ifndef XAI_STORE_H
 #define XAI_STORE_H
