@@ -4,9 +4,10 @@
 #   2x1  mpirun -np 2, 1 thread each, one parallel-HDF5 file
 #   array  two `run --shard i/2` processes side by side, 1 thread each, then `xaibench merge`
 # Each sweep covers the sample photos copied COPIES times, batch 8, the three methods, a seeded
-# ResNet18. Printed: images/s per layout, where the time went (decode, engine, part files,
-# merge: slowest rank), the write cost per image (part files + merge into the one file), and
-# the MPI path's cost over the baseline (goal: <= 5 %).
+# ResNet18. Printed: images/s per layout (wall time of the whole command, mpirun included),
+# where the time went (start-up, decode, engine, part files, output: the slowest rank's), the
+# write cost per image (part files + output file), and the MPI path's cost over the baseline
+# (goal: <= 5 %).
 #   bench/bench_cluster.sh [COPIES] [RANKS_X_THREADS...]      (default 24)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,14 +25,17 @@ rm -r "$work/tree/lists"
 
 common=(--model "$work/resnet18.onnx" --dataset "$work/tree" --batch 8 --target predicted)
 now() { date +%s.%N; }
-# phase LOG: "decode engine parts merge" from the run's closing line
-phase() { sed -n 's/.*: decode \([0-9.]*\) s, engine \([0-9.]*\) s, part files \([0-9.]*\) s, merge \([0-9.]*\) s.*/\1 \2 \3 \4/p' "$1"; }
+# phase LOG: "start-up decode engine parts output" from the run's closing line
+phase() {
+  sed -n 's/.*start-up \([0-9.]*\) s, decode \([0-9.]*\) s, engine \([0-9.]*\) s, part files \([0-9.]*\) s, output \([0-9.]*\) s.*/\1 \2 \3 \4 \5/p' "$1"
+}
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 images() { sed -n 's/.*: \([0-9]*\) images, .*/\1/p' "$1"; }
 
-report() { # name seconds images decode engine parts merge
-  awk -v n="$1" -v s="$2" -v i="$3" -v d="$4" -v e="$5" -v p="$6" -v m="$7" 'BEGIN {
-    printf "%-7s %7.2f images/s  %6.1f s  decode %5.1f  engine %5.1f  parts %4.1f  merge %4.1f  write %5.1f ms/image\n",
-           n, i / s, s, d, e, p, m, 1000 * (p + m) / i }'
+report() { # name seconds images start-up decode engine parts output
+  awk -v n="$1" -v s="$2" -v i="$3" -v u="$4" -v d="$5" -v e="$6" -v p="$7" -v m="$8" 'BEGIN {
+    printf "%-6s %6.2f images/s %5.1f s: start-up %4.1f, decode %4.1f, engine %5.1f, part files %4.1f, output %4.1f;" \
+           " writing %4.1f ms/image\n", n, i / s, s, u, d, e, p, m, 1000 * (p + m) / i }'
 }
 
 echo "$(nproc) cores; $((copies * 6 + 1)) images (one undecodable), batch 8, three methods, ResNet18 (seeded)"
@@ -39,14 +43,14 @@ t0=$(now)
 "$xaibench" run "${common[@]}" --threads 2 -o "$work/single.h5" >"$work/single.out" 2>"$work/single.log"
 single=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')
 n=$(images "$work/single.out")
-read -r d e p m <<<"$(phase "$work/single.log")"
-report 1x2 "$single" "$n" "$d" "$e" "$p" "$m"
+read -r u d e p m <<<"$(phase "$work/single.log")"
+report 1x2 "$single" "$n" "$u" "$d" "$e" "$p" "$m"
 
 t0=$(now)
 mpirun --bind-to core -np 2 "$xaibench" run "${common[@]}" --threads 1 -o "$work/mpi.h5" >"$work/mpi.out" 2>"$work/mpi.log"
 mpi=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')
-read -r d e p m <<<"$(phase "$work/mpi.log")"
-report 2x1 "$mpi" "$(images "$work/mpi.out")" "$d" "$e" "$p" "$m"
+read -r u d e p m <<<"$(phase "$work/mpi.log")"
+report 2x1 "$mpi" "$(images "$work/mpi.out")" "$u" "$d" "$e" "$p" "$m"
 
 t0=$(now)
 for i in 0 1; do
@@ -59,11 +63,11 @@ t1=$(now)
 t2=$(now)
 array=$(awk -v a="$t0" -v b="$t2" 'BEGIN { print b - a }')
 merge=$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')
-read -r d0 e0 p0 m0 <<<"$(phase "$work/shard-0.log")"
-read -r d1 e1 p1 m1 <<<"$(phase "$work/shard-1.log")"
-report array "$array" "$n" "$(awk -v a="$d0" -v b="$d1" 'BEGIN { print a > b ? a : b }')" \
-  "$(awk -v a="$e0" -v b="$e1" 'BEGIN { print a > b ? a : b }')" "$(awk -v a="$p0" -v b="$p1" 'BEGIN { print a > b ? a : b }')" \
-  "$(awk -v a="$m0" -v b="$m1" -v c="$merge" 'BEGIN { print (a > b ? a : b) + c }')"
+read -r u0 d0 e0 p0 m0 <<<"$(phase "$work/shard-0.log")"
+read -r u1 d1 e1 p1 m1 <<<"$(phase "$work/shard-1.log")"
+report array "$array" "$n" "$(max "$u0" "$u1")" "$(max "$d0" "$d1")" "$(max "$e0" "$e1")" "$(max "$p0" "$p1")" \
+  "$(awk -v a="$(max "$m0" "$m1")" -v b="$merge" 'BEGIN { print a + b }')"
+echo "(array: the output column adds the shards' own output and the final merge, $(printf %.1f "$merge") s)"
 
 for f in mpi array; do
   for d in /maps/guided_backprop /logits /images/path; do

@@ -22,13 +22,22 @@ struct xai_store {
     hid_t image_path, image_label, image_bbox, image_bbox_frame, top5, skipped;
     hid_t maps[MAX_METHODS], heatmaps[MAX_METHODS], timings[MAX_METHODS];
     hsize_t count;
+    const xai_team *team; /* a file that several processes write (xai_store_open_shared) */
 };
 
-/* An extendible dataset [0, dims...] chunked one image per chunk; compressed when `deflate`. */
-static hid_t create_dataset(xai_store *s, const char *name, hid_t type, int rank,
-                            const hsize_t *image_dims, int deflate)
+/* Dataset `name`: opened when the file exists (xai_store_open_shared), else created extendible,
+ * [rows, dims...] chunked one image per chunk, compressed when `deflate` (not when presized:
+ * presized files are written in place, by several processes, and keep their chunks where they
+ * were allocated at creation). */
+static hid_t lay_out(xai_store *s, int create, const char *name, hid_t type, int rank, const hsize_t *image_dims,
+                     int deflate)
 {
-    hsize_t dims[4] = {0}, max[4] = {H5S_UNLIMITED}, chunk[4] = {1};
+    if (!create) {
+        hid_t d = H5Dopen2(s->file, name, H5P_DEFAULT);
+        if (d < 0) xai_fail("%s: no dataset %s", s->partial, name);
+        return d;
+    }
+    hsize_t dims[4] = {(hsize_t)s->shape.rows}, max[4] = {H5S_UNLIMITED}, chunk[4] = {1};
     for (int d = 1; d < rank; d++) dims[d] = max[d] = chunk[d] = image_dims[d - 1];
     if (rank == 1) chunk[0] = 1024; /* scalars per image: one chunk holds many */
     hid_t space = H5Screate_simple(rank, dims, max);
@@ -36,7 +45,10 @@ static hid_t create_dataset(xai_store *s, const char *name, hid_t type, int rank
     hid_t links = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(links, 1);
     H5Pset_chunk(props, rank, chunk);
-    if (deflate) {
+    if (s->shape.rows) {
+        H5Pset_alloc_time(props, H5D_ALLOC_TIME_EARLY); /* writing rows then changes no metadata */
+        H5Pset_fill_time(props, H5D_FILL_TIME_NEVER);
+    } else if (deflate) {
         H5Pset_shuffle(props);
         H5Pset_deflate(props, 1); /* level 1: most of the gain at a fraction of the CPU */
     }
@@ -74,27 +86,78 @@ void xai_store_abort(xai_store *s)
     if (!s) return;
     close_all(s);
     if (s->file > 0) H5Fclose(s->file);
-    remove(s->partial);
+    if (!s->team || s->team->rank == 0) remove(s->partial);
     free_store(s);
 }
 
-int xai_store_create(xai_store **out, const char *path, const xai_store_shape *shape)
+static xai_store *new_store(const char *path, const xai_store_shape *shape)
 {
-    *out = NULL;
-    if (shape->n_methods > MAX_METHODS) return xai_fail("%s: too many methods", path);
+    if (shape->n_methods > MAX_METHODS) return xai_fail("%s: too many methods", path), NULL;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     xai_store *s = xai_calloc(1, sizeof *s);
-    if (!s) return XAI_ERR;
+    if (!s) return NULL;
     s->shape = *shape;
     size_t n = strlen(path);
     s->path = xai_malloc(n + 1);
     s->partial = xai_malloc(n + 9);
     if (!s->path || !s->partial) {
         free_store(s);
-        return XAI_ERR;
+        return NULL;
     }
     memcpy(s->path, path, n + 1);
     snprintf(s->partial, n + 9, "%s.partial", path);
+    return s;
+}
+
+/* Every dataset of the layout, created or opened. */
+static int lay_out_all(xai_store *s, int create)
+{
+    const xai_store_shape *shape = &s->shape;
+    hsize_t image[3] = {(hsize_t)shape->channels, (hsize_t)shape->height, (hsize_t)shape->width};
+    hsize_t plane[2] = {(hsize_t)shape->height, (hsize_t)shape->width};
+    hsize_t classes[1] = {(hsize_t)shape->classes};
+    /* Deflate only the NUL-padded strings. The input would shrink 1.7x, the maps, heat maps and
+     * logits 1.1-1.25x, but deflating the input alone cost ~10 % of a sweep's throughput on two
+     * cores (bench_run), and filtered data cannot be written independently under MPI. */
+    int ok = (s->input = lay_out(s, create, "/input", H5T_NATIVE_FLOAT, 4, image, 0)) > 0 &&
+             (s->logits = lay_out(s, create, "/logits", H5T_NATIVE_FLOAT, 2, classes, 0)) > 0 &&
+             (s->target = lay_out(s, create, "/target", H5T_NATIVE_INT32, 1, NULL, 0)) > 0 &&
+             (s->timing_forward = lay_out(s, create, "/timings/forward", H5T_NATIVE_DOUBLE, 1, NULL, 0)) > 0;
+    if (ok && shape->with_images) {
+        hsize_t four[1] = {4}, five[1] = {5};
+        hid_t text = H5Tcopy(H5T_C_S1);
+        H5Tset_size(text, XAI_STORE_PATH_BYTES);
+        H5Tset_strpad(text, H5T_STR_NULLPAD);
+        ok = (s->image_path = lay_out(s, create, "/images/path", text, 1, NULL, 1)) > 0 &&
+             (s->image_label = lay_out(s, create, "/images/label", H5T_NATIVE_INT32, 1, NULL, 0)) > 0 &&
+             (s->image_bbox = lay_out(s, create, "/images/bbox", H5T_NATIVE_FLOAT, 2, four, 0)) > 0 &&
+             (s->image_bbox_frame = lay_out(s, create, "/images/bbox_frame", H5T_NATIVE_FLOAT, 2, four, 0)) > 0 &&
+             (s->top5 = lay_out(s, create, "/predictions/top5", H5T_NATIVE_INT32, 2, five, 0)) > 0;
+        /* The images that could not be used: none in a presized file (a run that skips one
+         * merges its parts instead). */
+        long long rows = s->shape.rows;
+        s->shape.rows = 0;
+        ok = ok && (s->skipped = lay_out(s, create, "/skipped/reason", text, 1, NULL, 1)) > 0;
+        s->shape.rows = rows;
+        H5Tclose(text);
+    }
+    for (int m = 0; ok && m < shape->n_methods; m++) {
+        char name[128];
+        snprintf(name, sizeof name, "/maps/%s", shape->methods[m]);
+        ok = (s->maps[m] = lay_out(s, create, name, H5T_NATIVE_FLOAT, 4, image, 0)) > 0;
+        snprintf(name, sizeof name, "/heatmaps/%s", shape->methods[m]);
+        ok = ok && (s->heatmaps[m] = lay_out(s, create, name, H5T_NATIVE_FLOAT, 3, plane, 0)) > 0;
+        snprintf(name, sizeof name, "/timings/%s", shape->methods[m]);
+        ok = ok && (s->timings[m] = lay_out(s, create, name, H5T_NATIVE_DOUBLE, 1, NULL, 0)) > 0;
+    }
+    return ok ? XAI_OK : XAI_ERR;
+}
+
+int xai_store_create(xai_store **out, const char *path, const xai_store_shape *shape)
+{
+    *out = NULL;
+    xai_store *s = new_store(path, shape);
+    if (!s) return XAI_ERR;
     s->file = H5Fcreate(s->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (s->file < 0) {
         int err = errno;
@@ -102,39 +165,38 @@ int xai_store_create(xai_store **out, const char *path, const xai_store_shape *s
         return xai_fail("%s: cannot create the HDF5 file%s%s", path, err ? ": " : "",
                         err ? strerror(err) : "");
     }
-    hsize_t image[3] = {(hsize_t)shape->channels, (hsize_t)shape->height, (hsize_t)shape->width};
-    hsize_t plane[2] = {(hsize_t)shape->height, (hsize_t)shape->width};
-    hsize_t classes[1] = {(hsize_t)shape->classes};
-    /* Deflate only the NUL-padded strings. The input would shrink 1.7x, the maps, heat maps and
-     * logits 1.1-1.25x, but deflating the input alone cost ~10 % of a sweep's throughput on two
-     * cores (bench_run), and filtered data cannot be written independently under MPI. */
-    int ok = (s->input = create_dataset(s, "/input", H5T_NATIVE_FLOAT, 4, image, 0)) > 0 &&
-             (s->logits = create_dataset(s, "/logits", H5T_NATIVE_FLOAT, 2, classes, 0)) > 0 &&
-             (s->target = create_dataset(s, "/target", H5T_NATIVE_INT32, 1, NULL, 0)) > 0 &&
-             (s->timing_forward = create_dataset(s, "/timings/forward", H5T_NATIVE_DOUBLE, 1, NULL, 0)) > 0;
-    if (ok && shape->with_images) {
-        hsize_t four[1] = {4}, five[1] = {5};
-        hid_t text = H5Tcopy(H5T_C_S1);
-        H5Tset_size(text, XAI_STORE_PATH_BYTES);
-        H5Tset_strpad(text, H5T_STR_NULLPAD);
-        ok = (s->image_path = create_dataset(s, "/images/path", text, 1, NULL, 1)) > 0 &&
-             (s->image_label = create_dataset(s, "/images/label", H5T_NATIVE_INT32, 1, NULL, 0)) > 0 &&
-             (s->image_bbox = create_dataset(s, "/images/bbox", H5T_NATIVE_FLOAT, 2, four, 0)) > 0 &&
-             (s->image_bbox_frame = create_dataset(s, "/images/bbox_frame", H5T_NATIVE_FLOAT, 2, four, 0)) > 0 &&
-             (s->top5 = create_dataset(s, "/predictions/top5", H5T_NATIVE_INT32, 2, five, 0)) > 0 &&
-             (s->skipped = create_dataset(s, "/skipped/reason", text, 1, NULL, 1)) > 0;
-        H5Tclose(text);
+    if (lay_out_all(s, 1)) {
+        xai_store_abort(s);
+        return XAI_ERR;
     }
-    for (int m = 0; ok && m < shape->n_methods; m++) {
-        char name[128];
-        snprintf(name, sizeof name, "/maps/%s", shape->methods[m]);
-        ok = (s->maps[m] = create_dataset(s, name, H5T_NATIVE_FLOAT, 4, image, 0)) > 0;
-        snprintf(name, sizeof name, "/heatmaps/%s", shape->methods[m]);
-        ok = ok && (s->heatmaps[m] = create_dataset(s, name, H5T_NATIVE_FLOAT, 3, plane, 0)) > 0;
-        snprintf(name, sizeof name, "/timings/%s", shape->methods[m]);
-        ok = ok && (s->timings[m] = create_dataset(s, name, H5T_NATIVE_DOUBLE, 1, NULL, 0)) > 0;
+    *out = s;
+    return XAI_OK;
+}
+
+int xai_store_suspend(xai_store *s)
+{
+    close_all(s);
+    herr_t c = H5Fclose(s->file);
+    int status = c < 0 ? xai_fail("%s: cannot write the HDF5 file (disk full?)", s->partial) : XAI_OK;
+    if (status) remove(s->partial);
+    free_store(s);
+    return status;
+}
+
+int xai_store_open_shared(xai_store **out, const char *path, const xai_store_shape *shape, const xai_team *team)
+{
+    *out = NULL;
+    xai_store *s = new_store(path, shape);
+    if (!s) return XAI_ERR;
+    s->team = team;
+    hid_t access = xai_team_file_access(team);
+    s->file = H5Fopen(s->partial, H5F_ACC_RDWR, access);
+    H5Pclose(access);
+    if (s->file < 0) {
+        free_store(s);
+        return xai_fail("%s: cannot open the shared HDF5 file", path);
     }
-    if (!ok) {
+    if (lay_out_all(s, 0)) {
         xai_store_abort(s);
         return XAI_ERR;
     }
@@ -199,8 +261,9 @@ int xai_store_transform_attributes(xai_store *s, const float *mean, const float 
                : XAI_OK;
 }
 
-/* Grow dataset d by `count` images and write them from `data`. */
-static int append_rows(xai_store *s, hid_t d, hid_t type, hsize_t count, const void *data)
+/* Write `count` images from `data` into dataset d at row `first`, or after its last row (grown
+ * to hold them) when first < 0. */
+static int put_rows(xai_store *s, hid_t d, hid_t type, long long first, hsize_t count, const void *data)
 {
     if (count == 0) return XAI_OK;
     hid_t space = H5Dget_space(d);
@@ -208,10 +271,11 @@ static int append_rows(xai_store *s, hid_t d, hid_t type, hsize_t count, const v
     hsize_t dims[4], start[4] = {0}, size[4];
     H5Sget_simple_extent_dims(space, dims, NULL);
     H5Sclose(space);
-    start[0] = dims[0];
-    dims[0] += count;
+    start[0] = first < 0 ? dims[0] : (hsize_t)first;
     for (int k = 0; k < rank; k++) size[k] = k ? dims[k] : count;
-    if (H5Dset_extent(d, dims) < 0) return xai_fail("%s: cannot extend a dataset", s->path);
+    if (first >= 0 && start[0] + count > dims[0]) return xai_fail("%s: rows %lld.. beyond the file's", s->path, first);
+    dims[0] += count;
+    if (first < 0 && H5Dset_extent(d, dims) < 0) return xai_fail("%s: cannot extend a dataset", s->path);
     hid_t file_space = H5Dget_space(d);
     hid_t mem_space = H5Screate_simple(rank, size, NULL);
     H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, size, NULL);
@@ -222,23 +286,23 @@ static int append_rows(xai_store *s, hid_t d, hid_t type, hsize_t count, const v
     return XAI_OK;
 }
 
-int xai_store_append(xai_store *s, const xai_store_batch *b)
+static int put_batch(xai_store *s, long long first, const xai_store_batch *b)
 {
     hsize_t n = (hsize_t)b->count;
     double *times = xai_malloc((size_t)b->count * sizeof(double));
     if (!times) return XAI_ERR;
     int status = XAI_OK;
     for (int i = 0; i < b->count; i++) times[i] = b->ms_forward;
-    if (append_rows(s, s->input, H5T_NATIVE_FLOAT, n, b->input) ||
-        append_rows(s, s->logits, H5T_NATIVE_FLOAT, n, b->logits) ||
-        append_rows(s, s->target, H5T_NATIVE_INT, n, b->targets) ||
-        append_rows(s, s->timing_forward, H5T_NATIVE_DOUBLE, n, times))
+    if (put_rows(s, s->input, H5T_NATIVE_FLOAT, first, n, b->input) ||
+        put_rows(s, s->logits, H5T_NATIVE_FLOAT, first, n, b->logits) ||
+        put_rows(s, s->target, H5T_NATIVE_INT, first, n, b->targets) ||
+        put_rows(s, s->timing_forward, H5T_NATIVE_DOUBLE, first, n, times))
         status = XAI_ERR;
     for (int m = 0; status == XAI_OK && m < s->shape.n_methods; m++) {
         for (int i = 0; i < b->count; i++) times[i] = b->ms_methods[m];
-        if (append_rows(s, s->maps[m], H5T_NATIVE_FLOAT, n, b->maps[m]) ||
-            append_rows(s, s->heatmaps[m], H5T_NATIVE_FLOAT, n, b->heatmaps[m]) ||
-            append_rows(s, s->timings[m], H5T_NATIVE_DOUBLE, n, times))
+        if (put_rows(s, s->maps[m], H5T_NATIVE_FLOAT, first, n, b->maps[m]) ||
+            put_rows(s, s->heatmaps[m], H5T_NATIVE_FLOAT, first, n, b->heatmaps[m]) ||
+            put_rows(s, s->timings[m], H5T_NATIVE_DOUBLE, first, n, times))
             status = XAI_ERR;
     }
     free(times);
@@ -251,16 +315,16 @@ int xai_store_append(xai_store *s, const xai_store_batch *b)
         hid_t type = H5Tcopy(H5T_C_S1);
         H5Tset_size(type, XAI_STORE_PATH_BYTES);
         H5Tset_strpad(type, H5T_STR_NULLPAD);
-        if (append_rows(s, s->image_path, type, n, text) ||
-            append_rows(s, s->image_label, H5T_NATIVE_INT, n, b->labels) ||
-            append_rows(s, s->image_bbox, H5T_NATIVE_FLOAT, n, b->bbox) ||
-            append_rows(s, s->image_bbox_frame, H5T_NATIVE_FLOAT, n, b->bbox_frame) ||
-            append_rows(s, s->top5, H5T_NATIVE_INT, n, b->top5))
+        if (put_rows(s, s->image_path, type, first, n, text) ||
+            put_rows(s, s->image_label, H5T_NATIVE_INT, first, n, b->labels) ||
+            put_rows(s, s->image_bbox, H5T_NATIVE_FLOAT, first, n, b->bbox) ||
+            put_rows(s, s->image_bbox_frame, H5T_NATIVE_FLOAT, first, n, b->bbox_frame) ||
+            put_rows(s, s->top5, H5T_NATIVE_INT, first, n, b->top5))
             status = XAI_ERR;
         memset(text, 0, (size_t)lines * XAI_STORE_PATH_BYTES);
         for (int i = 0; i < b->n_skipped; i++)
             strncpy(text + (size_t)i * XAI_STORE_PATH_BYTES, b->skipped[i], XAI_STORE_PATH_BYTES - 1);
-        if (status == XAI_OK && append_rows(s, s->skipped, type, (hsize_t)b->n_skipped, text)) status = XAI_ERR;
+        if (status == XAI_OK && put_rows(s, s->skipped, type, -1, (hsize_t)b->n_skipped, text)) status = XAI_ERR;
         H5Tclose(type);
         free(text);
     }
@@ -268,16 +332,30 @@ int xai_store_append(xai_store *s, const xai_store_batch *b)
     return status;
 }
 
+int xai_store_append(xai_store *s, const xai_store_batch *b)
+{
+    return put_batch(s, -1, b);
+}
+
+int xai_store_write_at(xai_store *s, long long first_row, const xai_store_batch *b)
+{
+    if (b->n_skipped) return xai_fail("%s: a presized file has no room for skipped images", s->path);
+    return put_batch(s, first_row, b);
+}
+
 int xai_store_close(xai_store *s)
 {
+    xai_team alone = {.rank = 0, .size = 1};
+    const xai_team *team = s->team ? s->team : &alone;
     close_all(s);
     herr_t c = H5Fclose(s->file);
     s->file = 0;
-    int status = XAI_OK;
-    if (c < 0) status = xai_fail("%s: cannot finish writing the HDF5 file (disk full?)", s->path);
-    else if (rename(s->partial, s->path) != 0)
+    int status = c < 0 ? xai_fail("%s: cannot finish writing the HDF5 file (disk full?)", s->path) : XAI_OK;
+    status = xai_team_agree(team, status);
+    if (status == XAI_OK && team->rank == 0 && rename(s->partial, s->path) != 0)
         status = xai_fail("%s: cannot move the finished file into place: %s", s->path, strerror(errno));
-    if (status) remove(s->partial);
+    if (status && team->rank == 0) remove(s->partial);
+    status = xai_team_agree(team, status);
     free_store(s);
     return status;
 }

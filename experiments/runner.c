@@ -186,10 +186,17 @@ static int create_store(const xai_run_options *o, const char *path, const xai_st
     return XAI_OK;
 }
 
-/* Run one batch (items first..first+count-1), write it as `part` and, when `whole` is open,
- * append it there too. */
+/* OUT written while the sweep goes: appended to by one process, or presized and shared by the
+ * ranks of an MPI run, each writing its batches at their rows. A presized file has no room for
+ * skipped images: after one, it is given up and the parts are merged at the end instead. */
+typedef struct {
+    xai_store *store;
+    int presized, given_up;
+} run_output;
+
+/* Run one batch (items first..first+count-1), write it as `part` and into `whole`. */
 static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, const xai_store_shape *shape,
-                     run_buffers *b, int first, int count, const char *part, const char *sha, xai_store *whole,
+                     run_buffers *b, int first, int count, const char *part, const char *sha, run_output *whole,
                      int *skipped, run_phases *phases)
 {
     size_t image = (size_t)shape->channels * shape->height * shape->width, plane = (size_t)shape->height * shape->width;
@@ -246,7 +253,9 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
     int status = xai_store_close(store);
     double t3 = now_s();
     phases->parts += t3 - t2;
-    if (status == XAI_OK && whole) status = xai_store_append(whole, &rows);
+    if (*skipped && whole->presized) whole->given_up = 1;
+    if (status == XAI_OK && whole->store && !whole->given_up)
+        status = whole->presized ? xai_store_write_at(whole->store, first, &rows) : xai_store_append(whole->store, &rows);
     phases->output += now_s() - t3;
     return status;
 }
@@ -290,7 +299,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     xai_engine *e = NULL;
     xai_dataset *d = NULL;
     run_buffers b = {0};
-    xai_store *whole = NULL; /* OUT, written as the batches finish */
+    run_output whole = {0};
     int *mine = NULL, n_mine = 0, n_batches = 0;
     xai_graph_options load = {.relu_only_rules = o->relu_only_rules};
     xai_transform t;
@@ -351,10 +360,22 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
                  (b.heat[m] = xai_malloc((size_t)B * plane * sizeof(float)));
         status = ok ? xai_engine_create_consuming(&e, g, B, o->threads) : XAI_ERR;
     }
-    /* A fresh run of one process also appends each batch to OUT as it goes, so that no merge is
-     * left for the end; a resumed or MPI run merges the parts at the end. */
-    if (status == XAI_OK && team->size == 1 && resumed == 0 && n_mine)
-        status = create_store(o, o->output, &shape, sha, d, &whole);
+    /* A fresh run also writes each batch into OUT as it finishes, so that no merge is left for
+     * the end; a resumed run merges the parts at the end. Under MPI, rank 0 creates OUT
+     * presized to the whole selection, then all ranks open it through MPI-IO. */
+    if (team->size == 1 && resumed == 0 && n_mine) {
+        if (status == XAI_OK) status = create_store(o, o->output, &shape, sha, d, &whole.store);
+    } else if (team->size > 1 && resumed == 0) {
+        xai_store_shape presized = shape;
+        presized.rows = d->count;
+        whole.presized = 1;
+        if (status == XAI_OK && team->rank == 0 && (status = create_store(o, o->output, &presized, sha, d, &whole.store)) == XAI_OK)
+            status = xai_store_suspend(whole.store);
+        whole.store = NULL;
+        if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
+        status = xai_store_open_shared(&whole.store, o->output, &presized, team);
+        if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
+    }
     run_phases phases = {0};
     int skipped_total = 0;
     double sweep_started = now_s();
@@ -362,7 +383,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
         char part[4200];
         part_name(parts, mine[k], part, sizeof part);
         int first = mine[k] * B, count = d->count - first < B ? d->count - first : B, skipped = 0;
-        status = run_batch(o, e, d, &shape, &b, first, count, part, sha, whole, &skipped, &phases);
+        status = run_batch(o, e, d, &shape, &b, first, count, part, sha, &whole, &skipped, &phases);
         /* Under MPI rank 0 speaks for all, counting the others as fast as itself. */
         int new_images = (done_images += count) - resumed, shown = resumed + new_images * team->size;
         skipped_total += skipped;
@@ -372,8 +393,14 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     }
     if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
     double merge_started = now_s();
-    if (whole) status = xai_store_close(whole), whole = NULL;
-    else status = merge_parts(o, team, parts, n_batches);
+    long long given_up = whole.given_up;
+    if (whole.presized && (status = xai_team_sum(team, &given_up, 1)) != XAI_OK) goto done;
+    if (whole.store && !given_up) status = xai_store_close(whole.store);
+    else {
+        xai_store_abort(whole.store); /* collective when shared */
+        status = merge_parts(o, team, parts, n_batches);
+    }
+    whole.store = NULL;
     summary->seconds_merge = xai_team_max(team, now_s() - merge_started + phases.output);
     if (status == XAI_OK) status = summarize(o->output, summary);
     if (status == XAI_OK && team->rank == 0) remove_parts(parts, n_batches);
@@ -383,7 +410,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     summary->seconds_total = xai_team_max(team, now_s() - started);
     summary->seconds_startup = xai_team_max(team, sweep_started - started);
 done:
-    xai_store_abort(whole);
+    xai_store_abort(whole.store);
     free(mine);
     free_buffers(&b);
     xai_engine_destroy(e);

@@ -20,6 +20,10 @@ typedef struct {
     int n_methods;
     const char *const *methods;
     int with_images;   /* `run`: also /images/{path,label,bbox,bbox_frame}, /predictions/top5 */
+    long long rows;    /* 0: datasets grow as images are appended. N: presized to N images from the
+                          start, written in place by xai_store_write_at, not compressed, chunks
+                          allocated at creation: writing rows then changes no HDF5 metadata, so
+                          several processes can write their rows independently */
 } xai_store_shape;
 
 #define XAI_STORE_PATH_BYTES 1024 /* /images/path: fixed-length, NUL-padded strings */
@@ -61,7 +65,18 @@ typedef struct {
 
 int xai_store_append(xai_store *store, const xai_store_batch *batch);
 
-/* Flush, close and move into place. Frees the store whatever the outcome. */
+/* Write a batch into rows first_row.. of a presized store (shape.rows); no skipped images. */
+int xai_store_write_at(xai_store *store, long long first_row, const xai_store_batch *batch);
+
+/* A presized file shared by a team (MPI): one member creates it (xai_store_create) and sets its
+ * attributes, then closes it unfinished with xai_store_suspend (FILE.partial stays); then every
+ * member opens it with xai_store_open_shared (collective), writes its own rows, and all close it
+ * together with xai_store_close (rank 0 moves it into place) or xai_store_abort. */
+int xai_store_suspend(xai_store *store);
+int xai_store_open_shared(xai_store **out, const char *path, const xai_store_shape *shape, const xai_team *team);
+
+/* Flush, close and move into place (collective for a shared store). Frees the store whatever the
+ * outcome. */
 int xai_store_close(xai_store *store);
 
 /* Close without keeping anything (after an error). */
