@@ -2,8 +2,10 @@
  * heat maps, HDF5 parts and the final merge) against the engine alone on the same batches
  * (inputs decoded beforehand), same batch size, methods and threads, measured in one process.
  * Goal (experiments issue): run >= 90 % of the engine-only rate on 2 threads.
- * The data: the sample photos copied COPIES times into a Stanford-Dogs-shaped tree.
- * usage: bench_run [--model F.onnx] [--copies N] [--batch B] [--threads T] */
+ * The data: the sample photos copied COPIES times into a Stanford-Dogs-shaped tree. The two are
+ * timed in turn ROUNDS times (engine, run, engine, run...) and the medians compared, so that a
+ * change of the host's load hits both alike.
+ * usage: bench_run [--model F.onnx] [--copies N] [--batch B] [--threads T] [--rounds R] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "xai_classes.h"
 #include "xai_dogs.h"
 #include "xai_engine.h"
+#include "xai_evaluate.h"
 #include "xai_model.h"
 #include "xai_run.h"
 #include "xai_status.h"
@@ -27,12 +30,13 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     const char *model = NULL;
-    int copies = 8, batch = 8, threads = 2;
+    int copies = 8, batch = 8, threads = 2, rounds = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--copies")) copies = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rounds")) rounds = atoi(argv[i + 1]);
     }
     char root[] = "/tmp/xaibench-bench-run-XXXXXX", command[4096], sample[sizeof root + 16], out[sizeof root + 16];
     if (!mkdtemp(root)) return perror("mkdtemp"), 1;
@@ -68,30 +72,41 @@ int main(int argc, char **argv)
     int *indices = malloc((size_t)(n + batch) * sizeof(int)), loaded, chosen[256];
     for (int m = 0; m < 3; m++) maps[m] = malloc((size_t)batch * image * sizeof(float));
     if (xai_dataset_load_batch(d, 0, n, inputs, indices, &loaded)) goto fail;
-    double t0 = now_s();
-    for (int first = 0; first < loaded; first += batch) {
-        xai_explain_request rq = {inputs + (size_t)first * image, 3, methods, NULL, chosen, logits, maps, NULL, NULL};
-        if (xai_engine_explain(e, &rq)) goto fail;
-    }
-    double engine_rate = loaded / (now_s() - t0);
-    xai_engine_destroy(e);
-    xai_graph_free(g);
-
-    xai_run_options o = {.model = model, .dataset = sample, .output = out, .methods = methods, .n_methods = 3,
-                         .batch = batch, .threads = threads, .target_predicted = 1, .quiet = 1};
+    if (rounds < 1 || rounds > 15) rounds = 3;
+    double engine_rates[15], run_rates[15], walls[15];
     xai_run_summary summary;
-    t0 = now_s();
-    if (xai_run(&o, &summary)) goto fail;
-    double wall = now_s() - t0, run_rate = summary.images / (wall - summary.seconds_startup);
-    printf("%d images (%d skipped), batch %d, %d threads, three methods\n", summary.images, summary.skipped, batch, threads);
+    for (int r = 0; r < rounds; r++) {
+        double t0 = now_s();
+        for (int first = 0; first < loaded; first += batch) {
+            xai_explain_request rq = {inputs + (size_t)first * image, 3, methods, NULL, chosen, logits, maps, NULL, NULL};
+            if (xai_engine_explain(e, &rq)) goto fail;
+        }
+        engine_rates[r] = loaded / (now_s() - t0);
+        xai_run_options o = {.model = model, .dataset = sample, .output = out, .methods = methods, .n_methods = 3,
+                             .batch = batch, .threads = threads, .target_predicted = 1, .quiet = 1};
+        t0 = now_s();
+        if (xai_run(&o, &summary)) goto fail;
+        double wall = now_s() - t0;
+        run_rates[r] = summary.images / (wall - summary.seconds_startup);
+        walls[r] = summary.images / wall;
+        printf("round %d: engine %6.2f images/s, run %6.2f images/s (%.1f %%); phases: start-up %.2f s, decode "
+               "%.2f s, engine %.2f s, part files %.2f s, output %.2f s\n",
+               r + 1, engine_rates[r], run_rates[r], 100 * run_rates[r] / engine_rates[r], summary.seconds_startup,
+               summary.seconds_decode, summary.seconds_engine, summary.seconds_parts, summary.seconds_merge);
+        remove(out);
+    }
+    double engine_rate = xai_median(engine_rates, rounds), run_rate = xai_median(run_rates, rounds);
+    double wall_rate = xai_median(walls, rounds);
+    printf("%d images (%d skipped), batch %d, %d threads, three methods; medians of %d rounds:\n", summary.images,
+           summary.skipped, batch, threads, rounds);
     printf("engine alone:   %6.2f images/s\n", engine_rate);
-    printf("xaibench run:   %6.2f images/s (decode, engine, heat maps, HDF5 part files and output), after a\n"
-           "                %6.2f s start-up (model load and checksum, data set, oneDNN primitives)\n",
+    printf("xaibench run:   %6.2f images/s (decode, engine, heat maps, HDF5 part files and output) after the\n"
+           "                one-time start-up (model load and checksum, data set, oneDNN primitives: %.2f s)\n",
            run_rate, summary.seconds_startup);
     printf("run / engine:   %6.1f %% (goal >= 90 %%); with the start-up counted: %.1f %%\n", 100 * run_rate / engine_rate,
-           100 * summary.images / wall / engine_rate);
-    printf("run phases:     decode %.2f s, engine %.2f s, part files %.2f s, output %.2f s\n", summary.seconds_decode,
-           summary.seconds_engine, summary.seconds_parts, summary.seconds_merge);
+           100 * wall_rate / engine_rate);
+    xai_engine_destroy(e);
+    xai_graph_free(g);
     snprintf(command, sizeof command, "rm -rf %s", root);
     if (system(command) != 0) fprintf(stderr, "bench_run: could not remove %s\n", root);
     return 0;
