@@ -292,7 +292,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     if (o->n_methods < 1 || o->n_methods > MAX_METHODS) return xai_fail("run: 1 to %d methods", MAX_METHODS);
     if (o->batch < 1) return xai_fail("run: batch must be >= 1");
     double started = now_s();
-    char manifest[8192], sha[65], parts[4096];
+    char manifest[8192], sha[65] = "", parts[4096];
     snprintf(parts, sizeof parts, "%s.parts", o->output);
 
     xai_graph *g = NULL;
