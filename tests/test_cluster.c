@@ -115,11 +115,21 @@ static void expect_same_results(const char *a_path, const char *b_path, int with
     H5Fclose(a), H5Fclose(b);
 }
 
+/* test_path's names live in a ring of 64: a path held across many calls is copied. */
+static const char *kept(const char *path)
+{
+    static char copies[16][1024];
+    static int next;
+    char *p = copies[next++ % 16];
+    snprintf(p, sizeof copies[0], "%s", path);
+    return p;
+}
+
 static const char *one_process(int copies)
 {
     char name[64];
     snprintf(name, sizeof name, "cluster-whole-%d.h5", copies);
-    const char *whole = test_path(name);
+    const char *whole = kept(test_path(name));
     if (access(whole, R_OK) != 0) cr_assert_eq(run(0, copies, whole, NULL), 0, "see %s", test_path("cluster.log"));
     return whole;
 }
@@ -141,14 +151,14 @@ Test(cluster, shards_merged_equal_one_run, .timeout = 300)
         snprintf(option, sizeof option, "--shard %d/3", s);
         cr_assert_eq(run(0, 1, shard[s], option), 0, "shard %d failed; see %s", s, test_path("cluster.log"));
     }
-    const char *merged = test_path("shards-merged.h5");
+    const char *merged = kept(test_path("shards-merged.h5"));
     snprintf(command, sizeof command, "%s merge %s %s %s %s >>%s 2>&1", binary(), merged, shard[2], shard[0], shard[1],
              test_path("cluster.log"));
     cr_assert_eq(system(command), 0, "merge failed; see %s", test_path("cluster.log"));
     expect_same_results(whole, merged, 0);
 
     /* A shard missing, or given twice: one line naming the file, no output. */
-    const char *bad = test_path("shards-bad.h5"), *log = test_path("merge-error.log");
+    const char *bad = kept(test_path("shards-bad.h5")), *log = kept(test_path("merge-error.log"));
     snprintf(command, sizeof command, "%s merge %s %s %s 2>%s", binary(), bad, shard[0], shard[1], log);
     int status = system(command);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1);
@@ -175,7 +185,7 @@ Test(cluster, mpi_ranks_equal_one_process, .timeout = 300)
         for (int ranks = 2; ranks <= 3; ranks++) {
             char name[64];
             snprintf(name, sizeof name, "mpi-%d-%d.h5", copies, ranks);
-            const char *out = test_path(name);
+            const char *out = kept(test_path(name));
             cr_assert_eq(run(ranks, copies, out, NULL), 0, "-np %d failed; see %s", ranks, test_path("cluster.log"));
             cr_assert_eq(metrics(out), 0, "see %s", test_path("cluster.log"));
             expect_same_results(whole, out, 1);
@@ -207,7 +217,7 @@ static int children(pid_t parent, pid_t *out, int room)
 Test(cluster, killed_rank_resumes_with_other_ranks, .timeout = 300)
 {
     need_mpi();
-    const char *whole = one_process(4), *out = test_path("mpi-killed.h5");
+    const char *whole = one_process(4), *out = kept(test_path("mpi-killed.h5"));
     char marker[1024], ranks_text[] = "2", batch_text[] = "2", threads_text[] = "1";
     snprintf(marker, sizeof marker, "%s.parts/batch-000003.h5", out);
     pid_t pid = fork();
@@ -237,7 +247,8 @@ Test(cluster, killed_rank_resumes_with_other_ranks, .timeout = 300)
  * its merge, and the MPI job through mpirun instead of srun. */
 Test(cluster, slurm_scripts, .timeout = 300)
 {
-    const char *whole = one_process(1), *outdir = test_path("slurm-shards"), *merged = test_path("slurm-merged.h5");
+    const char *whole = one_process(1), *outdir = kept(test_path("slurm-shards"));
+    const char *merged = kept(test_path("slurm-merged.h5"));
     char command[8192];
     for (int i = 0; i < 2; i++) {
         snprintf(command, sizeof command,
@@ -252,7 +263,7 @@ Test(cluster, slurm_scripts, .timeout = 300)
     expect_same_results(whole, merged, 0);
 
     need_mpi();
-    const char *mpi = test_path("slurm-mpi.h5");
+    const char *mpi = kept(test_path("slurm-mpi.h5"));
     snprintf(command, sizeof command,
              "XAI_LAUNCH='mpirun --oversubscribe --bind-to none -np 2' XAIBENCH=%s bash experiments/slurm/sweep-mpi.sbatch "
              "%s %s %s --batch 2 >>%s 2>&1",
