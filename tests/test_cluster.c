@@ -79,18 +79,6 @@ static int run(int ranks, int copies, const char *out, const char *extra)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static void *read_all(hid_t file, const char *name, size_t *bytes)
-{
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    cr_assert_geq(d, 0, "dataset %s missing", name);
-    hid_t type = H5Dget_type(d), space = H5Dget_space(d);
-    *bytes = H5Tget_size(type) * (size_t)H5Sget_simple_extent_npoints(space);
-    void *data = malloc(*bytes + 1);
-    cr_assert_geq(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
-    H5Sclose(space), H5Tclose(type), H5Dclose(d);
-    return data;
-}
-
 /* Every result dataset of `b` equals `a`'s, byte for byte (timings aside: they are times). */
 static void expect_same_results(const char *a_path, const char *b_path, int with_metrics)
 {
@@ -102,17 +90,8 @@ static void expect_same_results(const char *a_path, const char *b_path, int with
         "/metrics/guided_backprop/total_variation", "/metrics/saliency/sparseness", "/metrics/deconvnet/mass_in_box",
         "/metrics/guided_backprop/deletion_auc", "/metrics/saliency/high_frequency_energy",
         "/metrics/deconvnet/insertion_auc", "/metrics/guided_backprop/complexity"};
-    hid_t a = H5Fopen(a_path, H5F_ACC_RDONLY, H5P_DEFAULT), b = H5Fopen(b_path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert(a >= 0 && b >= 0, "cannot open %s or %s", a_path, b_path);
-    size_t n = sizeof datasets / sizeof *datasets;
-    for (size_t k = 0; k < n + (with_metrics ? sizeof metrics / sizeof *metrics : 0); k++) {
-        const char *name = k < n ? datasets[k] : metrics[k - n];
-        size_t na, nb;
-        void *x = read_all(a, name, &na), *y = read_all(b, name, &nb);
-        cr_expect(na == nb && memcmp(x, y, na) == 0, "%s differs between %s and %s", name, a_path, b_path);
-        free(x), free(y);
-    }
-    H5Fclose(a), H5Fclose(b);
+    test_expect_same_datasets(a_path, b_path, datasets, sizeof datasets / sizeof *datasets);
+    if (with_metrics) test_expect_same_datasets(a_path, b_path, metrics, sizeof metrics / sizeof *metrics);
 }
 
 /* test_path's names live in a ring of 64: a path held across many calls is copied. */

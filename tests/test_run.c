@@ -59,19 +59,6 @@ static int finish(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* All bytes of a dataset. */
-static void *read_all(hid_t file, const char *name, size_t *bytes)
-{
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    cr_assert_geq(d, 0, "dataset %s missing", name);
-    hid_t type = H5Dget_type(d), space = H5Dget_space(d);
-    *bytes = H5Tget_size(type) * (size_t)H5Sget_simple_extent_npoints(space);
-    void *data = malloc(*bytes + 1);
-    cr_assert_geq(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
-    H5Sclose(space), H5Tclose(type), H5Dclose(d);
-    return data;
-}
-
 Test(run, sweep_of_the_sample_set, .timeout = 120)
 {
     const char *root = sample_tree(), *out = test_path("sweep.h5");
@@ -83,19 +70,19 @@ Test(run, sweep_of_the_sample_set, .timeout = 120)
     hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
     cr_assert_geq(f, 0);
     size_t bytes;
-    int *labels = read_all(f, "/images/label", &bytes);
+    int *labels = test_read_all(f, "/images/label", &bytes);
     cr_expect_eq(bytes, 6 * sizeof(int), "6 decodable images");
-    int *targets = read_all(f, "/target", &bytes);
+    int *targets = test_read_all(f, "/target", &bytes);
     for (int k = 0; k < 6; k++) cr_expect_eq(targets[k], labels[k], "target is the label by default");
     cr_expect_eq(labels[0], 281);
-    char *paths = read_all(f, "/images/path", &bytes);
+    char *paths = test_read_all(f, "/images/path", &bytes);
     cr_expect(strstr(paths, "n02123045_1.png") != NULL);
-    char *skipped = read_all(f, "/skipped/reason", &bytes);
+    char *skipped = test_read_all(f, "/skipped/reason", &bytes);
     cr_expect_eq(bytes, 1024u, "one skipped image");
     cr_expect(strstr(skipped, "n02123045_2.jpg") && strstr(skipped, "JPEG"), "%s", skipped);
-    float *frame = read_all(f, "/images/bbox_frame", &bytes);
+    float *frame = test_read_all(f, "/images/bbox_frame", &bytes);
     cr_expect_eq(bytes, 6 * 4 * sizeof(float));
-    int *top5 = read_all(f, "/predictions/top5", &bytes);
+    int *top5 = test_read_all(f, "/predictions/top5", &bytes);
     cr_expect_eq(bytes, 6 * 5 * sizeof(int));
     cr_expect(H5Aexists(f, "model_sha256") > 0 && H5Aexists(f, "command_line") > 0);
     free(labels), free(targets), free(paths), free(skipped), free(frame), free(top5);
@@ -110,10 +97,10 @@ Test(run, sweep_of_the_sample_set, .timeout = 120)
     snprintf(command, sizeof command, "%s metrics %s --steps 4 >/dev/null 2>%s", binary(), out, test_path("metrics.log"));
     cr_assert_eq(system(command), 0, "see %s", test_path("metrics.log"));
     f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
-    double *mass = read_all(f, "/metrics/guided_backprop/mass_in_box", &bytes);
+    double *mass = test_read_all(f, "/metrics/guided_backprop/mass_in_box", &bytes);
     cr_expect_eq(bytes, 6 * sizeof(double));
     for (int k = 0; k < 6; k++) cr_expect(mass[k] >= 0 && mass[k] <= 1, "image %d: %g", k, mass[k]);
-    double *deletion = read_all(f, "/metrics/saliency/deletion_auc", &bytes);
+    double *deletion = test_read_all(f, "/metrics/saliency/deletion_auc", &bytes);
     for (int k = 0; k < 6; k++) cr_expect(deletion[k] > 0 && deletion[k] <= 1, "image %d: %g", k, deletion[k]);
     free(mass), free(deletion);
     H5Fclose(f);
@@ -164,15 +151,7 @@ Test(run, killed_run_resumes_to_identical_results, .timeout = 600)
     static const char *const datasets[] = {"/input", "/logits", "/target", "/maps/saliency", "/maps/deconvnet",
                                            "/maps/guided_backprop", "/heatmaps/guided_backprop", "/images/path",
                                            "/images/label", "/images/bbox", "/predictions/top5", "/skipped/reason"};
-    hid_t a = H5Fopen(whole, H5F_ACC_RDONLY, H5P_DEFAULT), b = H5Fopen(killed, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert(a >= 0 && b >= 0);
-    for (size_t k = 0; k < sizeof datasets / sizeof *datasets; k++) {
-        size_t na, nb;
-        void *x = read_all(a, datasets[k], &na), *y = read_all(b, datasets[k], &nb);
-        cr_expect(na == nb && memcmp(x, y, na) == 0, "%s differs between the whole and the resumed run", datasets[k]);
-        free(x), free(y);
-    }
-    H5Fclose(a), H5Fclose(b);
+    test_expect_same_datasets(whole, killed, datasets, sizeof datasets / sizeof *datasets);
 }
 
 Test(run, refuses_to_resume_another_command)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hdf5.h>
+
 #include "xai_graph.h"
 
 /* A fresh directory under $TMPDIR for this test process; files in it are removed at exit. */
@@ -30,6 +32,12 @@ void test_engine_matches_reference(const xai_graph *g, const float *candidates, 
 
 /* max |a - b| over n, and max |b| */
 double test_max_abs_diff_fd(const float *a, const double *b, size_t n, double *max_abs_b);
+
+/* All bytes of dataset `name` (asserting it exists); *bytes gets their count; free() them. */
+void *test_read_all(hid_t file, const char *name, size_t *bytes);
+
+/* Each dataset of `names` holds the same bytes in result files a and b. */
+void test_expect_same_datasets(const char *a, const char *b, const char *const *names, size_t n);
 
 /* Write `size` bytes to `path` (asserting success). */
 void test_write_file(const char *path, const void *bytes, size_t size);
