@@ -18,9 +18,7 @@ trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 "$xaibench" model init --arch resnet18 --seed 0 -o "$work/resnet18.onnx" >/dev/null
-"$xaibench" dataset sample -o "$work/tree" >/dev/null
-(cd "$work/tree/Images" && for d in */; do for f in "$d"*_1.*; do for k in $(seq 2 "$copies"); do
-  cp "$f" "${f%_1.*}_c$k.${f##*.}"; done; done; done)
+"$xaibench" dataset sample --copies "$copies" -o "$work/tree" >/dev/null
 # Without the sample set's undecodable image: a sweep that skips one gives up writing the shared
 # file as it goes and merges its parts at the end (README), not the case measured here.
 rm -r "$work/tree/lists" "$work/tree/Images/n02123045-tabby/n02123045_2.jpg"

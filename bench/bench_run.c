@@ -42,13 +42,8 @@ int main(int argc, char **argv)
     if (!mkdtemp(root)) return perror("mkdtemp"), 1;
     snprintf(sample, sizeof sample, "%s/tree", root);
     snprintf(out, sizeof out, "%s/run.h5", root);
-    if (xai_sample_set_write("data/samples", sample)) goto fail;
-    /* Replicate the decodable photos (truncated.jpg stays one bad image in the lot). */
-    snprintf(command, sizeof command,
-             "cd %s/Images && for d in */; do for f in \"$d\"*_1.*; do for k in $(seq 2 %d); do "
-             "cp \"$f\" \"${f%%_1.*}_c$k.${f##*.}\"; done; done; done && rm -r %s/lists",
-             sample, copies, sample);
-    if (system(command) != 0) return fprintf(stderr, "bench_run: cannot replicate the samples\n"), 1;
+    /* truncated.jpg stays one bad image in the lot */
+    if (xai_sample_set_write("data/samples", sample, copies)) goto fail;
     char default_model[sizeof root + 32];
     if (!model) {
         snprintf(default_model, sizeof default_model, "%s/resnet18.onnx", root);

@@ -74,13 +74,16 @@ static int dataset_list(int argc, char **argv)
 static int dataset_sample(int argc, char **argv)
 {
     const char *from = "data/samples", *out = NULL;
+    long copies = 1;
     for (int i = 0; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--from")) from = argv[i + 1];
         else if (!strcmp(argv[i], "-o")) out = argv[i + 1];
-        else return xai_fail("dataset sample: unknown option %s", argv[i]), cli_report();
+        else if (!strcmp(argv[i], "--copies")) {
+            if (cli_int(argv[i + 1], 1, 100000, "--copies", &copies)) return cli_report();
+        } else return xai_fail("dataset sample: unknown option %s", argv[i]), cli_report();
     }
-    if (!out || argc % 2) return xai_fail("dataset sample: usage: --from DIR -o DIR"), cli_report();
-    if (xai_sample_set_write(from, out)) return cli_report();
+    if (!out || argc % 2) return xai_fail("dataset sample: usage: [--from DIR] [--copies N] -o DIR"), cli_report();
+    if (xai_sample_set_write(from, out, (int)copies)) return cli_report();
     printf("wrote the sample set to %s\n", out);
     return 0;
 }

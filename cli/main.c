@@ -32,7 +32,7 @@ static void usage(FILE *to)
             "                [--sign absolute_value|positive]\n"
             "  xaibench dataset list DIR [--split train|test|all] [--breed NAME|WNID] [--limit N]\n"
             "                   [--shard i/n]\n"
-            "  xaibench dataset sample [--from data/samples] -o DIR\n",
+            "  xaibench dataset sample [--from data/samples] [--copies N] -o DIR\n",
             XAI_VERSION);
 }
 

@@ -56,46 +56,61 @@ static int copy_file(const char *from, const char *to)
     return bad ? xai_fail("%s: cannot copy to %s", from, to) : XAI_OK;
 }
 
-int xai_sample_set_write(const char *from, const char *root)
+int xai_sample_set_write(const char *from, const char *root, int copies)
 {
-    char path[4096], folder[256], relative[N_SAMPLES][512];
-    const char *names[N_SAMPLES];
-    double labels[N_SAMPLES];
+    if (copies < 1) return xai_fail("sample set: copies must be >= 1, not %d", copies);
+    char path[4096], folder[256];
+    char(*relative)[1024] = xai_calloc((size_t)N_SAMPLES * copies, sizeof *relative);
+    const char **names = xai_calloc((size_t)N_SAMPLES * copies, sizeof *names);
+    double *labels = xai_calloc((size_t)N_SAMPLES * copies, sizeof *labels);
+    int count = 0, status = relative && names && labels ? XAI_OK : XAI_ERR;
     const char *parts[] = {"", "/Images", "/Annotation", "/lists"};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4 && status == XAI_OK; i++) {
         snprintf(path, sizeof path, "%s%s", root, parts[i]);
-        if (make_dir(path)) return XAI_ERR;
+        status = make_dir(path);
     }
-    for (int i = 0; i < N_SAMPLES; i++) {
+    for (int i = 0; i < N_SAMPLES && status == XAI_OK; i++) {
         const sample *s = &samples[i];
         int index = xai_imagenet_index_of_wnid(s->wnid);
-        if (index < 0) return xai_fail("sample set: unknown wnid %s", s->wnid);
+        if (index < 0) {
+            status = xai_fail("sample set: unknown wnid %s", s->wnid);
+            break;
+        }
         snprintf(folder, sizeof folder, "%s-%s", s->wnid, xai_imagenet_name(index));
-        for (int p = 1; p <= 2; p++) {
+        for (int p = 1; p <= 2 && status == XAI_OK; p++) {
             snprintf(path, sizeof path, "%s%s/%s", root, parts[p], folder);
-            if (make_dir(path)) return XAI_ERR;
+            status = make_dir(path);
         }
-        char source[4096];
+        char source[4096], stem[256], name[300];
         snprintf(source, sizeof source, "%s/%s", from, s->source);
-        snprintf(path, sizeof path, "%s/Images/%s/%s", root, folder, s->target);
-        if (copy_file(source, path)) return XAI_ERR;
-        if (s->box.x1 > 0) {
-            char stem[256];
-            snprintf(stem, sizeof stem, "%s", s->target);
-            *strrchr(stem, '.') = '\0';
-            snprintf(path, sizeof path, "%s/Annotation/%s/%s", root, folder, stem);
-            if (xai_voc_write(path, folder, s->target, s->width, s->height, xai_imagenet_name(index), &s->box, 1))
-                return XAI_ERR;
+        snprintf(stem, sizeof stem, "%s", s->target);
+        char *dot = strrchr(stem, '.');
+        *dot = '\0';
+        /* Copy k > 1 of an annotated photo: STEM_cK.EXT, with the same box. */
+        for (int k = 1; k <= (s->box.x1 > 0 ? copies : 1) && status == XAI_OK; k++) {
+            if (k == 1) snprintf(name, sizeof name, "%s", s->target);
+            else snprintf(name, sizeof name, "%s_c%d.%s", stem, k, dot + 1);
+            snprintf(path, sizeof path, "%s/Images/%s/%s", root, folder, name);
+            if ((status = copy_file(source, path))) break;
+            if (s->box.x1 > 0) {
+                snprintf(path, sizeof path, "%s/Annotation/%s/%s", root, folder, name);
+                *strrchr(path, '.') = '\0';
+                status = xai_voc_write(path, folder, name, s->width, s->height, xai_imagenet_name(index), &s->box, 1);
+            }
+            snprintf(relative[count], sizeof relative[count], "%s/%s", folder, name);
+            names[count] = relative[count];
+            labels[count++] = index + 1.0; /* 1-based, like the official lists */
         }
-        snprintf(relative[i], sizeof relative[i], "%s/%s", folder, s->target);
-        names[i] = relative[i];
-        labels[i] = index + 1.0; /* 1-based, like the official lists */
     }
     static const char *const lists[] = {"test_list.mat", "file_list.mat"};
-    for (int l = 0; l < 2; l++) {
+    for (int l = 0; l < 2 && status == XAI_OK; l++) {
         snprintf(path, sizeof path, "%s/lists/%s", root, lists[l]);
-        if (xai_mat_write_file_list(path, names, labels, N_SAMPLES)) return XAI_ERR;
+        status = xai_mat_write_file_list(path, names, labels, count);
     }
     snprintf(path, sizeof path, "%s/lists/train_list.mat", root);
-    return xai_mat_write_file_list(path, names, labels, 0);
+    if (status == XAI_OK) status = xai_mat_write_file_list(path, names, labels, 0);
+    free(relative);
+    free(names);
+    free(labels);
+    return status;
 }

@@ -81,7 +81,9 @@ int xai_mat_write_file_list(const char *path, const char *const *names, const do
                             int count);
 
 /* Lay out the sample photos of scripts/fetch-samples.sh (folder `from`) as a Stanford Dogs
- * tree at `root`, with the boxes drawn by hand for them and one test list holding all. */
-int xai_sample_set_write(const char *from, const char *root);
+ * tree at `root`, with the boxes drawn by hand for them and one test list holding all; each
+ * decodable photo `copies` times (copy k > 1 as STEM_cK.EXT, same box: a larger set for
+ * benchmarks and long sweeps), the undecodable one once. */
+int xai_sample_set_write(const char *from, const char *root, int copies);
 
 #endif

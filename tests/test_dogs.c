@@ -19,7 +19,7 @@ static const char *sample_tree(const char *name)
 {
     if (access("data/samples/chelsea.png", R_OK) != 0) cr_skip_test("run scripts/fetch-samples.sh");
     const char *root = test_path(name);
-    cr_assert_eq(xai_sample_set_write("data/samples", root), XAI_OK, "%s", xai_last_error());
+    cr_assert_eq(xai_sample_set_write("data/samples", root, 1), XAI_OK, "%s", xai_last_error());
     return root;
 }
 
