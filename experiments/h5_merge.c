@@ -1,10 +1,8 @@
 /* h5_merge.c - joins result files of one layout into one (xai_store_merge, see xai_store.h).
  * The rows of every part are counted first, the merged datasets are created at their final
  * size, and each part's rows are written at their offset. A team of processes shares the parts
- * out round by round (part p to member p mod size) and writes collectively into one file
- * through MPI-IO; a process alone copies compressed chunks as they are, without inflating them. */
+ * out round by round (part p to member p mod size) and writes into one file through MPI-IO. */
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +18,6 @@ typedef struct {
     int rank;
     hsize_t dims[8];    /* dims[0]: rows in the first part; the rest: one row's shape */
     size_t row_bytes;
-    int raw;            /* filtered, one row per chunk: copied chunk by chunk when alone */
 } merged_set;
 
 typedef struct {
@@ -56,9 +53,6 @@ static herr_t list_dataset(hid_t root, const char *name, const H5O_info_t *info,
     if (s->rank < 1 || s->rank > 8) return -1;
     s->row_bytes = H5Tget_size(s->type);
     for (int k = 1; k < s->rank; k++) s->row_bytes *= s->dims[k];
-    hsize_t chunk[8] = {0};
-    s->raw = H5Pget_nfilters(s->create) > 0 && H5Pget_chunk(s->create, s->rank, chunk) == s->rank && chunk[0] == 1;
-    for (int k = 1; k < s->rank; k++) s->raw &= chunk[k] == s->dims[k];
     return 0;
 }
 
@@ -172,40 +166,15 @@ static int copy_attributes(merge *m, hid_t out, const char *const *overrides)
     return XAI_OK;
 }
 
-/* Rows [0, rows) of a filtered dataset, one row per chunk, copied still compressed. */
-static int copy_raw_chunks(hid_t src, hid_t dst, int rank, hsize_t rows, hsize_t first_row, const char *name)
-{
-    hsize_t from[8] = {0}, to[8] = {0};
-    (void)rank;
-    for (hsize_t r = 0; r < rows; r++) {
-        from[0] = r, to[0] = first_row + r;
-        hsize_t bytes = 0;
-        uint32_t filters = 0;
-        if (H5Dget_chunk_storage_size(src, from, &bytes) < 0) return xai_fail("cannot size a chunk of %s", name);
-        void *chunk = malloc(bytes ? bytes : 1);
-        if (!chunk) return xai_fail("out of memory merging %s", name);
-        herr_t ok = H5Dread_chunk(src, H5P_DEFAULT, from, &filters, chunk);
-        if (ok >= 0) ok = H5Dwrite_chunk(dst, H5P_DEFAULT, filters, to, (size_t)bytes, chunk);
-        free(chunk);
-        if (ok < 0) return xai_fail("cannot copy a chunk of %s (disk full?)", name);
-    }
-    return XAI_OK;
-}
-
 /* Dataset k of part p (p < 0: none, this member only takes part in the collective write) into
  * its rows of the merged file. */
-static int write_rows(merge *m, int k, int p, hid_t in, hid_t transfer, int alone, int failed)
+static int write_rows(merge *m, int k, int p, hid_t in, hid_t transfer, int failed)
 {
     const merged_set *s = &m->sets[k];
     hsize_t rows = p >= 0 && !failed ? (hsize_t)m->rows[(size_t)p * m->n_sets + k] : 0;
     hsize_t first = p >= 0 ? (hsize_t)m->first[(size_t)p * m->n_sets + k] : 0;
     hid_t src = rows ? H5Dopen2(in, s->name, H5P_DEFAULT) : -1;
     int status = rows && src < 0 ? xai_fail("%s: cannot read dataset %s", m->parts[p], s->name) : XAI_OK;
-    if (alone && s->raw) {
-        if (rows && status == XAI_OK) status = copy_raw_chunks(src, m->out_sets[k], s->rank, rows, first, s->name);
-        if (src >= 0) H5Dclose(src);
-        return status;
-    }
     void *buffer = rows && status == XAI_OK ? malloc(rows * s->row_bytes) : NULL;
     if (rows && status == XAI_OK && !buffer) status = xai_fail("out of memory merging %s", s->name);
     if (buffer && H5Dread(src, s->type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) < 0)
@@ -281,7 +250,7 @@ int xai_store_merge(const char *path, const char *const *parts, int n_parts, con
             if (p >= 0 && !failed && in < 0) failed = xai_fail("%s: cannot open as HDF5", parts[p]);
             for (int k = 0; k < m.n_sets; k++) {
                 hid_t transfer = H5Pget_nfilters(m.sets[k].create) > 0 ? collective : independent;
-                int w = write_rows(&m, k, failed ? -1 : p, in, transfer, team->size == 1, failed);
+                int w = write_rows(&m, k, failed ? -1 : p, in, transfer, failed);
                 if (w && !failed) failed = w;
             }
             if (in >= 0) H5Fclose(in);

@@ -86,8 +86,7 @@ void xai_store_abort(xai_store *store);
  * `path` (through PATH.partial and a rename), with the first part's root attributes, replaced
  * or joined by `overrides` (key, value pairs, NULL-terminated; NULL for none).
  * With a team of several processes (all call it with the same arguments) the parts are shared
- * out among them and written into the one file through MPI-IO; otherwise one process copies
- * (compressed chunks without decompressing them). */
+ * out among them and written into the one file through MPI-IO; otherwise one process copies. */
 int xai_store_merge(const char *path, const char *const *parts, int n_parts, const char *const *overrides,
                     const xai_team *team);
 
