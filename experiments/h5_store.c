@@ -26,18 +26,18 @@ struct xai_store {
 };
 
 /* Dataset `name`: opened when the file exists (xai_store_open_shared), else created extendible,
- * [rows, dims...] chunked one image per chunk, compressed when `deflate` (not when presized:
- * presized files are written in place, by several processes, and keep their chunks where they
- * were allocated at creation). */
+ * [rows, dims...] chunked one image per chunk, compressed when `deflate` (not when presized,
+ * rows > 0: presized datasets are written in place, by several processes, and keep the chunks
+ * allocated at creation). */
 static hid_t lay_out(xai_store *s, int create, const char *name, hid_t type, int rank, const hsize_t *image_dims,
-                     int deflate)
+                     int deflate, long long rows)
 {
     if (!create) {
         hid_t d = H5Dopen2(s->file, name, H5P_DEFAULT);
         if (d < 0) xai_fail("%s: no dataset %s", s->partial, name);
         return d;
     }
-    hsize_t dims[4] = {(hsize_t)s->shape.rows}, max[4] = {H5S_UNLIMITED}, chunk[4] = {1};
+    hsize_t dims[4] = {(hsize_t)rows}, max[4] = {H5S_UNLIMITED}, chunk[4] = {1};
     for (int d = 1; d < rank; d++) dims[d] = max[d] = chunk[d] = image_dims[d - 1];
     if (rank == 1) chunk[0] = 1024; /* scalars per image: one chunk holds many */
     hid_t space = H5Screate_simple(rank, dims, max);
@@ -45,7 +45,7 @@ static hid_t lay_out(xai_store *s, int create, const char *name, hid_t type, int
     hid_t links = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(links, 1);
     H5Pset_chunk(props, rank, chunk);
-    if (s->shape.rows) {
+    if (rows) {
         H5Pset_alloc_time(props, H5D_ALLOC_TIME_EARLY); /* writing rows then changes no metadata */
         H5Pset_fill_time(props, H5D_FILL_TIME_NEVER);
     } else if (deflate) {
@@ -116,39 +116,37 @@ static int lay_out_all(xai_store *s, int create)
     hsize_t image[3] = {(hsize_t)shape->channels, (hsize_t)shape->height, (hsize_t)shape->width};
     hsize_t plane[2] = {(hsize_t)shape->height, (hsize_t)shape->width};
     hsize_t classes[1] = {(hsize_t)shape->classes};
+    long long rows = shape->rows;
     /* Deflate only the NUL-padded strings. The input would shrink 1.7x, the maps, heat maps and
      * logits 1.1-1.25x, but deflating the input alone cost ~10 % of a sweep's throughput on two
      * cores (bench_run), and filtered data cannot be written independently under MPI. */
-    int ok = (s->input = lay_out(s, create, "/input", H5T_NATIVE_FLOAT, 4, image, 0)) > 0 &&
-             (s->logits = lay_out(s, create, "/logits", H5T_NATIVE_FLOAT, 2, classes, 0)) > 0 &&
-             (s->target = lay_out(s, create, "/target", H5T_NATIVE_INT32, 1, NULL, 0)) > 0 &&
-             (s->timing_forward = lay_out(s, create, "/timings/forward", H5T_NATIVE_DOUBLE, 1, NULL, 0)) > 0;
+    int ok = (s->input = lay_out(s, create, "/input", H5T_NATIVE_FLOAT, 4, image, 0, rows)) > 0 &&
+             (s->logits = lay_out(s, create, "/logits", H5T_NATIVE_FLOAT, 2, classes, 0, rows)) > 0 &&
+             (s->target = lay_out(s, create, "/target", H5T_NATIVE_INT32, 1, NULL, 0, rows)) > 0 &&
+             (s->timing_forward = lay_out(s, create, "/timings/forward", H5T_NATIVE_DOUBLE, 1, NULL, 0, rows)) > 0;
     if (ok && shape->with_images) {
         hsize_t four[1] = {4}, five[1] = {5};
         hid_t text = H5Tcopy(H5T_C_S1);
         H5Tset_size(text, XAI_STORE_PATH_BYTES);
         H5Tset_strpad(text, H5T_STR_NULLPAD);
-        ok = (s->image_path = lay_out(s, create, "/images/path", text, 1, NULL, 1)) > 0 &&
-             (s->image_label = lay_out(s, create, "/images/label", H5T_NATIVE_INT32, 1, NULL, 0)) > 0 &&
-             (s->image_bbox = lay_out(s, create, "/images/bbox", H5T_NATIVE_FLOAT, 2, four, 0)) > 0 &&
-             (s->image_bbox_frame = lay_out(s, create, "/images/bbox_frame", H5T_NATIVE_FLOAT, 2, four, 0)) > 0 &&
-             (s->top5 = lay_out(s, create, "/predictions/top5", H5T_NATIVE_INT32, 2, five, 0)) > 0;
+        ok = (s->image_path = lay_out(s, create, "/images/path", text, 1, NULL, 1, rows)) > 0 &&
+             (s->image_label = lay_out(s, create, "/images/label", H5T_NATIVE_INT32, 1, NULL, 0, rows)) > 0 &&
+             (s->image_bbox = lay_out(s, create, "/images/bbox", H5T_NATIVE_FLOAT, 2, four, 0, rows)) > 0 &&
+             (s->image_bbox_frame = lay_out(s, create, "/images/bbox_frame", H5T_NATIVE_FLOAT, 2, four, 0, rows)) > 0 &&
+             (s->top5 = lay_out(s, create, "/predictions/top5", H5T_NATIVE_INT32, 2, five, 0, rows)) > 0;
         /* The images that could not be used: none in a presized file (a run that skips one
          * merges its parts instead). */
-        long long rows = s->shape.rows;
-        s->shape.rows = 0;
-        ok = ok && (s->skipped = lay_out(s, create, "/skipped/reason", text, 1, NULL, 1)) > 0;
-        s->shape.rows = rows;
+        ok = ok && (s->skipped = lay_out(s, create, "/skipped/reason", text, 1, NULL, 1, 0)) > 0;
         H5Tclose(text);
     }
     for (int m = 0; ok && m < shape->n_methods; m++) {
         char name[128];
         snprintf(name, sizeof name, "/maps/%s", shape->methods[m]);
-        ok = (s->maps[m] = lay_out(s, create, name, H5T_NATIVE_FLOAT, 4, image, 0)) > 0;
+        ok = (s->maps[m] = lay_out(s, create, name, H5T_NATIVE_FLOAT, 4, image, 0, rows)) > 0;
         snprintf(name, sizeof name, "/heatmaps/%s", shape->methods[m]);
-        ok = ok && (s->heatmaps[m] = lay_out(s, create, name, H5T_NATIVE_FLOAT, 3, plane, 0)) > 0;
+        ok = ok && (s->heatmaps[m] = lay_out(s, create, name, H5T_NATIVE_FLOAT, 3, plane, 0, rows)) > 0;
         snprintf(name, sizeof name, "/timings/%s", shape->methods[m]);
-        ok = ok && (s->timings[m] = lay_out(s, create, name, H5T_NATIVE_DOUBLE, 1, NULL, 0)) > 0;
+        ok = ok && (s->timings[m] = lay_out(s, create, name, H5T_NATIVE_DOUBLE, 1, NULL, 0, rows)) > 0;
     }
     return ok ? XAI_OK : XAI_ERR;
 }
