@@ -53,6 +53,9 @@ static void need_mpi(void)
     if (system("command -v mpirun >/dev/null") != 0) cr_skip_test("no mpirun (apt-get install openmpi-bin)");
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    /* Containers often forbid the cross-process memory attach of Open MPI's shared-memory
+     * transport; the messages here are small, so plain copies cost nothing. */
+    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
 }
 
 /* `[mpirun -np K] xaibench run ... --batch 2 --threads 1 -o out [extra]`, as a shell command,
