@@ -36,9 +36,7 @@ static xai_graph *two_layer_net(void)
     const char *y = xai_onnx_node(b, "Gemm", "/fc", fc_in, fc_attr);
     int64_t in_dims[4] = {-1, 2, 1, 1}, out_dims[2] = {-1, 2};
     xai_onnx_io(b, "x", 4, in_dims, y, 2, out_dims);
-    const char *path = test_path("two-layer.onnx");
-    cr_assert_eq(xai_onnx_write(b, 13, path), XAI_OK, "%s", xai_last_error());
-    xai_onnx_builder_free(b);
+    const char *path = test_write_built(b, "two-layer.onnx");
     xai_graph *g;
     cr_assert_eq(xai_graph_load(&g, path, NULL), XAI_OK, "%s", xai_last_error());
     return g;
@@ -98,9 +96,7 @@ Test(methods, maxpool_ties_route_to_the_first_maximum)
     const char *y = xai_onnx_node(b, "Gemm", "/fc", fc_in, fc_attr);
     int64_t in_dims[4] = {-1, 1, 4, 4}, out_dims[2] = {-1, 1};
     xai_onnx_io(b, "x", 4, in_dims, y, 2, out_dims);
-    const char *path = test_path("pool-ties.onnx");
-    cr_assert_eq(xai_onnx_write(b, 13, path), XAI_OK, "%s", xai_last_error());
-    xai_onnx_builder_free(b);
+    const char *path = test_write_built(b, "pool-ties.onnx");
     xai_graph *g;
     cr_assert_eq(xai_graph_load(&g, path, NULL), XAI_OK, "%s", xai_last_error());
     /* Windows: top-left all equal (2); top-right all zero after ReLU; bottom-left a tie of

@@ -262,9 +262,7 @@ static const char *small_graph(const char *name, const char *op, int input_rank,
     const char *y = xai_onnx_node(b, op, "/n", inputs, NULL);
     int64_t in_dims[4] = {-1, 1, 4, 4}, out_dims[4] = {-1, 1, 3, 3};
     xai_onnx_io(b, "x", input_rank, in_dims, y, 4, out_dims);
-    const char *path = test_path(name);
-    cr_assert_eq(xai_onnx_write(b, 13, path), XAI_OK, "%s", xai_last_error());
-    xai_onnx_builder_free(b);
+    const char *path = test_write_built(b, name);
     return path;
 }
 
@@ -308,8 +306,6 @@ Test(onnx, cycle_is_refused)
     xai_onnx_node(b, "Add", "/b", b_in, NULL);
     int64_t in_dims[4] = {-1, 1, 2, 2};
     xai_onnx_io(b, "x", 4, in_dims, a, 4, in_dims);
-    const char *path = test_path("cycle.onnx");
-    cr_assert_eq(xai_onnx_write(b, 13, path), XAI_OK);
-    xai_onnx_builder_free(b);
+    const char *path = test_write_built(b, "cycle.onnx");
     expect_load_error(path, "cycle");
 }

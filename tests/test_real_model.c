@@ -131,9 +131,7 @@ static xai_graph *depthwise_clip_graph(float clip_min, int relu_only)
     xai_onnx_io(b, "x", 4, in_dims, y, 2, out_dims);
     char name[64];
     snprintf(name, sizeof name, "depthwise-clip-%g.onnx", clip_min);
-    const char *path = test_path(name);
-    cr_assert_eq(xai_onnx_write(b, 13, path), XAI_OK, "%s", xai_last_error());
-    xai_onnx_builder_free(b);
+    const char *path = test_write_built(b, name);
     xai_graph_options options = {.relu_only_rules = relu_only};
     xai_graph *g;
     cr_assert_eq(xai_graph_load(&g, path, &options), XAI_OK, "%s", xai_last_error());
@@ -229,9 +227,7 @@ Test(real_model, clip_and_group_errors)
     const char *y = xai_onnx_node(b, "Clip", "/clip", c_in, NULL);
     int64_t dims[4] = {-1, 1, 4, 4};
     xai_onnx_io(b, "x", 4, dims, y, 4, dims);
-    const char *path = test_path("bad-clip.onnx");
-    cr_assert_eq(xai_onnx_write(b, 13, path), XAI_OK);
-    xai_onnx_builder_free(b);
+    const char *path = test_write_built(b, "bad-clip.onnx");
     xai_graph *g;
     cr_expect_eq(xai_graph_load(&g, path, NULL), XAI_ERR);
     cr_expect(strstr(xai_last_error(), path) && strstr(xai_last_error(), "not a constant"), "%s", xai_last_error());
@@ -244,9 +240,7 @@ Test(real_model, clip_and_group_errors)
     y = xai_onnx_node(b, "Conv", "/conv", conv_in, attr);
     int64_t in_dims[4] = {-1, 4, 8, 8}, out_dims[4] = {-1, 6, 6, 6};
     xai_onnx_io(b, "x", 4, in_dims, y, 4, out_dims);
-    path = test_path("bad-group.onnx");
-    cr_assert_eq(xai_onnx_write(b, 13, path), XAI_OK);
-    xai_onnx_builder_free(b);
+    path = test_write_built(b, "bad-group.onnx");
     cr_expect_eq(xai_graph_load(&g, path, NULL), XAI_ERR);
     cr_expect(strstr(xai_last_error(), path) && strstr(xai_last_error(), "group 4 does not divide"), "%s", xai_last_error());
 }

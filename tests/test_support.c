@@ -277,3 +277,11 @@ void test_expect_same_datasets(const char *a_path, const char *b_path, const cha
     }
     H5Fclose(a), H5Fclose(b);
 }
+
+const char *test_write_built(xai_onnx_builder *b, const char *name)
+{
+    const char *path = test_path(name);
+    cr_assert_eq(xai_onnx_write(b, 13, path), XAI_OK, "%s: %s", name, xai_last_error());
+    xai_onnx_builder_free(b);
+    return path;
+}

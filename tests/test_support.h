@@ -9,6 +9,7 @@
 #include <hdf5.h>
 
 #include "xai_graph.h"
+#include "xai_onnx_builder.h"
 
 /* A fresh directory under $TMPDIR for this test process; files in it are removed at exit. */
 const char *test_dir(void);
@@ -38,6 +39,10 @@ void *test_read_all(hid_t file, const char *name, size_t *bytes);
 
 /* Each dataset of `names` holds the same bytes in result files a and b. */
 void test_expect_same_datasets(const char *a, const char *b, const char *const *names, size_t n);
+
+/* Write the graph built in b as test_path(name) (opset 13, asserting success), free b, and
+ * return the path. */
+const char *test_write_built(xai_onnx_builder *b, const char *name);
 
 /* Write `size` bytes to `path` (asserting success). */
 void test_write_file(const char *path, const void *bytes, size_t size);
