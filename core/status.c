@@ -31,3 +31,11 @@ void *xai_calloc(size_t count, size_t size)
     if (!p) xai_fail("out of memory (%zu x %zu bytes)", count, size);
     return p;
 }
+
+void *xai_malloc_pages(size_t bytes)
+{
+    size_t rounded = (bytes + 4095) / 4096 * 4096;
+    void *p = aligned_alloc(4096, rounded ? rounded : 4096);
+    if (!p) xai_fail("out of memory (%zu bytes)", bytes);
+    return p;
+}

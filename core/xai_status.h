@@ -32,4 +32,7 @@ void xai_clear_error(void);
 void *xai_malloc(size_t bytes);
 void *xai_calloc(size_t count, size_t size);
 
+/* The same on a 4096-byte boundary (buffers written to files opened O_DIRECT); free() frees it. */
+void *xai_malloc_pages(size_t bytes);
+
 #endif

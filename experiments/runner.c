@@ -343,7 +343,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
                              .n_methods = o->n_methods, .methods = names, .with_images = 1};
     size_t image = xai_value_size(in), plane = (size_t)in->h * in->w;
     if (n_mine) {
-        b.input = xai_malloc((size_t)B * image * sizeof(float));
+        b.input = xai_malloc_pages((size_t)B * image * sizeof(float)); /* page-aligned: written O_DIRECT */
         b.logits = xai_malloc((size_t)B * shape.classes * sizeof(float));
         b.bbox = xai_malloc((size_t)B * 4 * sizeof(float));
         b.bbox_frame = xai_malloc((size_t)B * 4 * sizeof(float));
@@ -356,8 +356,8 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
         int ok = b.input && b.logits && b.bbox && b.bbox_frame && b.targets && b.chosen && b.indices && b.labels &&
                  b.top5 && b.paths;
         for (int m = 0; ok && m < o->n_methods; m++)
-            ok = (b.maps[m] = xai_malloc((size_t)B * image * sizeof(float))) &&
-                 (b.heat[m] = xai_malloc((size_t)B * plane * sizeof(float)));
+            ok = (b.maps[m] = xai_malloc_pages((size_t)B * image * sizeof(float))) &&
+                 (b.heat[m] = xai_malloc_pages((size_t)B * plane * sizeof(float)));
         status = ok ? xai_engine_create_consuming(&e, g, B, o->threads) : XAI_ERR;
     }
     /* A fresh run also writes each batch into OUT as it finishes, so that no merge is left for

@@ -3,7 +3,9 @@
  * /timings/forward, provenance attributes on "/"; for `run` also /images/{path,label,bbox,
  * bbox_frame}, /predictions/top5 and /skipped/reason (images that could not be used). Datasets are extendible along the image axis,
  * one image per chunk; only the strings are deflated. The file is written as FILE.partial and renamed
- * into place on a successful close, so an error never leaves a half-written FILE. */
+ * into place on a successful close, so an error never leaves a half-written FILE. Image rows
+ * (input, maps, heat maps) in page-aligned memory (xai_malloc_pages) go to the file past the
+ * page cache (O_DIRECT) where the file system allows it, other rows through HDF5. */
 #ifndef XAI_STORE_H
 #define XAI_STORE_H
 
