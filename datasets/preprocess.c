@@ -169,18 +169,19 @@ static inline unsigned char clip8(int32_t v)
     return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* Horizontal pass: each output pixel has its own taps along its row. */
-static void horizontal_pass(const resample_plan *p, const unsigned char *in, int in_w,
+/* Horizontal pass over `rows` rows: output columns [x0, x0 + out_w) of the plan, each with its
+ * own taps along its row. */
+static void horizontal_pass(const resample_plan *p, int x0, const unsigned char *in, int in_w,
                             unsigned char *out, int out_w, int rows)
 {
 #pragma omp parallel for schedule(static) if ((size_t)out_w * rows > 16384)
     for (int y = 0; y < rows; y++)
         for (int x = 0; x < out_w; x++) {
-            const int32_t *w = p->weight + (size_t)x * p->taps;
-            const unsigned char *px = in + ((size_t)y * in_w + p->first[x]) * 3;
+            const int32_t *w = p->weight + (size_t)(x0 + x) * p->taps;
+            const unsigned char *px = in + ((size_t)y * in_w + p->first[x0 + x]) * 3;
             int32_t sum[3] = {1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1),
                               1 << (PRECISION_BITS - 1)};
-            for (int k = 0; k < p->count[x]; k++, px += 3) {
+            for (int k = 0; k < p->count[x0 + x]; k++, px += 3) {
                 sum[0] += px[0] * w[k];
                 sum[1] += px[1] * w[k];
                 sum[2] += px[2] * w[k];
@@ -192,9 +193,11 @@ static void horizontal_pass(const resample_plan *p, const unsigned char *in, int
         }
 }
 
-/* Vertical pass: one set of taps per output row, applied to whole input rows at once, so the
- * inner loop is a widening multiply-add over contiguous bytes that the compiler vectorizes. */
-static int vertical_pass(const resample_plan *p, const unsigned char *in, int width,
+/* Vertical pass: output rows [y0, y0 + out_h) of the plan, from `in` holding the input rows
+ * from `in_first_row` on. One set of taps per output row, applied to whole input rows at once,
+ * so the inner loop is a widening multiply-add over contiguous bytes that the compiler
+ * vectorizes. */
+static int vertical_pass(const resample_plan *p, int y0, const unsigned char *in, int in_first_row, int width,
                          unsigned char *out, int out_h)
 {
     size_t row = (size_t)width * 3;
@@ -209,10 +212,10 @@ static int vertical_pass(const resample_plan *p, const unsigned char *in, int wi
 #pragma omp for schedule(static)
         for (int y = 0; y < out_h; y++) {
             if (!sum) continue;
-            const int32_t *w = p->weight + (size_t)y * p->taps;
+            const int32_t *w = p->weight + (size_t)(y0 + y) * p->taps;
             for (size_t j = 0; j < row; j++) sum[j] = 1 << (PRECISION_BITS - 1);
-            for (int k = 0; k < p->count[y]; k++) {
-                const unsigned char *src = in + (size_t)(p->first[y] + k) * row;
+            for (int k = 0; k < p->count[y0 + y]; k++) {
+                const unsigned char *src = in + (size_t)(p->first[y0 + y] + k - in_first_row) * row;
                 int32_t weight = w[k];
                 for (size_t j = 0; j < row; j++) sum[j] += src[j] * weight;
             }
@@ -224,27 +227,39 @@ static int vertical_pass(const resample_plan *p, const unsigned char *in, int wi
     return status ? xai_fail("out of memory in the resize") : XAI_OK;
 }
 
-int xai_resize_bilinear(const xai_image *image, int out_w, int out_h, unsigned char *out)
+int xai_resize_bilinear(const xai_image *image, int out_w, int out_h, int x0, int y0, int w, int h,
+                        unsigned char *out)
 {
     int in_w = image->width, in_h = image->height;
-    const unsigned char *src = image->rgb;
+    if (x0 < 0 || y0 < 0 || w < 1 || h < 1 || x0 + w > out_w || y0 + h > out_h)
+        return xai_fail("resize: window %dx%d at (%d, %d) outside %dx%d", w, h, x0, y0, out_w, out_h);
+    resample_plan across = {0}, down = {0};
     unsigned char *temp = NULL;
     int status = XAI_OK;
-    if (out_w != in_w) {
-        resample_plan p = {0};
-        unsigned char *dst = out_h != in_h ? (temp = xai_malloc((size_t)out_w * in_h * 3)) : out;
-        if (!dst || plan_pass(&p, in_w, out_w)) status = XAI_ERR;
-        else horizontal_pass(&p, src, in_w, dst, out_w, in_h);
-        free_plan(&p);
-        src = dst;
+    /* The input rows the window's output rows read: all of them when there is no vertical pass. */
+    int first_row = y0, rows = h;
+    if (out_h != in_h && (status = plan_pass(&down, in_h, out_h)) == XAI_OK) {
+        first_row = down.first[y0];
+        int end = first_row;
+        for (int y = y0; y < y0 + h; y++)
+            if (down.first[y] + down.count[y] > end) end = down.first[y] + down.count[y];
+        rows = end - first_row;
     }
-    if (status == XAI_OK && out_h != in_h) {
-        resample_plan p = {0};
-        if (plan_pass(&p, in_h, out_h) || vertical_pass(&p, src, out_w, out, out_h)) status = XAI_ERR;
-        free_plan(&p);
+    /* Horizontal pass (or the window's columns as they are) over those rows, then vertical. */
+    const unsigned char *src = image->rgb;
+    if (status == XAI_OK && out_h != in_h) src = temp = xai_malloc((size_t)w * rows * 3);
+    unsigned char *across_out = out_h != in_h ? temp : out;
+    if (status == XAI_OK && !src) status = XAI_ERR;
+    if (status == XAI_OK && out_w != in_w) {
+        if ((status = plan_pass(&across, in_w, out_w)) == XAI_OK)
+            horizontal_pass(&across, x0, image->rgb + (size_t)first_row * in_w * 3, in_w, across_out, w, rows);
+    } else if (status == XAI_OK) {
+        for (int y = 0; y < rows; y++)
+            memcpy(across_out + (size_t)y * w * 3, image->rgb + ((size_t)(first_row + y) * in_w + x0) * 3, (size_t)w * 3);
     }
-    if (status == XAI_OK && out_w == in_w && out_h == in_h)
-        memcpy(out, image->rgb, (size_t)in_w * in_h * 3);
+    if (status == XAI_OK && out_h != in_h) status = vertical_pass(&down, y0, temp, first_row, w, out, h);
+    free_plan(&across);
+    free_plan(&down);
     free(temp);
     return status;
 }
@@ -287,8 +302,9 @@ int xai_preprocess(const xai_image *image, const xai_transform *t, float *out,
     if (cw > rw || ch > rh)
         return xai_fail("image of %dx%d resized to %dx%d is smaller than the %dx%d crop",
                         image->width, image->height, rw, rh, cw, ch);
-    unsigned char *resized = xai_malloc((size_t)rw * rh * 3);
-    if (!resized || xai_resize_bilinear(image, rw, rh, resized)) {
+    /* only the crop is resized: the same pixels, ~half the work */
+    unsigned char *resized = xai_malloc((size_t)cw * ch * 3);
+    if (!resized || xai_resize_bilinear(image, rw, rh, cx, cy, cw, ch, resized)) {
         free(resized);
         return XAI_ERR;
     }
@@ -296,7 +312,7 @@ int xai_preprocess(const xai_image *image, const xai_transform *t, float *out,
         float mean = t->mean[c], std = t->std[c];
         float *plane = out + (size_t)c * cw * ch;
         for (int y = 0; y < ch; y++) {
-            const unsigned char *row = resized + ((size_t)(y + cy) * rw + cx) * 3 + c;
+            const unsigned char *row = resized + (size_t)y * cw * 3 + c;
             for (int x = 0; x < cw; x++) plane[(size_t)y * cw + x] = ((float)row[3 * x] / 255.f - mean) / std;
         }
     }

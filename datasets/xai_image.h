@@ -68,7 +68,10 @@ int xai_preprocess(const xai_image *image, const xai_transform *t, float *out,
                    xai_crop_geometry *geometry);
 
 /* The resize alone, as PIL's Image.resize(BILINEAR) does for RGB images (antialiased,
- * fixed-point, horizontal pass first): out is out_h rows of out_w RGB triplets. */
-int xai_resize_bilinear(const xai_image *image, int out_w, int out_h, unsigned char *out);
+ * fixed-point, horizontal pass first), computed for the window [x0, x0 + w) x [y0, y0 + h) of
+ * the out_w x out_h result only (a crop's pixels are the same either way): out is h rows of w
+ * RGB triplets. */
+int xai_resize_bilinear(const xai_image *image, int out_w, int out_h, int x0, int y0, int w, int h,
+                        unsigned char *out);
 
 #endif
