@@ -94,9 +94,10 @@ int main(int argc, char **argv)
         ratios[r] = run_rates[r] / engine_rates[r];
         wall_ratios[r] = walls[r] / engine_rates[r];
         printf("round %d: engine %6.2f images/s, run %6.2f images/s (%.1f %%); phases: start-up %.2f s, decode "
-               "%.2f s, engine %.2f s, part files %.2f s, output %.2f s\n",
+               "%.2f s, engine %.2f s, part files %.2f s, output %.2f s (waited for %.2f s)\n",
                r + 1, engine_rates[r], run_rates[r], 100 * run_rates[r] / engine_rates[r], summary.seconds_startup,
-               summary.seconds_decode, summary.seconds_engine, summary.seconds_parts, summary.seconds_merge);
+               summary.seconds_decode, summary.seconds_engine, summary.seconds_parts, summary.seconds_merge,
+               summary.seconds_waiting);
         remove(out);
     }
     double engine_rate = xai_median(engine_rates, rounds), run_rate = xai_median(run_rates, rounds);

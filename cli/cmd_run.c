@@ -56,9 +56,9 @@ int cmd_run(int argc, char **argv)
                s.skipped, 100 * s.top1, 100 * s.top5);
         fprintf(stderr,
                 "xaibench: %.1f s in all%s: start-up %.1f s, decode %.1f s, engine %.1f s, part files %.1f s, "
-                "output %.1f s\n",
+                "output %.1f s (the sweep waited %.1f s for these writes)\n",
                 s.seconds_total, team.size > 1 ? " (slowest rank per phase)" : "", s.seconds_startup, s.seconds_decode,
-                s.seconds_engine, s.seconds_parts, s.seconds_merge);
+                s.seconds_engine, s.seconds_parts, s.seconds_merge, s.seconds_waiting);
     }
     xai_team_leave(&team);
     return status ? 1 : 0;

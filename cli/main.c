@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hdf5.h>
+
 #include "cli.h"
 #include "xai_status.h"
 #include "xai_version.h"
@@ -55,6 +57,10 @@ int cli_int(const char *text, long lo, long hi, const char *what, long *out)
 
 int main(int argc, char **argv)
 {
+    /* No HDF5 clean-up at exit: after a failed write (a full disk) the file's close fails, and
+     * HDF5 1.10 then crashes closing it a second time from its exit handler. The process ends
+     * either way; the kernel closes what is open. */
+    H5dont_atexit();
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

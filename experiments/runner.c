@@ -1,5 +1,6 @@
 /* runner.c - `xaibench run` (see xai_run.h): batches of a data set selection through the
- * engine into per-batch part files, resumable, merged at the end, with a progress line. */
+ * engine into per-batch part files and OUT, written by a thread while the engine computes the
+ * next batch; resumable, with a progress line. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -19,6 +20,7 @@
 #include "xai_status.h"
 #include "xai_store.h"
 #include "xai_version.h"
+#include "xai_write_behind.h"
 
 #define MAX_METHODS 8
 
@@ -151,22 +153,52 @@ static void top_five(const float *logits, int classes, int *out)
     }
 }
 
+/* One batch's buffers and, once computed, its rows ready to write. Two of them alternate when
+ * a writing thread writes one batch while the engine computes the next. */
 typedef struct {
     float *input, *logits, *maps[MAX_METHODS], *heat[MAX_METHODS], *bbox, *bbox_frame;
     int *targets, *chosen, *indices, *labels, *top5;
-    const char **paths;
-} run_buffers;
+    const char **paths, **skipped;
+    double ms_methods[MAX_METHODS];
+    xai_store_batch rows; /* the computed batch */
+    int batch, first;     /* its number and first item */
+} run_slot;
 
-static void free_buffers(run_buffers *b)
+/* The buffers for batches of B images of `shape`; page-aligned where written O_DIRECT. */
+static int allocate_slot(run_slot *b, int B, const xai_store_shape *shape)
+{
+    size_t image = (size_t)shape->channels * shape->height * shape->width, plane = (size_t)shape->height * shape->width;
+    b->input = xai_malloc_pages((size_t)B * image * sizeof(float));
+    b->logits = xai_malloc((size_t)B * shape->classes * sizeof(float));
+    b->bbox = xai_malloc((size_t)B * 4 * sizeof(float));
+    b->bbox_frame = xai_malloc((size_t)B * 4 * sizeof(float));
+    b->targets = xai_malloc((size_t)B * sizeof(int));
+    b->chosen = xai_malloc((size_t)B * sizeof(int));
+    b->indices = xai_malloc((size_t)B * sizeof(int));
+    b->labels = xai_malloc((size_t)B * sizeof(int));
+    b->top5 = xai_malloc((size_t)B * 5 * sizeof(int));
+    b->paths = xai_malloc((size_t)B * sizeof(char *));
+    b->skipped = xai_malloc((size_t)B * sizeof(char *));
+    int ok = b->input && b->logits && b->bbox && b->bbox_frame && b->targets && b->chosen && b->indices &&
+             b->labels && b->top5 && b->paths && b->skipped;
+    for (int m = 0; ok && m < shape->n_methods; m++)
+        ok = (b->maps[m] = xai_malloc_pages((size_t)B * image * sizeof(float))) &&
+             (b->heat[m] = xai_malloc_pages((size_t)B * plane * sizeof(float)));
+    return ok ? XAI_OK : XAI_ERR;
+}
+
+static void free_slot(run_slot *b)
 {
     free(b->input), free(b->logits), free(b->bbox), free(b->bbox_frame);
     free(b->targets), free(b->chosen), free(b->indices), free(b->labels), free(b->top5), free(b->paths);
+    free(b->skipped);
     for (int m = 0; m < MAX_METHODS; m++) free(b->maps[m]), free(b->heat[m]);
 }
 
-/* Seconds spent per phase of the sweep. */
+/* Seconds spent per phase of the sweep: decode and engine on the computing thread, part files
+ * and output on the writing one, and the computing thread's waits for the writes. */
 typedef struct {
-    double decode, engine, parts, output;
+    double decode, engine, parts, output, waiting;
 } run_phases;
 
 /* A result file of this run with its root attributes (provenance, data set, shard, transform). */
@@ -194,10 +226,15 @@ typedef struct {
     int presized, given_up;
 } run_output;
 
-/* Run one batch (items first..first+count-1), write it as `part` and into `whole`. */
-static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, const xai_store_shape *shape,
-                     run_buffers *b, int first, int count, const char *part, const char *sha, run_output *whole,
-                     int *skipped, run_phases *phases)
+/* The part file of batch b. */
+static void part_name(const char *parts, int batch, char *out, size_t size)
+{
+    snprintf(out, size, "%s/batch-%06d.h5", parts, batch);
+}
+
+/* Decode and explain batch `batch` (items first..first+count-1) into slot b, ready to write. */
+static int compute_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, const xai_store_shape *shape,
+                         run_slot *b, int batch, int first, int count, run_phases *phases)
 {
     size_t image = (size_t)shape->channels * shape->height * shape->width, plane = (size_t)shape->height * shape->width;
     int classes = shape->classes, loaded, problems_before = d->skipped;
@@ -205,8 +242,9 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
     if (xai_dataset_load_batch(d, first, count, b->input, b->indices, &loaded)) return XAI_ERR;
     double t1 = now_s();
     phases->decode += t1 - t0;
-    *skipped = d->skipped - problems_before;
-    double ms_forward = 0, ms_methods[MAX_METHODS] = {0};
+    int skipped = d->skipped - problems_before;
+    double ms_forward = 0;
+    for (int m = 0; m < o->n_methods; m++) b->ms_methods[m] = 0;
     if (loaded) {
         for (int k = 0; k < o->batch; k++) b->targets[k] = -1;
         int offset = d->transform.label_offset; /* ImageNet index + offset = the model's logit */
@@ -217,11 +255,11 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
                                 d->items[b->indices[k]].path, b->targets[k] - offset, classes - offset);
         }
         xai_explain_request rq = {b->input, o->n_methods, o->methods, b->targets, b->chosen, b->logits,
-                                  b->maps, &ms_forward, ms_methods};
+                                  b->maps, &ms_forward, b->ms_methods};
         if (xai_engine_explain(e, &rq)) return XAI_ERR;
         ms_forward /= loaded;
         for (int m = 0; m < o->n_methods; m++) {
-            ms_methods[m] /= loaded;
+            b->ms_methods[m] /= loaded;
             for (int k = 0; k < loaded; k++)
                 xai_heatmap_max_abs(b->maps[m] + k * image, shape->channels, plane, b->heat[m] + k * plane);
         }
@@ -237,33 +275,55 @@ static int run_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, co
         for (int r = 0; r < 5; r++) b->top5[k * 5 + r] -= d->transform.label_offset;
         b->chosen[k] -= d->transform.label_offset; /* stored as ImageNet indices */
     }
-    double t2 = now_s();
-    phases->engine += t2 - t1;
-    xai_store_batch rows = {.count = loaded, .input = b->input, .logits = b->logits, .targets = b->chosen,
-                            .maps = (const float *const *)b->maps, .heatmaps = (const float *const *)b->heat,
-                            .ms_forward = ms_forward, .ms_methods = ms_methods, .paths = b->paths,
-                            .labels = b->labels, .bbox = b->bbox, .bbox_frame = b->bbox_frame, .top5 = b->top5,
-                            .n_skipped = *skipped, .skipped = (const char *const *)d->problems + problems_before};
+    /* the lines themselves stay put; the array of them may move as it grows */
+    for (int k = 0; k < skipped; k++) b->skipped[k] = d->problems[problems_before + k];
+    phases->engine += now_s() - t1;
+    b->batch = batch;
+    b->first = first;
+    b->rows = (xai_store_batch){.count = loaded, .input = b->input, .logits = b->logits, .targets = b->chosen,
+                                .maps = (const float *const *)b->maps, .heatmaps = (const float *const *)b->heat,
+                                .ms_forward = ms_forward, .ms_methods = b->ms_methods, .paths = b->paths,
+                                .labels = b->labels, .bbox = b->bbox, .bbox_frame = b->bbox_frame, .top5 = b->top5,
+                                .n_skipped = skipped, .skipped = b->skipped};
+    return XAI_OK;
+}
+
+/* What writing a computed batch needs. */
+typedef struct {
+    const xai_run_options *o;
+    const xai_store_shape *shape;
+    const char *sha, *parts;
+    const xai_dataset *d;
+    run_slot *slots;
+    run_output *whole;
+    run_phases phases; /* parts and output */
+} run_writing;
+
+/* Write the batch in slot `slot` as its part file (the resume checkpoint: complete once renamed
+ * into place) and into OUT. */
+static int write_batch(void *context, int slot)
+{
+    run_writing *w = context;
+    const run_slot *b = &w->slots[slot];
+    char part[4200];
+    part_name(w->parts, b->batch, part, sizeof part);
+    double t0 = now_s();
     xai_store *store;
-    if (create_store(o, part, shape, sha, d, &store)) return XAI_ERR;
-    if (xai_store_append(store, &rows)) {
+    if (create_store(w->o, part, w->shape, w->sha, w->d, &store)) return XAI_ERR;
+    if (xai_store_append(store, &b->rows)) {
         xai_store_abort(store);
         return XAI_ERR;
     }
     int status = xai_store_close(store);
-    double t3 = now_s();
-    phases->parts += t3 - t2;
-    if (*skipped && whole->presized) whole->given_up = 1;
+    double t1 = now_s();
+    w->phases.parts += t1 - t0;
+    run_output *whole = w->whole;
+    if (b->rows.n_skipped && whole->presized) whole->given_up = 1;
     if (status == XAI_OK && whole->store && !whole->given_up)
-        status = whole->presized ? xai_store_write_at(whole->store, first, &rows) : xai_store_append(whole->store, &rows);
-    phases->output += now_s() - t3;
+        status = whole->presized ? xai_store_write_at(whole->store, b->first, &b->rows)
+                                 : xai_store_append(whole->store, &b->rows);
+    w->phases.output += now_s() - t1;
     return status;
-}
-
-/* The part file of batch b. */
-static void part_name(const char *parts, int batch, char *out, size_t size)
-{
-    snprintf(out, size, "%s/batch-%06d.h5", parts, batch);
 }
 
 /* Merge the parts in order into OUT; a kill here leaves the parts, and the same command merges
@@ -298,8 +358,9 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     xai_graph *g = NULL;
     xai_engine *e = NULL;
     xai_dataset *d = NULL;
-    run_buffers b = {0};
+    run_slot slots[XAI_WRITE_BEHIND_SLOTS] = {0};
     run_output whole = {0};
+    xai_write_behind *writer = NULL;
     int *mine = NULL, n_mine = 0, n_batches = 0;
     xai_graph_options load = {.relu_only_rules = o->relu_only_rules};
     xai_transform t;
@@ -341,25 +402,12 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     const xai_value *in = &g->values[g->input];
     xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = xai_graph_outputs(g),
                              .n_methods = o->n_methods, .methods = names, .with_images = 1};
-    size_t image = xai_value_size(in), plane = (size_t)in->h * in->w;
-    if (n_mine) {
-        b.input = xai_malloc_pages((size_t)B * image * sizeof(float)); /* page-aligned: written O_DIRECT */
-        b.logits = xai_malloc((size_t)B * shape.classes * sizeof(float));
-        b.bbox = xai_malloc((size_t)B * 4 * sizeof(float));
-        b.bbox_frame = xai_malloc((size_t)B * 4 * sizeof(float));
-        b.targets = xai_malloc((size_t)B * sizeof(int));
-        b.chosen = xai_malloc((size_t)B * sizeof(int));
-        b.indices = xai_malloc((size_t)B * sizeof(int));
-        b.labels = xai_malloc((size_t)B * sizeof(int));
-        b.top5 = xai_malloc((size_t)B * 5 * sizeof(int));
-        b.paths = xai_malloc((size_t)B * sizeof(char *));
-        int ok = b.input && b.logits && b.bbox && b.bbox_frame && b.targets && b.chosen && b.indices && b.labels &&
-                 b.top5 && b.paths;
-        for (int m = 0; ok && m < o->n_methods; m++)
-            ok = (b.maps[m] = xai_malloc_pages((size_t)B * image * sizeof(float))) &&
-                 (b.heat[m] = xai_malloc_pages((size_t)B * plane * sizeof(float)));
-        status = ok ? xai_engine_create_consuming(&e, g, B, o->threads) : XAI_ERR;
-    }
+    /* One process writes each batch in a thread of its own while the engine computes the next
+     * (two slots of buffers alternate); under MPI the writes stay on this thread, which alone
+     * may call MPI. */
+    int n_slots = team->size == 1 && n_mine > 1 ? XAI_WRITE_BEHIND_SLOTS : 1;
+    for (int k = 0; status == XAI_OK && n_mine && k < n_slots; k++) status = allocate_slot(&slots[k], B, &shape);
+    if (status == XAI_OK && n_mine) status = xai_engine_create_consuming(&e, g, B, o->threads);
     /* A fresh run also writes each batch into OUT as it finishes, so that no merge is left for
      * the end; a resumed run merges the parts at the end. Under MPI, rank 0 creates OUT
      * presized to the whole selection, then all ranks open it through MPI-IO. */
@@ -377,20 +425,27 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
         if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
     }
     run_phases phases = {0};
+    run_writing writing = {.o = o, .shape = &shape, .sha = sha, .parts = parts, .d = d, .slots = slots, .whole = &whole};
     int skipped_total = 0;
     double sweep_started = now_s();
+    if (status == XAI_OK && n_slots > 1) status = xai_write_behind_start(&writer, write_batch, &writing);
     for (int k = 0; k < n_mine && status == XAI_OK; k++) {
-        char part[4200];
-        part_name(parts, mine[k], part, sizeof part);
-        int first = mine[k] * B, count = d->count - first < B ? d->count - first : B, skipped = 0;
-        status = run_batch(o, e, d, &shape, &b, first, count, part, sha, &whole, &skipped, &phases);
+        int slot = k % n_slots, first = mine[k] * B, count = d->count - first < B ? d->count - first : B;
+        if (writer) status = xai_write_behind_claim(writer, slot, &phases.waiting);
+        if (status == XAI_OK) status = compute_batch(o, e, d, &shape, &slots[slot], mine[k], first, count, &phases);
+        if (status == XAI_OK && writer) xai_write_behind_post(writer, slot);
+        else if (status == XAI_OK) status = write_batch(&writing, slot);
         /* Under MPI rank 0 speaks for all, counting the others as fast as itself. */
         int new_images = (done_images += count) - resumed, shown = resumed + new_images * team->size;
-        skipped_total += skipped;
+        skipped_total += slots[slot].rows.n_skipped;
         if (status == XAI_OK && !quiet)
             progress(o, shown < d->count && k + 1 < n_mine ? shown : d->count, d->count, skipped_total,
                      sweep_started, resumed);
     }
+    double waiting_started = now_s();
+    status = xai_write_behind_finish(writer, status);
+    writer = NULL;
+    phases.waiting += now_s() - waiting_started;
     if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
     double merge_started = now_s();
     long long given_up = whole.given_up;
@@ -401,18 +456,20 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
         status = merge_parts(o, team, parts, n_batches);
     }
     whole.store = NULL;
-    summary->seconds_merge = xai_team_max(team, now_s() - merge_started + phases.output);
+    summary->seconds_merge = xai_team_max(team, now_s() - merge_started + writing.phases.output);
     if (status == XAI_OK) status = summarize(o->output, summary);
     if (status == XAI_OK && team->rank == 0) remove_parts(parts, n_batches);
     summary->seconds_decode = xai_team_max(team, phases.decode);
     summary->seconds_engine = xai_team_max(team, phases.engine);
-    summary->seconds_parts = xai_team_max(team, phases.parts);
+    summary->seconds_parts = xai_team_max(team, writing.phases.parts);
+    summary->seconds_waiting = xai_team_max(team, phases.waiting);
     summary->seconds_total = xai_team_max(team, now_s() - started);
     summary->seconds_startup = xai_team_max(team, sweep_started - started);
 done:
+    xai_write_behind_finish(writer, XAI_ERR);
     xai_store_abort(whole.store);
     free(mine);
-    free_buffers(&b);
+    for (int k = 0; k < XAI_WRITE_BEHIND_SLOTS; k++) free_slot(&slots[k]);
     xai_engine_destroy(e);
     xai_dataset_free(d);
     xai_graph_free(g);

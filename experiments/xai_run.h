@@ -5,7 +5,8 @@
  * place; OUT.parts/manifest pins what the run is (model checksum, data set, selection, methods,
  * batch, threads, target). The same command finds the finished batches and goes on with the
  * first missing one; at the end the parts are merged into OUT (through OUT.partial and a rename)
- * and removed. A kill loses at most the batch in flight.
+ * and removed. A kill loses at most the batches in flight. A process alone writes each batch in a
+ * thread of its own while the engine computes the next one (xai_write_behind.h).
  *
  * Under MPI (a team of several processes, xai_team.h) the batches still missing are dealt out
  * round-robin to the ranks, each rank writes its own batches' parts, and at the end all ranks
@@ -35,11 +36,14 @@ typedef struct {
 
 /* Top-1 and top-5 accuracy of a finished run file against /images/label, and where the time
  * went (seconds; under MPI the slowest rank's): start-up (model, data set, engine), then per
- * phase of the sweep, and the writing of OUT (appends as batches finish, or the merge). */
+ * phase of the sweep: decode and engine, the part files and the writing of OUT (appends as
+ * batches finish, or the merge), and how long the sweep waited for those writes (they overlap
+ * the engine when a thread writes them). */
 typedef struct {
     int images, skipped;
     double top1, top5;
-    double seconds_startup, seconds_decode, seconds_engine, seconds_parts, seconds_merge, seconds_total;
+    double seconds_startup, seconds_decode, seconds_engine, seconds_parts, seconds_merge, seconds_waiting,
+        seconds_total;
 } xai_run_summary;
 
 int xai_run(const xai_run_options *options, xai_run_summary *summary);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,19 +43,32 @@ static const char *model(const char *arch, int classes)
     return path;
 }
 
-/* fork + exec `xaibench run ...` with stdout/stderr to files; returns the pid. */
-static pid_t start_run(const char *model_path, const char *root, const char *output, const char *batch)
+/* fork + exec `xaibench run ...` with stdout/stderr to files, writing files of at most
+ * `file_limit` bytes (0: no limit; past it writes fail with EFBIG, as on a full disk); returns
+ * the pid. */
+static pid_t start_limited_run(const char *model_path, const char *root, const char *output, const char *batch,
+                               rlim_t file_limit)
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         FILE *out = freopen(test_path("run.log"), "a", stderr);
         (void)out;
+        if (file_limit) {
+            struct rlimit limit = {file_limit, file_limit};
+            signal(SIGXFSZ, SIG_IGN);
+            setrlimit(RLIMIT_FSIZE, &limit);
+        }
         execl(binary(), binary(), "run", "--model", model_path, "--dataset", root, "--batch", batch,
               "--threads", "1", "-o", output, (char *)NULL);
         _exit(127);
     }
     return pid;
+}
+
+static pid_t start_run(const char *model_path, const char *root, const char *output, const char *batch)
+{
+    return start_limited_run(model_path, root, output, batch, 0);
 }
 
 static int finish(pid_t pid)
@@ -157,6 +171,35 @@ Test(run, killed_run_resumes_to_identical_results, .timeout = 600)
                                            "/maps/guided_backprop", "/heatmaps/guided_backprop", "/images/path",
                                            "/images/label", "/images/bbox", "/predictions/top5", "/skipped/reason"};
     test_expect_same_datasets(whole, killed, datasets, sizeof datasets / sizeof *datasets);
+}
+
+/* The last line of the run log. */
+static void last_log_line(char *line, size_t size)
+{
+    FILE *f = fopen(test_path("run.log"), "r");
+    cr_assert_not_null(f);
+    char next[4096];
+    line[0] = '\0';
+    while (fgets(next, sizeof next, f)) snprintf(line, size, "%s", next);
+    fclose(f);
+}
+
+Test(run, failed_write_is_one_line_and_the_same_command_completes, .timeout = 600)
+{
+    const char *root = sample_tree(), *net = model("resnet18", 1000);
+    const char *whole = test_path("whole.h5"), *limited = test_path("limited.h5");
+    cr_assert_eq(finish(start_run(net, root, whole, "1")), 0, "see %s", test_path("run.log"));
+    /* ~3 MB per image: the writes fail a few images in */
+    cr_assert_eq(finish(start_limited_run(net, root, limited, "1", 8 << 20)), 1, "a run past the limit did not fail cleanly");
+    char line[4096];
+    last_log_line(line, sizeof line);
+    cr_expect(strncmp(line, "xaibench: ", 10) == 0 && strstr(line, limited) && strstr(line, "write"),
+              "not one line naming the file: %s", line);
+    cr_expect_neq(access(limited, F_OK), 0, "a failed run left its final file");
+    cr_assert_eq(finish(start_run(net, root, limited, "1")), 0, "the rerun failed; see %s", test_path("run.log"));
+    static const char *const datasets[] = {"/input", "/logits", "/maps/saliency", "/maps/guided_backprop",
+                                           "/heatmaps/deconvnet", "/images/path", "/skipped/reason"};
+    test_expect_same_datasets(whole, limited, datasets, sizeof datasets / sizeof *datasets);
 }
 
 Test(run, refuses_to_resume_another_command)
