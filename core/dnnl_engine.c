@@ -598,7 +598,10 @@ const char *xai_engine_kernels(const xai_engine *e) { return e->kernels; }
 static void activation_forward(const float *restrict x, float *restrict y, size_t n, float lo, float hi)
 {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) y[i] = fminf(fmaxf(x[i], lo), hi);
+    for (size_t i = 0; i < n; i++) { /* comparisons, not fminf/fmaxf: those are libm calls here */
+        float v = x[i] > lo ? x[i] : lo;
+        y[i] = v < hi ? v : hi;
+    }
 }
 
 /* dst = src, or dst = 0 when src is NULL; split over the threads like the other loops. */

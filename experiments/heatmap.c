@@ -7,5 +7,8 @@ void xai_heatmap_max_abs(const float *map, int channels, size_t plane, float *he
 {
     for (size_t p = 0; p < plane; p++) heat[p] = fabsf(map[p]);
     for (int c = 1; c < channels; c++)
-        for (size_t p = 0; p < plane; p++) heat[p] = fmaxf(heat[p], fabsf(map[(size_t)c * plane + p]));
+        for (size_t p = 0; p < plane; p++) { /* a comparison, not fmaxf (a libm call per pixel) */
+            float a = fabsf(map[(size_t)c * plane + p]);
+            heat[p] = a > heat[p] ? a : heat[p];
+        }
 }
