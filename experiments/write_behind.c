@@ -41,7 +41,6 @@ static void *write_posted(void *arg)
         pthread_cond_broadcast(&w->changed);
     }
     pthread_mutex_unlock(&w->lock);
-    struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); fprintf(stderr, "writer cpu %.3f s\n", t.tv_sec + t.tv_nsec / 1e9);
     return NULL;
 }
 
