@@ -7,17 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "xai_clock.h"
 #include "xai_image.h"
 #include "xai_status.h"
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -45,7 +38,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < n_threads; k++) {
         omp_set_num_threads(threads[k]);
         int failed = 0;
-        double t0 = now_s();
+        double t0 = xai_now_seconds();
 #pragma omp parallel for schedule(dynamic) reduction(| : failed)
         for (int job = 0; job < rounds * n_images; job++) {
             xai_image image;
@@ -54,7 +47,7 @@ int main(int argc, char **argv)
                 failed = 1;
             xai_image_free(&image);
         }
-        double seconds = now_s() - t0;
+        double seconds = xai_now_seconds() - t0;
         if (failed) {
             fprintf(stderr, "bench_decode: %s\n", xai_last_error());
             return 1;

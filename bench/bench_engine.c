@@ -18,9 +18,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "xai_clock.h"
 #include "xai_engine.h"
 #include "xai_evaluate.h"
 #include "xai_model.h"
@@ -28,13 +28,6 @@
 #include "xai_reference.h"
 #include "xai_rng.h"
 #include "xai_status.h"
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 /* Clock (GHz) and fp32 SIMD lanes from /proc/cpuinfo (the name comes from xai_cpu_name). */
 static void cpu_clock_and_lanes(double *ghz, int *lanes)
@@ -114,10 +107,10 @@ static double copy_bandwidth(int threads)
     for (size_t i = 0; i < n; i++) a[i] = (float)i, b[i] = 0.f;
     double best = 0.0;
     for (int r = 0; r < 5; r++) {
-        double t0 = now_ms();
+        double t0 = 1e3 * xai_now_seconds();
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) b[i] = a[i];
-        double s = (now_ms() - t0) / 1e3;
+        double s = (1e3 * xai_now_seconds() - t0) / 1e3;
         if (s > 0 && 2.0 * n * sizeof(float) / s / 1e9 > best) best = 2.0 * n * sizeof(float) / s / 1e9;
     }
     free(a), free(b);
@@ -202,15 +195,15 @@ static int measure(const xai_graph *g, int batch, const int *threads, int n_thre
         for (int t = 0; t < n_threads && status == XAI_OK; t++) {
             omp_set_num_threads(threads[t]);
             xai_engine *e = engines[t];
-            double t0 = now_ms();
+            double t0 = 1e3 * xai_now_seconds();
             status = xai_engine_forward(e, input, logits);
-            double t1 = now_ms();
+            double t1 = 1e3 * xai_now_seconds();
             xai_explain_request one_map = {input, 1, methods, targets, chosen, logits, maps, NULL, NULL};
             if (!status) status = xai_engine_explain(e, &one_map);
-            double t2 = now_ms();
+            double t2 = 1e3 * xai_now_seconds();
             xai_explain_request three_maps = {input, 3, methods, targets, chosen, logits, maps, NULL, NULL};
             if (!status) status = xai_engine_explain(e, &three_maps);
-            double t3 = now_ms();
+            double t3 = 1e3 * xai_now_seconds();
             if (it < 0) continue;
             double *s = samples + (size_t)3 * (t * iterations + it);
             s[0] = (t1 - t0) / batch, s[1] = (t2 - t1) / batch, s[2] = (t3 - t2) / batch;
@@ -321,11 +314,11 @@ int main(int argc, char **argv)
     xai_reference *ref;
     int target = 0;
     if (xai_reference_create(&ref, g, 1)) goto fail;
-    double t0 = now_ms();
+    double t0 = 1e3 * xai_now_seconds();
     if (xai_reference_forward(ref, input, NULL) ||
         xai_reference_backward(ref, &xai_method_saliency, &target, map))
         goto fail;
-    double reference_ms = now_ms() - t0;
+    double reference_ms = 1e3 * xai_now_seconds() - t0;
     printf("reference engine, forward + one map, batch 1, %d threads: %.0f ms = %.0fx the oneDNN engine\n",
            threads[n_threads - 1], reference_ms, reference_ms / table[0][n_threads - 1].one_map);
     xai_reference_destroy(ref);

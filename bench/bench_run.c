@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "xai_clock.h"
 #include "xai_classes.h"
 #include "xai_dogs.h"
 #include "xai_engine.h"
@@ -21,13 +21,6 @@
 #include "xai_model.h"
 #include "xai_run.h"
 #include "xai_status.h"
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -81,18 +74,18 @@ int main(int argc, char **argv)
     xai_run_summary summary;
     for (int r = 0; r < rounds; r++) {
         if (xai_engine_create(&e, g, batch, threads)) goto fail;
-        double t0 = now_s();
+        double t0 = xai_now_seconds();
         for (int b = 0; b < n_batches; b++) {
             xai_explain_request rq = {inputs + (size_t)b * batch * image, 3, methods, NULL, chosen, logits, maps, NULL, NULL};
             if (xai_engine_explain(e, &rq)) goto fail;
         }
-        engine_rates[r] = loaded / (now_s() - t0);
+        engine_rates[r] = loaded / (xai_now_seconds() - t0);
         xai_engine_destroy(e);
         xai_run_options o = {.model = model, .dataset = sample, .output = out, .methods = methods, .n_methods = 3,
                              .batch = batch, .threads = threads, .target_predicted = 1, .quiet = 1};
-        t0 = now_s();
+        t0 = xai_now_seconds();
         if (xai_run(&o, &summary)) goto fail;
-        double wall = now_s() - t0;
+        double wall = xai_now_seconds() - t0;
         run_rates[r] = summary.images / (wall - summary.seconds_startup);
         walls[r] = summary.images / wall;
         ratios[r] = run_rates[r] / engine_rates[r];

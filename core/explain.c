@@ -1,24 +1,17 @@
 /* explain.c - several attribution methods from one forward pass (the activation outputs and
  * max-pool choices of that forward are shared), with the target chosen per image. */
-#include <time.h>
 
+#include "xai_clock.h"
 #include "xai_engine.h"
 #include "xai_graph.h"
 #include "xai_status.h"
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 int xai_engine_explain(xai_engine *e, const xai_explain_request *rq)
 {
     int batch = xai_engine_batch(e);
-    double t0 = now_ms();
+    double t0 = 1e3 * xai_now_seconds();
     if (xai_engine_forward(e, rq->input, rq->logits)) return XAI_ERR;
-    if (rq->ms_forward) *rq->ms_forward = now_ms() - t0;
+    if (rq->ms_forward) *rq->ms_forward = 1e3 * xai_now_seconds() - t0;
     /* Targets: as given, or the top logit ("auto"). */
     int classes = 0;
     for (int n = 0; n < batch; n++) {
@@ -34,9 +27,9 @@ int xai_engine_explain(xai_engine *e, const xai_explain_request *rq)
         rq->targets_out[n] = t;
     }
     for (int m = 0; m < rq->n_methods; m++) {
-        double t1 = now_ms();
+        double t1 = 1e3 * xai_now_seconds();
         if (xai_engine_backward(e, rq->methods[m], rq->targets_out, rq->maps[m])) return XAI_ERR;
-        if (rq->ms_methods) rq->ms_methods[m] = now_ms() - t1;
+        if (rq->ms_methods) rq->ms_methods[m] = 1e3 * xai_now_seconds() - t1;
     }
     return XAI_OK;
 }

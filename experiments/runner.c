@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
 
+#include "xai_clock.h"
 #include "xai_engine.h"
 #include "xai_heatmap.h"
 #include "xai_provenance.h"
@@ -23,13 +23,6 @@
 #include "xai_write_behind.h"
 
 #define MAX_METHODS 8
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 /* What makes two runs the same run: resuming with anything else would mix results. */
 static void describe_run(const xai_run_options *o, const char *sha, char *out, size_t size)
@@ -87,7 +80,7 @@ static void remove_parts(const char *parts, int n_batches)
 static void progress(const xai_run_options *o, int done, int total, int skipped, double started, int resumed)
 {
     if (o->quiet) return;
-    double elapsed = now_s() - started, rate = done > resumed && elapsed > 0 ? (done - resumed) / elapsed : 0;
+    double elapsed = xai_now_seconds() - started, rate = done > resumed && elapsed > 0 ? (done - resumed) / elapsed : 0;
     double eta = rate > 0 ? (total - done) / rate : 0;
     int tty = isatty(2), width = 30, filled = total ? width * done / total : width;
     if (tty) {
@@ -238,9 +231,9 @@ static int compute_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d
 {
     size_t image = (size_t)shape->channels * shape->height * shape->width, plane = (size_t)shape->height * shape->width;
     int classes = shape->classes, loaded, problems_before = d->skipped;
-    double t0 = now_s();
+    double t0 = xai_now_seconds();
     if (xai_dataset_load_batch(d, first, count, b->input, b->indices, &loaded)) return XAI_ERR;
-    double t1 = now_s();
+    double t1 = xai_now_seconds();
     phases->decode += t1 - t0;
     int skipped = d->skipped - problems_before;
     double ms_forward = 0;
@@ -277,7 +270,7 @@ static int compute_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d
     }
     /* the lines themselves stay put; the array of them may move as it grows */
     for (int k = 0; k < skipped; k++) b->skipped[k] = d->problems[problems_before + k];
-    phases->engine += now_s() - t1;
+    phases->engine += xai_now_seconds() - t1;
     b->batch = batch;
     b->first = first;
     b->rows = (xai_store_batch){.count = loaded, .input = b->input, .logits = b->logits, .targets = b->chosen,
@@ -307,7 +300,7 @@ static int write_batch(void *context, int slot)
     const run_slot *b = &w->slots[slot];
     char part[4200];
     part_name(w->parts, b->batch, part, sizeof part);
-    double t0 = now_s();
+    double t0 = xai_now_seconds();
     xai_store *store;
     if (create_store(w->o, part, w->shape, w->sha, w->d, &store)) return XAI_ERR;
     if (xai_store_append(store, &b->rows)) {
@@ -315,14 +308,14 @@ static int write_batch(void *context, int slot)
         return XAI_ERR;
     }
     int status = xai_store_close(store);
-    double t1 = now_s();
+    double t1 = xai_now_seconds();
     w->phases.parts += t1 - t0;
     run_output *whole = w->whole;
     if (b->rows.n_skipped && whole->presized) whole->given_up = 1;
     if (status == XAI_OK && whole->store && !whole->given_up)
         status = whole->presized ? xai_store_write_at(whole->store, b->first, &b->rows)
                                  : xai_store_append(whole->store, &b->rows);
-    w->phases.output += now_s() - t1;
+    w->phases.output += xai_now_seconds() - t1;
     return status;
 }
 
@@ -351,7 +344,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     memset(summary, 0, sizeof *summary);
     if (o->n_methods < 1 || o->n_methods > MAX_METHODS) return xai_fail("run: 1 to %d methods", MAX_METHODS);
     if (o->batch < 1) return xai_fail("run: batch must be >= 1");
-    double started = now_s();
+    double started = xai_now_seconds();
     char manifest[8192], sha[65] = "", parts[4096];
     snprintf(parts, sizeof parts, "%s.parts", o->output);
 
@@ -427,7 +420,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     run_phases phases = {0};
     run_writing writing = {.o = o, .shape = &shape, .sha = sha, .parts = parts, .d = d, .slots = slots, .whole = &whole};
     int skipped_total = 0;
-    double sweep_started = now_s();
+    double sweep_started = xai_now_seconds();
     if (status == XAI_OK && n_slots > 1) status = xai_write_behind_start(&writer, write_batch, &writing);
     for (int k = 0; k < n_mine && status == XAI_OK; k++) {
         int slot = k % n_slots, first = mine[k] * B, count = d->count - first < B ? d->count - first : B;
@@ -442,12 +435,12 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
             progress(o, shown < d->count && k + 1 < n_mine ? shown : d->count, d->count, skipped_total,
                      sweep_started, resumed);
     }
-    double waiting_started = now_s();
+    double waiting_started = xai_now_seconds();
     status = xai_write_behind_finish(writer, status);
     writer = NULL;
-    phases.waiting += now_s() - waiting_started;
+    phases.waiting += xai_now_seconds() - waiting_started;
     if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
-    double merge_started = now_s();
+    double merge_started = xai_now_seconds();
     long long given_up = whole.given_up;
     if (whole.presized && (status = xai_team_sum(team, &given_up, 1)) != XAI_OK) goto done;
     if (whole.store && !given_up) status = xai_store_close(whole.store);
@@ -456,14 +449,14 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
         status = merge_parts(o, team, parts, n_batches);
     }
     whole.store = NULL;
-    summary->seconds_merge = xai_team_max(team, now_s() - merge_started + writing.phases.output);
+    summary->seconds_merge = xai_team_max(team, xai_now_seconds() - merge_started + writing.phases.output);
     if (status == XAI_OK) status = summarize(o->output, summary);
     if (status == XAI_OK && team->rank == 0) remove_parts(parts, n_batches);
     summary->seconds_decode = xai_team_max(team, phases.decode);
     summary->seconds_engine = xai_team_max(team, phases.engine);
     summary->seconds_parts = xai_team_max(team, writing.phases.parts);
     summary->seconds_waiting = xai_team_max(team, phases.waiting);
-    summary->seconds_total = xai_team_max(team, now_s() - started);
+    summary->seconds_total = xai_team_max(team, xai_now_seconds() - started);
     summary->seconds_startup = xai_team_max(team, sweep_started - started);
 done:
     xai_write_behind_finish(writer, XAI_ERR);

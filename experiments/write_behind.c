@@ -3,8 +3,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "xai_clock.h"
 #include "xai_status.h"
 #include "xai_write_behind.h"
 
@@ -62,21 +62,14 @@ int xai_write_behind_start(xai_write_behind **out, int (*write)(void *context, i
     return XAI_OK;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
 int xai_write_behind_claim(xai_write_behind *w, int slot, double *waited)
 {
-    double started = now_s();
+    double started = xai_now_seconds();
     pthread_mutex_lock(&w->lock);
     while (w->busy[slot] && !w->failed) pthread_cond_wait(&w->changed, &w->lock);
     int status = w->failed ? xai_fail("%s", w->error) : XAI_OK;
     pthread_mutex_unlock(&w->lock);
-    *waited += now_s() - started;
+    *waited += xai_now_seconds() - started;
     return status;
 }
 
