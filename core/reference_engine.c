@@ -1,6 +1,11 @@
-/* reference_engine.c - forward and backward-data of every xai_graph op, one plain loop nest each,
- * accumulating in double. Values are NCHW; backward passes add into zeroed gradient buffers, so
- * forks (a value read by several nodes) sum their gradients without special cases. */
+/* reference_engine.c - forward and backward-data of every xai_graph op, one plain loop nest each.
+ * Values are NCHW; backward passes add into zeroed gradient buffers, so forks (a value read by
+ * several nodes) sum their gradients without special cases.
+ *
+ * One source, two precisions: compiled as is, every value and sum is a double (xai_reference_*,
+ * the truth the tests hold engines to); compiled from reference_engine_f32.c with
+ * XAI_REFERENCE_F32 defined, the same loops run in float (xai_reference_f32_*): what a
+ * straightforward float32 implementation of these ops gives, the fast engine's yardstick. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,16 +13,26 @@
 #include "xai_reference.h"
 #include "xai_status.h"
 
-struct xai_reference {
+#ifdef XAI_REFERENCE_F32
+typedef float real;
+#define REFERENCE(name) xai_reference_f32_##name
+#define reference_engine xai_reference_f32
+#else
+typedef double real;
+#define REFERENCE(name) xai_reference_##name
+#define reference_engine xai_reference
+#endif
+
+struct reference_engine {
     const xai_graph *graph;
     int batch;
-    double **value;      /* forward results, per value */
-    double **grad;       /* gradients, per value */
+    real **value;      /* forward results, per value */
+    real **grad;       /* gradients, per value */
     size_t **argmax;     /* MAXPOOL: input offset (within the image) chosen per output element */
     int forward_done;
 };
 
-void xai_reference_destroy(xai_reference *r)
+void REFERENCE(destroy)(reference_engine *r)
 {
     if (!r) return;
     for (int v = 0; r->value && v < r->graph->n_values; v++) {
@@ -31,11 +46,11 @@ void xai_reference_destroy(xai_reference *r)
     free(r);
 }
 
-int xai_reference_create(xai_reference **out, const xai_graph *g, int batch)
+int REFERENCE(create)(reference_engine **out, const xai_graph *g, int batch)
 {
     *out = NULL;
     if (batch < 1) return xai_fail("batch must be >= 1");
-    xai_reference *r = xai_calloc(1, sizeof *r);
+    reference_engine *r = xai_calloc(1, sizeof *r);
     if (!r) return XAI_ERR;
     r->graph = g;
     r->batch = batch;
@@ -45,14 +60,14 @@ int xai_reference_create(xai_reference **out, const xai_graph *g, int batch)
     int ok = r->value && r->grad && r->argmax;
     for (int v = 0; ok && v < g->n_values; v++) {
         size_t n = (size_t)batch * xai_value_size(&g->values[v]);
-        ok = (r->value[v] = xai_calloc(n, sizeof(double))) && (r->grad[v] = xai_calloc(n, sizeof(double)));
+        ok = (r->value[v] = xai_calloc(n, sizeof(real))) && (r->grad[v] = xai_calloc(n, sizeof(real)));
     }
     for (int i = 0; ok && i < g->n_nodes; i++)
         if (g->nodes[i].op == XAI_OP_MAXPOOL)
             ok = (r->argmax[i] = xai_calloc((size_t)batch * xai_value_size(&g->values[g->nodes[i].output]),
                                             sizeof(size_t))) != NULL;
     if (!ok) {
-        xai_reference_destroy(r);
+        REFERENCE(destroy)(r);
         return XAI_ERR;
     }
     *out = r;
@@ -70,27 +85,27 @@ static void valid_range(int in, int out, int stride, int pad, int offset, int *f
 
 /* y[n,o,p,q] = b[o] + sum_{i in group(o), kh, kw} W[o,i,kh,kw] x[n,i, p s - pt + kh d, q s - pl + kw d] */
 static void conv_forward(const xai_node *c, const xai_value *in, const xai_value *out,
-                         const double *x, double *y, int batch)
+                         const real *x, real *y, int batch)
 {
     int icpg = c->in_channels / c->group, ocpg = c->out_channels / c->group;
 #pragma omp parallel for collapse(2) schedule(dynamic)
     for (int n = 0; n < batch; n++)
         for (int o = 0; o < out->c; o++) {
-            double *yp = y + ((size_t)n * out->c + o) * out->h * out->w;
+            real *yp = y + ((size_t)n * out->c + o) * out->h * out->w;
             for (int k = 0; k < out->h * out->w; k++) yp[k] = c->bias[o];
             int group = o / ocpg;
             for (int i = 0; i < icpg; i++) {
-                const double *xp = x + ((size_t)n * in->c + group * icpg + i) * in->h * in->w;
+                const real *xp = x + ((size_t)n * in->c + group * icpg + i) * in->h * in->w;
                 for (int kh = 0; kh < c->kernel_h; kh++)
                     for (int kw = 0; kw < c->kernel_w; kw++) {
-                        double wv = c->weight[(((size_t)o * icpg + i) * c->kernel_h + kh) * c->kernel_w + kw];
+                        real wv = c->weight[(((size_t)o * icpg + i) * c->kernel_h + kh) * c->kernel_w + kw];
                         int q0, q1;
                         valid_range(in->w, out->w, c->stride_w, c->pad_left, kw * c->dilation_w, &q0, &q1);
                         for (int p = 0; p < out->h; p++) {
                             int ih = p * c->stride_h - c->pad_top + kh * c->dilation_h;
                             if (ih < 0 || ih >= in->h) continue;
-                            const double *row = xp + (size_t)ih * in->w - c->pad_left + kw * c->dilation_w;
-                            double *yrow = yp + (size_t)p * out->w;
+                            const real *row = xp + (size_t)ih * in->w - c->pad_left + kw * c->dilation_w;
+                            real *yrow = yp + (size_t)p * out->w;
                             for (int q = q0; q <= q1; q++) yrow[q] += wv * row[q * c->stride_w];
                         }
                     }
@@ -100,26 +115,26 @@ static void conv_forward(const xai_node *c, const xai_value *in, const xai_value
 
 /* dx[n,i,ih,iw] += sum_{o in group(i), kh, kw} W[o,i,kh,kw] dy[n,o,p,q] where (ih,iw) is tap (kh,kw) of (p,q) */
 static void conv_backward_data(const xai_node *c, const xai_value *in, const xai_value *out,
-                               const double *dy, double *dx, int batch)
+                               const real *dy, real *dx, int batch)
 {
     int icpg = c->in_channels / c->group, ocpg = c->out_channels / c->group;
 #pragma omp parallel for collapse(2) schedule(dynamic)
     for (int n = 0; n < batch; n++)
         for (int i = 0; i < in->c; i++) {
             int group = i / icpg, ig = i - group * icpg;
-            double *xp = dx + ((size_t)n * in->c + i) * in->h * in->w;
+            real *xp = dx + ((size_t)n * in->c + i) * in->h * in->w;
             for (int o = group * ocpg; o < (group + 1) * ocpg; o++) {
-                const double *yp = dy + ((size_t)n * out->c + o) * out->h * out->w;
+                const real *yp = dy + ((size_t)n * out->c + o) * out->h * out->w;
                 for (int kh = 0; kh < c->kernel_h; kh++)
                     for (int kw = 0; kw < c->kernel_w; kw++) {
-                        double wv = c->weight[(((size_t)o * icpg + ig) * c->kernel_h + kh) * c->kernel_w + kw];
+                        real wv = c->weight[(((size_t)o * icpg + ig) * c->kernel_h + kh) * c->kernel_w + kw];
                         int q0, q1;
                         valid_range(in->w, out->w, c->stride_w, c->pad_left, kw * c->dilation_w, &q0, &q1);
                         for (int p = 0; p < out->h; p++) {
                             int ih = p * c->stride_h - c->pad_top + kh * c->dilation_h;
                             if (ih < 0 || ih >= in->h) continue;
-                            double *row = xp + (size_t)ih * in->w - c->pad_left + kw * c->dilation_w;
-                            const double *yrow = yp + (size_t)p * out->w;
+                            real *row = xp + (size_t)ih * in->w - c->pad_left + kw * c->dilation_w;
+                            const real *yrow = yp + (size_t)p * out->w;
                             for (int q = q0; q <= q1; q++) row[q * c->stride_w] += wv * yrow[q];
                         }
                     }
@@ -129,7 +144,7 @@ static void conv_backward_data(const xai_node *c, const xai_value *in, const xai
 
 /* Max over the window (padding never wins); ties go to the first maximum in row-major order. */
 static void maxpool_forward(const xai_node *m, const xai_value *in, const xai_value *out,
-                            const double *x, double *y, size_t *argmax, int batch)
+                            const real *x, real *y, size_t *argmax, int batch)
 {
 #pragma omp parallel for collapse(2)
     for (int n = 0; n < batch; n++)
@@ -138,7 +153,7 @@ static void maxpool_forward(const xai_node *m, const xai_value *in, const xai_va
             size_t out_plane = ((size_t)n * out->c + ch) * out->h * out->w;
             for (int p = 0; p < out->h; p++)
                 for (int q = 0; q < out->w; q++) {
-                    double best = -INFINITY;
+                    real best = -INFINITY;
                     size_t best_at = plane;
                     for (int kh = 0; kh < m->kernel_h; kh++) {
                         int ih = p * m->stride_h - m->pad_top + kh;
@@ -172,17 +187,17 @@ static int avgpool_window(const xai_node *m, const xai_value *in, int p, int q, 
 
 /* y[n,c,p,q] = sum over the window of x / divisor */
 static void avgpool_forward(const xai_node *m, const xai_value *in, const xai_value *out,
-                            const double *x, double *y, int batch)
+                            const real *x, real *y, int batch)
 {
 #pragma omp parallel for collapse(2)
     for (int n = 0; n < batch; n++)
         for (int ch = 0; ch < out->c; ch++) {
-            const double *xp = x + ((size_t)n * in->c + ch) * in->h * in->w;
-            double *yp = y + ((size_t)n * out->c + ch) * out->h * out->w;
+            const real *xp = x + ((size_t)n * in->c + ch) * in->h * in->w;
+            real *yp = y + ((size_t)n * out->c + ch) * out->h * out->w;
             for (int p = 0; p < out->h; p++)
                 for (int q = 0; q < out->w; q++) {
                     int h0, h1, w0, w1, divisor = avgpool_window(m, in, p, q, &h0, &h1, &w0, &w1);
-                    double sum = 0.0;
+                    real sum = 0.0;
                     for (int ih = h0; ih < h1; ih++)
                         for (int iw = w0; iw < w1; iw++) sum += xp[(size_t)ih * in->w + iw];
                     yp[(size_t)p * out->w + q] = sum / divisor;
@@ -192,33 +207,33 @@ static void avgpool_forward(const xai_node *m, const xai_value *in, const xai_va
 
 /* dx[n,c,ih,iw] += dy[n,c,p,q] / divisor for every window (p, q) holding (ih, iw) */
 static void avgpool_backward(const xai_node *m, const xai_value *in, const xai_value *out,
-                             const double *dy, double *dx, int batch)
+                             const real *dy, real *dx, int batch)
 {
 #pragma omp parallel for collapse(2)
     for (int n = 0; n < batch; n++)
         for (int ch = 0; ch < out->c; ch++) {
-            double *xp = dx + ((size_t)n * in->c + ch) * in->h * in->w;
-            const double *yp = dy + ((size_t)n * out->c + ch) * out->h * out->w;
+            real *xp = dx + ((size_t)n * in->c + ch) * in->h * in->w;
+            const real *yp = dy + ((size_t)n * out->c + ch) * out->h * out->w;
             for (int p = 0; p < out->h; p++)
                 for (int q = 0; q < out->w; q++) {
                     int h0, h1, w0, w1, divisor = avgpool_window(m, in, p, q, &h0, &h1, &w0, &w1);
-                    double share = yp[(size_t)p * out->w + q] / divisor;
+                    real share = yp[(size_t)p * out->w + q] / divisor;
                     for (int ih = h0; ih < h1; ih++)
                         for (int iw = w0; iw < w1; iw++) xp[(size_t)ih * in->w + iw] += share;
                 }
         }
 }
 
-int xai_reference_forward(xai_reference *r, const double *input, double *logits)
+int REFERENCE(forward)(reference_engine *r, const real *input, real *logits)
 {
     const xai_graph *g = r->graph;
     int N = r->batch;
-    memcpy(r->value[g->input], input, (size_t)N * xai_value_size(&g->values[g->input]) * sizeof(double));
+    memcpy(r->value[g->input], input, (size_t)N * xai_value_size(&g->values[g->input]) * sizeof(real));
     for (int i = 0; i < g->n_nodes; i++) {
         const xai_node *node = &g->nodes[i];
         const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
-        const double *x = r->value[node->input[0]];
-        double *y = r->value[node->output];
+        const real *x = r->value[node->input[0]];
+        real *y = r->value[node->output];
         size_t in_size = xai_value_size(in), out_size = xai_value_size(out);
         size_t plane = (size_t)in->h * in->w;
         switch (node->op) {
@@ -228,7 +243,7 @@ int xai_reference_forward(xai_reference *r, const double *input, double *logits)
         case XAI_OP_BATCHNORM:
             for (int n = 0; n < N; n++)
                 for (int ch = 0; ch < in->c; ch++) {
-                    double s = node->bn_gamma[ch] / sqrt((double)node->bn_var[ch] + node->bn_epsilon);
+                    real s = node->bn_gamma[ch] / sqrt((real)node->bn_var[ch] + node->bn_epsilon);
                     for (size_t k = 0; k < plane; k++) {
                         size_t at = ((size_t)n * in->c + ch) * plane + k;
                         y[at] = s * (x[at] - node->bn_mean[ch]) + node->bn_beta[ch];
@@ -238,7 +253,7 @@ int xai_reference_forward(xai_reference *r, const double *input, double *logits)
         case XAI_OP_RELU:
         case XAI_OP_CLIP:
             for (size_t k = 0; k < (size_t)N * in_size; k++)
-                y[k] = fmin(fmax(x[k], node->clip_min), node->clip_max);
+                y[k] = (real)fmin(fmax(x[k], node->clip_min), node->clip_max);
             break;
         case XAI_OP_MAXPOOL:
             maxpool_forward(node, in, out, x, y, r->argmax[i], N);
@@ -249,38 +264,38 @@ int xai_reference_forward(xai_reference *r, const double *input, double *logits)
         case XAI_OP_GLOBALAVGPOOL:
             for (int n = 0; n < N; n++)
                 for (int ch = 0; ch < in->c; ch++) {
-                    double sum = 0.0;
+                    real sum = 0.0;
                     for (size_t k = 0; k < plane; k++) sum += x[((size_t)n * in->c + ch) * plane + k];
-                    y[(size_t)n * in->c + ch] = sum / (double)plane;
+                    y[(size_t)n * in->c + ch] = sum / (real)plane;
                 }
             break;
         case XAI_OP_ADD: {
-            const double *b = r->value[node->input[1]];
+            const real *b = r->value[node->input[1]];
             for (size_t k = 0; k < (size_t)N * in_size; k++) y[k] = x[k] + b[k];
             break;
         }
         case XAI_OP_FLATTEN:
-            memcpy(y, x, (size_t)N * in_size * sizeof(double));
+            memcpy(y, x, (size_t)N * in_size * sizeof(real));
             break;
         case XAI_OP_GEMM:
 #pragma omp parallel for collapse(2)
             for (int n = 0; n < N; n++)
                 for (int o = 0; o < out->c; o++) {
-                    double sum = node->bias[o];
+                    real sum = node->bias[o];
                     for (int k = 0; k < in->c; k++)
-                        sum += (double)node->weight[(size_t)o * in->c + k] * x[(size_t)n * in->c + k];
+                        sum += (real)node->weight[(size_t)o * in->c + k] * x[(size_t)n * in->c + k];
                     y[(size_t)n * out_size + o] = sum;
                 }
             break;
         }
     }
     if (logits)
-        memcpy(logits, r->value[g->output], (size_t)N * xai_value_size(&g->values[g->output]) * sizeof(double));
+        memcpy(logits, r->value[g->output], (size_t)N * xai_value_size(&g->values[g->output]) * sizeof(real));
     r->forward_done = 1;
     return XAI_OK;
 }
 
-int xai_reference_backward(xai_reference *r, const xai_method *method, const int *targets, double *map)
+int REFERENCE(backward)(reference_engine *r, const xai_method *method, const int *targets, real *map)
 {
     const xai_graph *g = r->graph;
     int N = r->batch;
@@ -290,14 +305,14 @@ int xai_reference_backward(xai_reference *r, const xai_method *method, const int
         if (targets[n] < 0 || targets[n] >= classes)
             return xai_fail("target class %d outside 0..%d", targets[n], classes - 1);
     for (int v = 0; v < g->n_values; v++)
-        memset(r->grad[v], 0, (size_t)N * xai_value_size(&g->values[v]) * sizeof(double));
+        memset(r->grad[v], 0, (size_t)N * xai_value_size(&g->values[v]) * sizeof(real));
     for (int n = 0; n < N; n++) r->grad[g->output][(size_t)n * classes + targets[n]] = 1.0;
 
     for (int i = g->n_nodes - 1; i >= 0; i--) {
         const xai_node *node = &g->nodes[i];
         const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
-        double *dx = r->grad[node->input[0]];
-        const double *dy = r->grad[node->output];
+        real *dx = r->grad[node->input[0]];
+        const real *dy = r->grad[node->output];
         size_t in_size = xai_value_size(in), out_size = xai_value_size(out);
         size_t plane = (size_t)in->h * in->w;
         switch (node->op) {
@@ -307,7 +322,7 @@ int xai_reference_backward(xai_reference *r, const xai_method *method, const int
         case XAI_OP_BATCHNORM:
             for (int n = 0; n < N; n++)
                 for (int ch = 0; ch < in->c; ch++) {
-                    double s = node->bn_gamma[ch] / sqrt((double)node->bn_var[ch] + node->bn_epsilon);
+                    real s = node->bn_gamma[ch] / sqrt((real)node->bn_var[ch] + node->bn_epsilon);
                     for (size_t k = 0; k < plane; k++) {
                         size_t at = ((size_t)n * in->c + ch) * plane + k;
                         dx[at] += s * dy[at];
@@ -316,10 +331,10 @@ int xai_reference_backward(xai_reference *r, const xai_method *method, const int
             break;
         case XAI_OP_RELU:
         case XAI_OP_CLIP: {
-            const double *y = r->value[node->output];
+            const real *y = r->value[node->output];
             const xai_method *rule = node->plain_gradient ? &xai_method_saliency : method;
             for (size_t k = 0; k < (size_t)N * in_size; k++)
-                dx[k] += rule->activation_backward_one(y[k], dy[k], node->clip_min, node->clip_max);
+                dx[k] += (real)rule->activation_backward_one(y[k], dy[k], node->clip_min, node->clip_max);
             break;
         }
         case XAI_OP_MAXPOOL:
@@ -332,10 +347,10 @@ int xai_reference_backward(xai_reference *r, const xai_method *method, const int
             for (int n = 0; n < N; n++)
                 for (int ch = 0; ch < in->c; ch++)
                     for (size_t k = 0; k < plane; k++)
-                        dx[((size_t)n * in->c + ch) * plane + k] += dy[(size_t)n * in->c + ch] / (double)plane;
+                        dx[((size_t)n * in->c + ch) * plane + k] += dy[(size_t)n * in->c + ch] / (real)plane;
             break;
         case XAI_OP_ADD: {
-            double *db = r->grad[node->input[1]];
+            real *db = r->grad[node->input[1]];
             for (size_t k = 0; k < (size_t)N * in_size; k++) {
                 dx[k] += dy[k];
                 db[k] += dy[k];
@@ -349,14 +364,14 @@ int xai_reference_backward(xai_reference *r, const xai_method *method, const int
 #pragma omp parallel for collapse(2)
             for (int n = 0; n < N; n++)
                 for (int k = 0; k < in->c; k++) {
-                    double sum = 0.0;
+                    real sum = 0.0;
                     for (int o = 0; o < out->c; o++)
-                        sum += (double)node->weight[(size_t)o * in->c + k] * dy[(size_t)n * out_size + o];
+                        sum += (real)node->weight[(size_t)o * in->c + k] * dy[(size_t)n * out_size + o];
                     dx[(size_t)n * in->c + k] += sum;
                 }
             break;
         }
     }
-    memcpy(map, r->grad[g->input], (size_t)N * xai_value_size(&g->values[g->input]) * sizeof(double));
+    memcpy(map, r->grad[g->input], (size_t)N * xai_value_size(&g->values[g->input]) * sizeof(real));
     return XAI_OK;
 }

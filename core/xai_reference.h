@@ -1,5 +1,10 @@
-/* xai_reference.h - the plain-C reference engine: naive loops in double precision over an
- * xai_graph in NCHW order. Slow and obviously right; the tests hold the oneDNN engine to it. */
+/* xai_reference.h - the plain-C reference engine: naive loops over an xai_graph in NCHW order.
+ * Slow and obviously right; the tests hold the oneDNN engine to it.
+ *
+ * One source in two precisions. xai_reference_* computes in double: the truth. xai_reference_f32_*
+ * runs the same loops in float: how close to the truth a straightforward float32 implementation
+ * comes, which is the yardstick for the fast engine (its kernels sum in other orders, and where
+ * a ReLU, Clip or max-pool decision lies within float rounding either may go either way). */
 #ifndef XAI_REFERENCE_H
 #define XAI_REFERENCE_H
 
@@ -7,6 +12,7 @@
 #include "xai_method.h"
 
 typedef struct xai_reference xai_reference;
+typedef struct xai_reference_f32 xai_reference_f32;
 
 int xai_reference_create(xai_reference **out, const xai_graph *graph, int batch);
 void xai_reference_destroy(xai_reference *ref);
@@ -18,5 +24,12 @@ int xai_reference_forward(xai_reference *ref, const double *input, double *logit
  * crossing every activation by `method`'s rule; map [batch][C][H][W]. */
 int xai_reference_backward(xai_reference *ref, const xai_method *method, const int *targets,
                            double *map);
+
+/* The same four in float32. */
+int xai_reference_f32_create(xai_reference_f32 **out, const xai_graph *graph, int batch);
+void xai_reference_f32_destroy(xai_reference_f32 *ref);
+int xai_reference_f32_forward(xai_reference_f32 *ref, const float *input, float *logits);
+int xai_reference_f32_backward(xai_reference_f32 *ref, const xai_method *method, const int *targets,
+                               float *map);
 
 #endif

@@ -66,15 +66,14 @@ Test(real_model, pets_are_an_italian_greyhound_then_a_boston_bull, .timeout = 12
     xai_graph_free(g);
 }
 
-Test(real_model, engine_matches_reference_on_mobilenet_v2, .timeout = 600)
+Test(real_model, engine_matches_reference_on_mobilenet_v2, .timeout = 600, .disabled = XAI_SANITIZED)
 {
     xai_graph *g = mobilenet();
     xai_transform t;
     cr_assert_eq(xai_transform_for_model(&t, g), XAI_OK);
-    /* Photos, and pets.jpg with 1 % noise: on a trained ReLU6 network many units sit exactly on a
-     * Clip bound, and on some photos the float engine resolves one of them differently from the
-     * double reference; saliency (which also passes negative gradients) then moves by ~0.1-0.4 %
-     * of its max there, while deconvnet and guided backprop still agree to ~1e-6. */
+    /* Photos, and pets.jpg with 1 % noise. On a trained ReLU6 network many units sit exactly on a
+     * Clip bound, so some of these inputs have decisions within float rounding: judged all the
+     * same, by the float32 criterion. */
     static const char *const photos[] = {PETS, "data/samples/dog.jpg", PETS, PETS, "data/samples/chelsea.png",
                                          "data/samples/coffee.png", "data/samples/rocket.jpg",
                                          "data/samples/motorcycle_left.png"};
