@@ -11,6 +11,7 @@
 #include "xai_heatmap.h"
 #include "xai_image.h"
 #include "xai_method.h"
+#include "xai_output_lock.h"
 #include "xai_provenance.h"
 #include "xai_status.h"
 #include "xai_store.h"
@@ -99,10 +100,12 @@ static int run(explain_options *o, int argc, char **argv)
     xai_graph *g = NULL;
     xai_engine *e = NULL;
     xai_store *store = NULL;
+    xai_output_lock *lock = NULL;
     batch_buffers b = {0};
     int status = XAI_ERR;
     xai_graph_options load = {.relu_only_rules = o->relu_only_rules};
-    if (xai_graph_load(&g, o->model, &load)) return XAI_ERR;
+    if (xai_output_lock_take(&lock, o->output)) return XAI_ERR;
+    if (xai_graph_load(&g, o->model, &load)) goto done;
     const xai_value *in = &g->values[g->input];
     int classes = xai_graph_outputs(g);
     size_t image_floats = xai_value_size(in), plane = (size_t)in->h * in->w;
@@ -194,6 +197,7 @@ done:
     free_buffers(&b);
     xai_engine_destroy(e);
     xai_graph_free(g);
+    xai_output_lock_release(lock);
     return status;
 }
 

@@ -15,6 +15,7 @@
 #include "xai_clock.h"
 #include "xai_engine.h"
 #include "xai_heatmap.h"
+#include "xai_output_lock.h"
 #include "xai_provenance.h"
 #include "xai_run.h"
 #include "xai_status.h"
@@ -348,6 +349,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     char manifest[8192], sha[65] = "", parts[4096];
     snprintf(parts, sizeof parts, "%s.parts", o->output);
 
+    xai_output_lock *lock = NULL;
     xai_graph *g = NULL;
     xai_engine *e = NULL;
     xai_dataset *d = NULL;
@@ -360,7 +362,11 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     xai_dataset_selection selection = o->selection;
     selection.transform = &t;
     selection.shard_block = o->batch; /* shards hold whole batches of the unsharded run */
-    int status = xai_sha256_file(o->model, sha);
+    /* One job per OUT: rank 0 holds OUT.lock until the end, and a second job is refused here,
+     * before it reads or writes anything of the first's. */
+    int status = team->rank == 0 ? xai_output_lock_take(&lock, o->output) : XAI_OK;
+    if ((status = xai_team_agree(team, status)) != XAI_OK) return status;
+    status = xai_sha256_file(o->model, sha);
     if (status == XAI_OK) status = xai_graph_load(&g, o->model, &load);
     if (status == XAI_OK) status = xai_transform_for_model(&t, g);
     if (status == XAI_OK && g->values[g->input].c != 3)
@@ -466,5 +472,6 @@ done:
     xai_engine_destroy(e);
     xai_dataset_free(d);
     xai_graph_free(g);
+    xai_output_lock_release(lock);
     return status;
 }

@@ -1,6 +1,7 @@
 /* test_run.c - `xaibench run` end to end on the sample tree: the documented layout, the bad
  * image skipped and counted, and a run killed with SIGKILL mid-way that the same command
- * completes, bit-identical to an uninterrupted run with every image exactly once. Also the
+ * completes, bit-identical to an uninterrupted run with every image exactly once; a second
+ * process on the same output refused at once, naming the holder, the first unharmed. Also the
  * store's image rows written past the page cache (O_DIRECT) reading back exactly. */
 #include <fcntl.h>
 #include <signal.h>
@@ -43,16 +44,16 @@ static const char *model(const char *arch, int classes)
     return path;
 }
 
-/* fork + exec `xaibench run ...` with stdout/stderr to files, writing files of at most
- * `file_limit` bytes (0: no limit; past it writes fail with EFBIG, as on a full disk); returns
- * the pid. */
-static pid_t start_limited_run(const char *model_path, const char *root, const char *output, const char *batch,
-                               rlim_t file_limit)
+/* fork + exec `xaibench run ...` with stderr appended to test_path(log), writing files of at
+ * most `file_limit` bytes (0: no limit; past it writes fail with EFBIG, as on a full disk);
+ * returns the pid. */
+static pid_t start_logged_run(const char *model_path, const char *root, const char *output, const char *batch,
+                              rlim_t file_limit, const char *log)
 {
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        FILE *out = freopen(test_path("run.log"), "a", stderr);
+        FILE *out = freopen(test_path(log), "a", stderr);
         (void)out;
         if (file_limit) {
             struct rlimit limit = {file_limit, file_limit};
@@ -68,7 +69,7 @@ static pid_t start_limited_run(const char *model_path, const char *root, const c
 
 static pid_t start_run(const char *model_path, const char *root, const char *output, const char *batch)
 {
-    return start_limited_run(model_path, root, output, batch, 0);
+    return start_logged_run(model_path, root, output, batch, 0, "run.log");
 }
 
 static int finish(pid_t pid)
@@ -173,6 +174,49 @@ Test(run, killed_run_resumes_to_identical_results, .timeout = 600)
     test_expect_same_datasets(whole, killed, datasets, sizeof datasets / sizeof *datasets);
 }
 
+/* The first line of test_path(log), into line. */
+static void first_line(const char *log, char *line, size_t size)
+{
+    FILE *f = fopen(test_path(log), "r");
+    cr_assert_not_null(f, "%s missing", test_path(log));
+    if (!fgets(line, (int)size, f)) line[0] = '\0';
+    fclose(f);
+}
+
+Test(run, a_second_process_on_the_same_output_is_refused_at_once, .timeout = 600)
+{
+    const char *root = sample_tree(), *net = model("resnet18", 1000), *out = test_path("shared-out.h5");
+    char marker[1024], line[1024], command[4096];
+    snprintf(marker, sizeof marker, "%s.parts/batch-000000.h5", out);
+    pid_t first = start_run(net, root, out, "1");
+    for (int waited = 0; access(marker, F_OK) != 0 && waited < 60000; waited += 2) usleep(2000);
+    cr_assert_eq(access(marker, F_OK), 0, "the first run wrote no batch");
+
+    pid_t second = start_logged_run(net, root, out, "1", 0, "second-run.log");
+    cr_expect_eq(finish(second), 1, "the second run was not refused");
+    first_line("second-run.log", line, sizeof line);
+    char holder[64];
+    snprintf(holder, sizeof holder, "pid %ld on ", (long)first);
+    cr_expect(strstr(line, out) && strstr(line, "in use by another xaibench") && strstr(line, holder),
+              "the refusal names neither the file nor its holder: %s", line);
+    snprintf(command, sizeof command, "%s explain --model %s --image data/samples/chelsea.png -o %s >/dev/null 2>%s",
+             binary(), net, out, test_path("explain-on-run.log"));
+    cr_expect_eq(WEXITSTATUS(system(command)), 1, "explain on a run's output was not refused");
+    first_line("explain-on-run.log", line, sizeof line);
+    cr_expect(strstr(line, "in use by another xaibench"), "%s", line);
+
+    cr_assert_eq(finish(first), 0, "the first run failed; see %s", test_path("run.log"));
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    size_t bytes;
+    free(test_read_all(f, "/images/label", &bytes));
+    cr_expect_eq(bytes, 6 * sizeof(int), "the first run's results are whole");
+    H5Fclose(f);
+    char lock[1100];
+    snprintf(lock, sizeof lock, "%s.lock", out);
+    cr_expect_neq(access(lock, F_OK), 0, "the lock file outlived its run");
+}
+
 /* The last line of the run log. */
 static void last_log_line(char *line, size_t size)
 {
@@ -190,7 +234,7 @@ Test(run, failed_write_is_one_line_and_the_same_command_completes, .timeout = 60
     const char *whole = test_path("whole.h5"), *limited = test_path("limited.h5");
     cr_assert_eq(finish(start_run(net, root, whole, "1")), 0, "see %s", test_path("run.log"));
     /* ~3 MB per image: the writes fail a few images in */
-    cr_assert_eq(finish(start_limited_run(net, root, limited, "1", 8 << 20)), 1, "a run past the limit did not fail cleanly");
+    cr_assert_eq(finish(start_logged_run(net, root, limited, "1", 8 << 20, "run.log")), 1, "a run past the limit did not fail cleanly");
     char line[4096];
     last_log_line(line, sizeof line);
     cr_expect(strncmp(line, "xaibench: ", 10) == 0 && strstr(line, limited) && strstr(line, "write"),
