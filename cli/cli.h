@@ -2,7 +2,9 @@
 #ifndef XAI_CLI_H
 #define XAI_CLI_H
 
+#include "cli_options.h"
 #include "xai_dogs.h"
+#include "xai_method.h"
 
 int cmd_model(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
@@ -12,9 +14,23 @@ int cmd_metrics(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 
-/* If argv[*i] is a dataset selection option (--split, --breed, --limit, --shard i/n), take it
- * and its value into `selection` and return 1; 0 if it is another option; -1 on a bad value. */
-int cli_dataset_selection(int argc, char **argv, int *i, xai_dataset_selection *selection);
+/* --shard i/n into an xai_dataset_selection (cli_option's CLI_CUSTOM). */
+int cli_take_shard(const char *value, void *selection);
+
+/* The data set selection options of `run` and `dataset list`, as cli_option table entries. */
+#define CLI_SELECTION_OPTIONS(sel)                                                            \
+    CLI_OPT_TEXT("--split", "train|test|all", "the Stanford Dogs split, default all",        \
+                 &(sel)->split, 0),                                                             \
+    CLI_OPT_TEXT("--breed", "NAME|WNID", "only this breed", &(sel)->breed, 0),                  \
+    CLI_OPT_INT("--limit", "N", "at most N images", &(sel)->limit, 1, 100000000),               \
+    CLI_OPT_CUSTOM("--shard", "i/n", "part i of n (job arrays)", (sel), cli_take_shard)
+
+/* "a,b,c" into methods (cli_option's CLI_CUSTOM). */
+typedef struct {
+    const xai_method *list[XAI_METHODS_MAX];
+    int count;
+} cli_methods;
+int cli_take_methods(const char *value, void *methods);
 
 /* Print "xaibench: <last error>" to stderr and return the exit status 1. */
 int cli_report(void);

@@ -9,50 +9,35 @@
 #include "xai_dogs.h"
 #include "xai_status.h"
 
-/* "i/n" into index and count. */
-static int parse_shard(const char *text, int *index, int *count)
+int cli_take_shard(const char *text, void *out)
 {
-    char *slash = strchr(text, '/');
+    xai_dataset_selection *sel = out;
+    const char *slash = strchr(text, '/');
     long i, n;
-    if (!slash) return xai_fail("--shard: '%s' is not i/n", text);
-    *slash = '\0';
-    int bad = cli_int(text, 0, 1000000, "--shard index", &i) || cli_int(slash + 1, 1, 1000000, "--shard count", &n);
-    *slash = '/';
-    if (bad) return XAI_ERR;
-    *index = (int)i, *count = (int)n;
+    char index[32];
+    if (!slash || (size_t)(slash - text) >= sizeof index) return xai_fail("--shard: '%s' is not i/n", text);
+    memcpy(index, text, (size_t)(slash - text));
+    index[slash - text] = '\0';
+    if (cli_int(index, 0, 1000000, "--shard index", &i) || cli_int(slash + 1, 1, 1000000, "--shard count", &n))
+        return XAI_ERR;
+    if (i >= n) return xai_fail("--shard %s: the index must be below the count", text);
+    sel->shard_index = (int)i, sel->shard_count = (int)n;
     return XAI_OK;
-}
-
-int cli_dataset_selection(int argc, char **argv, int *i, xai_dataset_selection *sel)
-{
-    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    long n;
-    if (strcmp(a, "--split") && strcmp(a, "--breed") && strcmp(a, "--limit") && strcmp(a, "--shard")) return 0;
-    if (!v) return xai_fail("option %s needs a value", a), -1;
-    (*i)++;
-    if (!strcmp(a, "--split")) sel->split = v;
-    else if (!strcmp(a, "--breed")) sel->breed = v;
-    else if (!strcmp(a, "--limit")) {
-        if (cli_int(v, 1, 100000000, "--limit", &n)) return -1;
-        sel->limit = (int)n;
-    } else if (parse_shard(argv[*i], &sel->shard_index, &sel->shard_count)) return -1;
-    return 1;
 }
 
 static int dataset_list(int argc, char **argv)
 {
     xai_dataset_selection sel = {0};
-    const char *root = NULL;
-    for (int i = 0; i < argc; i++) {
-        int used = cli_dataset_selection(argc, argv, &i, &sel);
-        if (used < 0) return cli_report();
-        if (used) continue;
-        if (argv[i][0] == '-' || root) return xai_fail("dataset list: unexpected %s", argv[i]), cli_report();
-        root = argv[i];
-    }
-    if (!root) return xai_fail("dataset list: expected a dataset folder"), cli_report();
+    const cli_option options[] = {CLI_SELECTION_OPTIONS(&sel), CLI_OPT_END};
+    const cli_command command = {"dataset list", "the images a selection of a Stanford Dogs tree holds, with labels and boxes",
+                                 "DIR", 1, 1, options};
+    char **operands;
+    int n, parsed = cli_parse(&command, argc, argv, &operands, &n);
+    if (parsed) return cli_parse_exit(parsed);
     xai_dataset *d;
-    if (xai_dataset_open(&d, root, &sel)) return cli_report();
+    int status = xai_dataset_open(&d, operands[0], &sel);
+    free(operands);
+    if (status) return cli_report();
     if (d->warning) fprintf(stderr, "xaibench: warning: %s\n", d->warning);
     for (int k = 0; k < d->skipped; k++) fprintf(stderr, "xaibench: skipped: %s\n", d->problems[k]);
     for (int k = 0; k < d->count; k++) {
@@ -74,16 +59,19 @@ static int dataset_list(int argc, char **argv)
 static int dataset_sample(int argc, char **argv)
 {
     const char *from = "data/samples", *out = NULL;
-    long copies = 1;
-    for (int i = 0; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--from")) from = argv[i + 1];
-        else if (!strcmp(argv[i], "-o")) out = argv[i + 1];
-        else if (!strcmp(argv[i], "--copies")) {
-            if (cli_int(argv[i + 1], 1, 100000, "--copies", &copies)) return cli_report();
-        } else return xai_fail("dataset sample: unknown option %s", argv[i]), cli_report();
-    }
-    if (!out || argc % 2) return xai_fail("dataset sample: usage: [--from DIR] [--copies N] -o DIR"), cli_report();
-    if (xai_sample_set_write(from, out, (int)copies)) return cli_report();
+    int copies = 1;
+    const cli_option options[] = {
+        CLI_OPT_TEXT("--from", "DIR", "the sample photos (default: data/samples)", &from, 0),
+        CLI_OPT_INT("--copies", "N", "write each photo N times", &copies, 1, 100000),
+        CLI_OPT_TEXT("-o", "DIR", "the Stanford Dogs tree to write", &out, 1),
+        CLI_OPT_END};
+    const cli_command command = {"dataset sample", "lay the sample photos out as a small Stanford Dogs tree", NULL,
+                                 0, 0, options};
+    char **operands;
+    int n, parsed = cli_parse(&command, argc, argv, &operands, &n);
+    if (parsed) return cli_parse_exit(parsed);
+    free(operands);
+    if (xai_sample_set_write(from, out, copies)) return cli_report();
     printf("wrote the sample set to %s\n", out);
     return 0;
 }

@@ -16,13 +16,12 @@
 #include "xai_status.h"
 #include "xai_store.h"
 
-#define MAX_METHODS 8
 
 typedef struct {
     const char *model, *output;
     const char **images;
     int n_images;
-    const xai_method *methods[MAX_METHODS];
+    const xai_method *methods[XAI_METHODS_MAX];
     int n_methods;
     int target;            /* ImageNet index; -1: the top logit */
     int n_settings;        /* preprocessing overrides: --mean, --std, --resize, --crop, --label-offset */
@@ -31,58 +30,85 @@ typedef struct {
     int relu_only_rules;
 } explain_options;
 
+static int take_image(const char *value, void *out)
+{
+    explain_options *o = out;
+    o->images[o->n_images++] = value;
+    return XAI_OK;
+}
+
+static int take_target(const char *value, void *out)
+{
+    long n;
+    if (strcmp(value, "auto") == 0) return *(int *)out = -1, XAI_OK;
+    if (cli_int(value, 0, 1000000, "--target", &n)) return XAI_ERR;
+    *(int *)out = (int)n;
+    return XAI_OK;
+}
+
+/* --mean, --std, --resize, --crop, --label-offset: model metadata overrides, kept as key and
+ * value and checked by xai_transform_set once the model's own settings are known. */
+typedef struct {
+    explain_options *options;
+    const char *key;
+} setting;
+
+static int take_setting(const char *value, void *out)
+{
+    const setting *s = out;
+    explain_options *o = s->options;
+    if (o->n_settings == 8) return xai_fail("explain: too many preprocessing options");
+    o->setting_key[o->n_settings] = s->key;
+    o->setting_value[o->n_settings++] = value;
+    return XAI_OK;
+}
+
 static int parse(int argc, char **argv, explain_options *o)
 {
+    static const char *const rule_names[] = {"all", "relu-only", NULL};
+    cli_methods methods = {.count = 0};
     o->target = -1;
     o->batch = 8;
     o->images = xai_calloc((size_t)argc + 1, sizeof *o->images);
     if (!o->images) return XAI_ERR;
-    o->n_methods = xai_methods_parse("saliency,deconvnet,guided_backprop", o->methods, MAX_METHODS);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (!v) return xai_fail("explain: option %s needs a value", a);
-        if (strcmp(a, "--model") == 0) o->model = v;
-        else if (strcmp(a, "--image") == 0) o->images[o->n_images++] = v;
-        else if (strcmp(a, "-o") == 0) o->output = v;
-        else if (strcmp(a, "--methods") == 0) {
-            if ((o->n_methods = xai_methods_parse(v, o->methods, MAX_METHODS)) < 0) return XAI_ERR;
-        } else if (strcmp(a, "--target") == 0) {
-            if (strcmp(v, "auto") == 0) o->target = -1;
-            else if (cli_int(v, 0, 1000000, "--target", &n)) return XAI_ERR;
-            else o->target = (int)n;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (cli_int(v, 1, 1024, "--threads", &n)) return XAI_ERR;
-            o->threads = (int)n;
-        } else if (!strcmp(a, "--mean") || !strcmp(a, "--std") || !strcmp(a, "--resize") || !strcmp(a, "--crop") ||
-                   !strcmp(a, "--label-offset")) {
-            static const char *const keys[][2] = {{"--mean", "xaibench.mean"}, {"--std", "xaibench.std"},
-                                                  {"--resize", "xaibench.resize"}, {"--crop", "xaibench.crop"},
-                                                  {"--label-offset", "xaibench.label_offset"}};
-            if (o->n_settings == 8) return xai_fail("explain: too many preprocessing options");
-            for (int k = 0; k < 5; k++)
-                if (!strcmp(a, keys[k][0])) o->setting_key[o->n_settings] = keys[k][1];
-            o->setting_value[o->n_settings++] = v;
-        } else if (strcmp(a, "--rules") == 0) {
-            if (strcmp(v, "all") && strcmp(v, "relu-only")) return xai_fail("--rules: all or relu-only, not '%s'", v);
-            o->relu_only_rules = !strcmp(v, "relu-only");
-        } else if (strcmp(a, "--batch") == 0) {
-            if (cli_int(v, 1, 256, "--batch", &n)) return XAI_ERR;
-            o->batch = (int)n;
-        } else {
-            return xai_fail("explain: unknown option %s", a);
-        }
-        i++;
-    }
-    if (!o->model || !o->n_images || !o->output)
-        return xai_fail("explain: --model, --image and -o are required");
+    setting mean = {o, "xaibench.mean"}, std = {o, "xaibench.std"}, resize = {o, "xaibench.resize"},
+            crop = {o, "xaibench.crop"}, label_offset = {o, "xaibench.label_offset"};
+    const cli_option options[] = {
+        CLI_OPT_TEXT("--model", "FILE.onnx", "the ONNX model", &o->model, 1),
+        CLI_OPT_CUSTOM("--image", "IMG", "a JPEG or PNG image (repeat for more)", o, take_image),
+        CLI_OPT_TEXT("-o", "OUT.h5", "the results file", &o->output, 1),
+        CLI_OPT_CUSTOM("--methods", "a,b,c", "methods, default saliency,deconvnet,guided_backprop", &methods,
+                       cli_take_methods),
+        CLI_OPT_CUSTOM("--target", "auto|INDEX", "the ImageNet class explained, default auto (the top one)",
+                       &o->target, take_target),
+        CLI_OPT_INT("--threads", "T", "threads, default OpenMP's", &o->threads, 1, 1024),
+        CLI_OPT_INT("--batch", "B", "images per forward pass, default 8", &o->batch, 1, 256),
+        CLI_OPT_CHOICE("--rules", "WHICH", "where the rules apply, default all", &o->relu_only_rules, rule_names),
+        CLI_OPT_CUSTOM("--mean", "r,g,b", "normalization mean, default the model's or ImageNet's", &mean, take_setting),
+        CLI_OPT_CUSTOM("--std", "r,g,b", "normalization std, default the model's or ImageNet's", &std, take_setting),
+        CLI_OPT_CUSTOM("--resize", "N|WxH", "resize (N: the shorter side), default the model's or 256", &resize,
+                       take_setting),
+        CLI_OPT_CUSTOM("--crop", "N|WxH|none", "center crop, default the model's or 224", &crop, take_setting),
+        CLI_OPT_CUSTOM("--label-offset", "K", "logit index of ImageNet class 0, default the model's or 0", &label_offset,
+                       take_setting),
+        CLI_OPT_END};
+    const cli_command command = {"explain", "maps of the chosen methods for a few images, from one forward pass per batch",
+                                 NULL, 0, 0, options};
+    char **operands;
+    int n, parsed = cli_parse(&command, argc - 1, argv + 1, &operands, &n);
+    if (parsed) return parsed;
+    free(operands);
+    if (!o->n_images) return xai_fail("explain: --image IMG is required (see xaibench explain --help)");
+    if (!methods.count && cli_take_methods("saliency,deconvnet,guided_backprop", &methods)) return XAI_ERR;
+    memcpy(o->methods, methods.list, sizeof o->methods);
+    o->n_methods = methods.count;
     if (o->batch > o->n_images) o->batch = o->n_images;
     return XAI_OK;
 }
 
 /* Buffers for one batch. */
 typedef struct {
-    float *input, *logits, *maps[MAX_METHODS], *heat[MAX_METHODS];
+    float *input, *logits, *maps[XAI_METHODS_MAX], *heat[XAI_METHODS_MAX];
     int *targets, *chosen;
 } batch_buffers;
 
@@ -92,7 +118,7 @@ static void free_buffers(batch_buffers *b)
     free(b->logits);
     free(b->targets);
     free(b->chosen);
-    for (int m = 0; m < MAX_METHODS; m++) free(b->maps[m]), free(b->heat[m]);
+    for (int m = 0; m < XAI_METHODS_MAX; m++) free(b->maps[m]), free(b->heat[m]);
 }
 
 static int run(explain_options *o, int argc, char **argv)
@@ -138,7 +164,7 @@ static int run(explain_options *o, int argc, char **argv)
              (b.heat[m] = xai_calloc((size_t)o->batch * plane, sizeof(float)));
     if (!ok) goto done;
 
-    const char *names[MAX_METHODS];
+    const char *names[XAI_METHODS_MAX];
     for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
     xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = classes,
                              .n_methods = o->n_methods, .methods = names};
@@ -164,7 +190,7 @@ static int run(explain_options *o, int argc, char **argv)
                 goto done;
             }
         }
-        double ms_forward, ms_methods[MAX_METHODS];
+        double ms_forward, ms_methods[XAI_METHODS_MAX];
         xai_explain_request rq = {b.input, o->n_methods, o->methods, b.targets, b.chosen, b.logits,
                                   b.maps, &ms_forward, ms_methods};
         if (xai_engine_explain(e, &rq)) goto done;
@@ -205,6 +231,10 @@ int cmd_explain(int argc, char **argv)
 {
     explain_options o = {0};
     int status = parse(argc, argv, &o);
+    if (status == CLI_HELP) {
+        free(o.images);
+        return 0;
+    }
     if (status == XAI_OK) status = run(&o, argc + 1, argv - 1);
     free(o.images);
     return status ? cli_report() : 0;

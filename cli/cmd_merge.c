@@ -2,6 +2,7 @@
  * `run --shard i/n` joined into one run file (see xai_merge_shards); under mpirun the ranks
  * write it together. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "xai_run.h"
@@ -9,9 +10,13 @@
 
 int cmd_merge(int argc, char **argv)
 {
-    if (argc < 3) return xai_fail("merge: expected OUT.h5 PART.h5..."), cli_report();
-    for (int i = 1; i < argc; i++)
-        if (argv[i][0] == '-') return xai_fail("merge: unknown option %s", argv[i]), cli_report();
+    const cli_option options[] = {CLI_OPT_END};
+    const cli_command command = {"merge", "join the files of run --shard i/n, i = 0..n-1, into one run file",
+                                 "OUT.h5 RUN-SHARD.h5...", 2, -1, options};
+    char **operands;
+    int n, parsed = cli_parse(&command, argc - 1, argv + 1, &operands, &n);
+    if (parsed) return cli_parse_exit(parsed);
+    free(operands);
     xai_team team;
     if (xai_team_join(&team, &argc, &argv)) return cli_report();
     int status = xai_merge_shards(argv[1], (const char *const *)argv + 2, argc - 2, &team);

@@ -1,6 +1,5 @@
 /* cmd_metrics.c - `xaibench metrics RUN.h5 [--model F.onnx] [--steps N] [--threads T] [--csv F]`. */
-#include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "xai_evaluate.h"
@@ -9,28 +8,17 @@
 int cmd_metrics(int argc, char **argv)
 {
     xai_evaluate_options o = {.faithfulness_steps = 16};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (a[0] != '-') {
-            if (o.run) return xai_fail("metrics: one result file at a time"), cli_report();
-            o.run = a;
-            continue;
-        }
-        if (!v) return xai_fail("metrics: option %s needs a value", a), cli_report();
-        if (!strcmp(a, "--model")) o.model = v;
-        else if (!strcmp(a, "--csv")) o.csv = v;
-        else if (!strcmp(a, "--steps")) {
-            if (cli_int(v, 0, 4096, "--steps", &n)) return cli_report();
-            o.faithfulness_steps = (int)n;
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_int(v, 1, 1024, "--threads", &n)) return cli_report();
-            o.threads = (int)n;
-        } else {
-            return xai_fail("metrics: unknown option %s", a), cli_report();
-        }
-        i++;
-    }
-    if (!o.run) return xai_fail("metrics: expected RUN.h5"), cli_report();
+    const cli_option options[] = {
+        CLI_OPT_TEXT("--model", "FILE.onnx", "the model, for deletion and insertion (default: the run's)", &o.model, 0),
+        CLI_OPT_INT("--steps", "N", "deletion/insertion steps, default 16 (0: none)", &o.faithfulness_steps, 0, 4096),
+        CLI_OPT_INT("--threads", "T", "threads, default OpenMP's", &o.threads, 1, 1024),
+        CLI_OPT_TEXT("--csv", "FILE", "the summary table, default RUN.metrics.csv", &o.csv, 0),
+        CLI_OPT_END};
+    const cli_command command = {"metrics", "score a run's maps and write the scores into it", "RUN.h5", 1, 1, options};
+    char **operands;
+    int n, parsed = cli_parse(&command, argc - 1, argv + 1, &operands, &n);
+    if (parsed) return cli_parse_exit(parsed);
+    o.run = operands[0];
+    free(operands);
     return xai_evaluate(&o) ? cli_report() : 0;
 }

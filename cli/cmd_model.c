@@ -1,6 +1,7 @@
 /* cmd_model.c - `xaibench model init` (write a seeded ResNet) and `model info` (describe one). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cli.h"
@@ -8,38 +9,35 @@
 #include "xai_model.h"
 #include "xai_status.h"
 
+static int take_seed(const char *value, void *out)
+{
+    char *end;
+    unsigned long long seed = strtoull(value, &end, 10);
+    if (!*value || *end || *value == '-') return xai_fail("--seed: bad value '%s' (expected an integer >= 0)", value);
+    *(uint64_t *)out = seed;
+    return XAI_OK;
+}
+
 static int model_init(int argc, char **argv)
 {
+    static const char *const bn_stats[] = {"identity", "random", NULL};
     xai_model_spec spec = {.arch = NULL};
     const char *output = NULL;
-    int have_seed = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (!v) return xai_fail("model init: option %s needs a value", a), cli_report();
-        if (strcmp(a, "--arch") == 0) spec.arch = v;
-        else if (strcmp(a, "--seed") == 0) {
-            char *end;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (!*v || *end || *v == '-') return xai_fail("--seed: bad value '%s'", v), cli_report();
-            spec.seed = s;
-            have_seed = 1;
-        } else if (strcmp(a, "--classes") == 0) {
-            if (cli_int(v, 1, 100000, "--classes", &n)) return cli_report();
-            spec.classes = (int)n;
-        } else if (strcmp(a, "--size") == 0) {
-            if (cli_int(v, 32, 4096, "--size", &n)) return cli_report();
-            spec.image_size = (int)n;
-        } else if (strcmp(a, "--bn-stats") == 0) {
-            if (strcmp(v, "random") && strcmp(v, "identity"))
-                return xai_fail("--bn-stats: '%s' is not identity or random", v), cli_report();
-            spec.random_batchnorm = strcmp(v, "random") == 0;
-        } else if (strcmp(a, "-o") == 0) output = v;
-        else return xai_fail("model init: unknown option %s", a), cli_report();
-        i++;
-    }
-    if (!spec.arch || !have_seed || !output)
-        return xai_fail("model init: --arch, --seed and -o are required"), cli_report();
+    const cli_option options[] = {
+        CLI_OPT_TEXT("--arch", "resnet18|resnet34|resnet-tiny", "the architecture", &spec.arch, 1),
+        {.name = "--seed", .value = "S", .help = "the weights' seed", .kind = CLI_CUSTOM, .out = &spec.seed,
+         .take = take_seed, .required = 1},
+        CLI_OPT_INT("--classes", "K", "output classes, default 1000", &spec.classes, 1, 100000),
+        CLI_OPT_INT("--size", "PIXELS", "input size, default 224", &spec.image_size, 32, 4096),
+        CLI_OPT_CHOICE("--bn-stats", "WHICH", "BatchNormalization statistics, default identity",
+                       &spec.random_batchnorm, bn_stats),
+        CLI_OPT_TEXT("-o", "FILE.onnx", "the model to write", &output, 1),
+        CLI_OPT_END};
+    const cli_command command = {"model init", "write a ResNet with seeded weights as ONNX", NULL, 0, 0, options};
+    char **operands;
+    int n, parsed = cli_parse(&command, argc, argv, &operands, &n);
+    if (parsed) return cli_parse_exit(parsed);
+    free(operands);
     if (xai_model_write_resnet(&spec, output)) return cli_report();
     printf("wrote %s (%s, seed %llu)\n", output, spec.arch, (unsigned long long)spec.seed);
     return 0;
@@ -47,11 +45,18 @@ static int model_init(int argc, char **argv)
 
 static int model_info(int argc, char **argv)
 {
-    if (argc != 1) return xai_fail("model info: expected one FILE.onnx"), cli_report();
+    const cli_option options[] = {CLI_OPT_END};
+    const cli_command command = {"model info", "an ONNX model's inputs, layers, parameters and metadata",
+                                 "FILE.onnx", 1, 1, options};
+    char **operands;
+    int n, parsed = cli_parse(&command, argc, argv, &operands, &n);
+    if (parsed) return cli_parse_exit(parsed);
+    const char *path = operands[0];
+    free(operands);
     xai_graph *g;
-    if (xai_graph_load(&g, argv[0], NULL)) return cli_report();
+    if (xai_graph_load(&g, path, NULL)) return cli_report();
     const xai_value *in = &g->values[g->input];
-    printf("%s: opset %lld, input '%s' [N,%d,%d,%d], output '%s' [N,%d]\n", argv[0],
+    printf("%s: opset %lld, input '%s' [N,%d,%d,%d], output '%s' [N,%d]\n", path,
            (long long)g->opset, in->name, in->c, in->h, in->w, g->values[g->output].name,
            g->values[g->output].c);
     printf("%-4s %-18s %-44s %-18s %14s %14s\n", "#", "op", "node", "output", "params", "MACs");

@@ -1,7 +1,7 @@
 /* cmd_plot.c - `xaibench plot RUN.h5 -o DIR [--image K] [--rows N] [--reduce sum|max]
  * [--sign absolute_value|positive]`. */
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "xai_plot.h"
@@ -9,36 +9,25 @@
 
 int cmd_plot(int argc, char **argv)
 {
+    static const char *const reductions[] = {"sum", "max", NULL}, *const signs[] = {"absolute_value", "positive", NULL};
     xai_plot_options o = {.reduce = XAI_REDUCE_SUM, .sign = XAI_SIGN_ABSOLUTE};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (a[0] != '-') {
-            if (o.run) return xai_fail("plot: one result file at a time"), cli_report();
-            o.run = a;
-            continue;
-        }
-        if (!v) return xai_fail("plot: option %s needs a value", a), cli_report();
-        if (!strcmp(a, "-o")) o.outdir = v;
-        else if (!strcmp(a, "--image")) {
-            if (cli_int(v, 0, 100000000, "--image", &n)) return cli_report();
-            o.image = (int)n;
-        } else if (!strcmp(a, "--rows")) {
-            if (cli_int(v, 1, 64, "--rows", &n)) return cli_report();
-            o.grid_images = (int)n;
-        } else if (!strcmp(a, "--reduce")) {
-            if (strcmp(v, "sum") && strcmp(v, "max")) return xai_fail("--reduce: sum or max, not '%s'", v), cli_report();
-            o.reduce = !strcmp(v, "sum") ? XAI_REDUCE_SUM : XAI_REDUCE_MAX_ABS;
-        } else if (!strcmp(a, "--sign")) {
-            if (strcmp(v, "absolute_value") && strcmp(v, "positive"))
-                return xai_fail("--sign: absolute_value or positive, not '%s'", v), cli_report();
-            o.sign = !strcmp(v, "positive") ? XAI_SIGN_POSITIVE : XAI_SIGN_ABSOLUTE;
-        } else {
-            return xai_fail("plot: unknown option %s", a), cli_report();
-        }
-        i++;
-    }
-    if (!o.run || !o.outdir) return xai_fail("plot: expected RUN.h5 and -o DIR"), cli_report();
+    int reduce = 0, sign = 0;
+    const cli_option options[] = {
+        CLI_OPT_TEXT("-o", "DIR", "where the figures go", &o.outdir, 1),
+        CLI_OPT_INT("--image", "K", "the image of figure1, default 0", &o.image, 0, 100000000),
+        CLI_OPT_INT("--rows", "N", "images in the grid, default up to 6", &o.grid_images, 1, 64),
+        CLI_OPT_CHOICE("--reduce", "HOW", "channels reduced by, default sum", &reduce, reductions),
+        CLI_OPT_CHOICE("--sign", "WHICH", "values shown, default absolute_value", &sign, signs),
+        CLI_OPT_END};
+    const cli_command command = {"plot", "the figures of a run: figure1, the grid, box plots of the metrics",
+                                 "RUN.h5", 1, 1, options};
+    char **operands;
+    int n, parsed = cli_parse(&command, argc - 1, argv + 1, &operands, &n);
+    if (parsed) return cli_parse_exit(parsed);
+    o.run = operands[0];
+    free(operands);
+    o.reduce = reduce == 0 ? XAI_REDUCE_SUM : XAI_REDUCE_MAX_ABS;
+    o.sign = sign == 1 ? XAI_SIGN_POSITIVE : XAI_SIGN_ABSOLUTE;
     if (xai_plot(&o)) return cli_report();
     printf("wrote %s/figure1.{png,pdf} and %s/grid.{png,pdf}\n", o.outdir, o.outdir);
     return 0;

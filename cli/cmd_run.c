@@ -1,50 +1,39 @@
 /* cmd_run.c - `xaibench run`: a resumable sweep of a data set selection (see xai_run.h). */
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "xai_run.h"
 #include "xai_status.h"
 
-#define MAX_METHODS 8
 
 int cmd_run(int argc, char **argv)
 {
-    const xai_method *methods[MAX_METHODS];
-    xai_run_options o = {.methods = methods, .batch = 8, .argc = argc + 1, .argv = argv - 1};
-    o.n_methods = xai_methods_parse("saliency,deconvnet,guided_backprop", methods, MAX_METHODS);
-    for (int i = 1; i < argc; i++) {
-        int used = cli_dataset_selection(argc, argv, &i, &o.selection);
-        if (used < 0) return cli_report();
-        if (used) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (!v) return xai_fail("run: option %s needs a value", a), cli_report();
-        if (!strcmp(a, "--model")) o.model = v;
-        else if (!strcmp(a, "--dataset")) o.dataset = v;
-        else if (!strcmp(a, "-o")) o.output = v;
-        else if (!strcmp(a, "--methods")) {
-            if ((o.n_methods = xai_methods_parse(v, methods, MAX_METHODS)) < 0) return cli_report();
-        } else if (!strcmp(a, "--target")) {
-            if (strcmp(v, "label") && strcmp(v, "predicted"))
-                return xai_fail("--target: '%s' is not label or predicted", v), cli_report();
-            o.target_predicted = !strcmp(v, "predicted");
-        } else if (!strcmp(a, "--rules")) {
-            if (strcmp(v, "all") && strcmp(v, "relu-only"))
-                return xai_fail("--rules: all or relu-only, not '%s'", v), cli_report();
-            o.relu_only_rules = !strcmp(v, "relu-only");
-        } else if (!strcmp(a, "--batch")) {
-            if (cli_int(v, 1, 256, "--batch", &n)) return cli_report();
-            o.batch = (int)n;
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_int(v, 1, 1024, "--threads", &n)) return cli_report();
-            o.threads = (int)n;
-        } else {
-            return xai_fail("run: unknown option %s", a), cli_report();
-        }
-        i++;
-    }
-    if (!o.model || !o.dataset || !o.output) return xai_fail("run: --model, --dataset and -o are required"), cli_report();
+    cli_methods methods = {.count = 0};
+    int target = 0, rules = 0;
+    static const char *const targets[] = {"label", "predicted", NULL}, *const rule_names[] = {"all", "relu-only", NULL};
+    xai_run_options o = {.batch = 8, .argc = argc + 1, .argv = argv - 1};
+    const cli_option options[] = {
+        CLI_OPT_TEXT("--model", "FILE.onnx", "the ONNX model", &o.model, 1),
+        CLI_OPT_TEXT("--dataset", "DIR", "a Stanford Dogs tree", &o.dataset, 1),
+        CLI_OPT_TEXT("-o", "RUN.h5", "the results file (the same command resumes it)", &o.output, 1),
+        CLI_SELECTION_OPTIONS(&o.selection),
+        CLI_OPT_CUSTOM("--methods", "a,b,c", "methods, default saliency,deconvnet,guided_backprop", &methods,
+                       cli_take_methods),
+        CLI_OPT_CHOICE("--target", "WHICH", "the class explained, default label", &target, targets),
+        CLI_OPT_CHOICE("--rules", "WHICH", "where the rules apply, default all", &rules, rule_names),
+        CLI_OPT_INT("--batch", "B", "images per forward pass, default 8", &o.batch, 1, 256),
+        CLI_OPT_INT("--threads", "T", "threads, default OpenMP's", &o.threads, 1, 1024),
+        CLI_OPT_END};
+    const cli_command command = {"run", "a resumable sweep of a data set selection through the methods; "
+                                        "mpirun -np K shares it out to K ranks", NULL, 0, 0, options};
+    char **operands;
+    int n, parsed = cli_parse(&command, argc - 1, argv + 1, &operands, &n);
+    if (parsed) return cli_parse_exit(parsed);
+    free(operands);
+    if (!methods.count && cli_take_methods("saliency,deconvnet,guided_backprop", &methods)) return cli_report();
+    o.methods = methods.list, o.n_methods = methods.count;
+    o.target_predicted = target == 1, o.relu_only_rules = rules == 1;
     xai_team team;
     if (xai_team_join(&team, &argc, &argv)) return cli_report();
     o.team = &team;

@@ -14,12 +14,12 @@
 #include "xai_engine.h"
 #include "xai_evaluate.h"
 #include "xai_image.h"
+#include "xai_method.h"
 #include "xai_metrics.h"
 #include "xai_rng.h"
-#include "xai_store.h"
 #include "xai_status.h"
+#include "xai_store.h"
 
-#define MAX_METHODS 16
 enum { TV, HIGH_FREQ, COMPLEXITY, LAPLACIAN, SPARSENESS, MASS, RANK, POINTING, DELETION, INSERTION, N_METRICS };
 static const char *const metric_names[N_METRICS] = {
     "total_variation", "high_frequency_energy", "complexity", "laplacian_variance", "sparseness",
@@ -89,8 +89,8 @@ static herr_t list_methods(hid_t group, const char *name, const H5L_info_t *info
     (void)group, (void)info;
     char **names = data;
     int n = 0;
-    while (n < MAX_METHODS && names[n]) n++;
-    if (n == MAX_METHODS) return 1;
+    while (n < XAI_METHODS_MAX && names[n]) n++;
+    if (n == XAI_METHODS_MAX) return 1;
     names[n] = strdup(name);
     return names[n] ? 0 : -1;
 }
@@ -150,7 +150,7 @@ int xai_evaluate(const xai_evaluate_options *o)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fopen(o->run, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f < 0) return xai_fail("%s: cannot open as an HDF5 result file for writing", o->run);
-    char *methods[MAX_METHODS + 1] = {NULL};
+    char *methods[XAI_METHODS_MAX + 1] = {NULL};
     int status = XAI_OK, n_methods = 0;
     hsize_t n = 0, rows;
     float *input = NULL, *boxes = NULL, *heat = NULL;
@@ -165,7 +165,7 @@ int xai_evaluate(const xai_evaluate_options *o)
         goto done;
     }
     H5Gclose(group);
-    while (n_methods < MAX_METHODS && methods[n_methods]) n_methods++;
+    while (n_methods < XAI_METHODS_MAX && methods[n_methods]) n_methods++;
     int dims_ok = 1;
     hsize_t input_dims[4] = {0};
     hid_t din = H5Dopen2(f, "/input", H5P_DEFAULT);

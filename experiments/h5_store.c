@@ -16,12 +16,12 @@
 
 #include <hdf5.h>
 
+#include "xai_method.h"
 #include "xai_provenance.h"
 #include "xai_status.h"
 #include "xai_store.h"
 #include "xai_version.h"
 
-#define MAX_METHODS 16
 #define PAGE 4096              /* O_DIRECT alignment of offsets, lengths and memory (>= any block) */
 #define ALIGNED_FROM (64 << 10) /* HDF5 places allocations of this size and more on PAGE boundaries */
 
@@ -34,7 +34,7 @@ struct xai_store {
     xai_store_shape shape;
     hid_t input, logits, target, timing_forward;
     hid_t image_path, image_label, image_bbox, image_bbox_frame, top5, skipped;
-    hid_t maps[MAX_METHODS], heatmaps[MAX_METHODS], timings[MAX_METHODS];
+    hid_t maps[XAI_METHODS_MAX], heatmaps[XAI_METHODS_MAX], timings[XAI_METHODS_MAX];
     hsize_t count;
     const xai_team *team; /* a file that several processes write (xai_store_open_shared) */
     int direct;           /* the file opened O_DIRECT for image rows, or -1 */
@@ -109,7 +109,7 @@ void xai_store_abort(xai_store *s)
 
 static xai_store *new_store(const char *path, const xai_store_shape *shape)
 {
-    if (shape->n_methods > MAX_METHODS) return xai_fail("%s: too many methods", path), NULL;
+    if (shape->n_methods > XAI_METHODS_MAX) return xai_fail("%s: too many methods", path), NULL;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     xai_store *s = xai_calloc(1, sizeof *s);
     if (!s) return NULL;

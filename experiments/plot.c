@@ -11,6 +11,7 @@
 #include <hdf5.h>
 
 #include "xai_classes.h"
+#include "xai_method.h"
 #include "xai_plot.h"
 #include "xai_status.h"
 #include "xai_store.h"
@@ -19,7 +20,6 @@
 #define XAI_GNUPLOT_DIR "experiments"
 #endif
 
-#define MAX_METHODS 16
 
 
 static int write_raw(const char *path, const void *data, size_t bytes)
@@ -138,15 +138,15 @@ static herr_t list_names(hid_t group, const char *name, const H5L_info_t *info, 
     (void)group, (void)info;
     char **names = data;
     int n = 0;
-    while (n < MAX_METHODS && names[n]) n++;
-    if (n < MAX_METHODS) names[n] = strdup(name);
+    while (n < XAI_METHODS_MAX && names[n]) n++;
+    if (n < XAI_METHODS_MAX) names[n] = strdup(name);
     return 0;
 }
 
 /* Methods in the seed's order first (deconvnet, guided backprop, saliency), then the others. */
 static int ordered_methods(hid_t f, char **methods)
 {
-    char *found[MAX_METHODS + 1] = {NULL};
+    char *found[XAI_METHODS_MAX + 1] = {NULL};
     hid_t g = H5Gopen2(f, "/maps", H5P_DEFAULT);
     if (g < 0) return xai_fail("no /maps (not an xaibench result file)");
     H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_names, found);
@@ -156,7 +156,7 @@ static int ordered_methods(hid_t f, char **methods)
     for (int s = 0; s < 3; s++)
         for (int k = 0; found[k]; k++)
             if (found[k][0] && !strcmp(found[k], seed[s])) methods[n++] = found[k], found[k] = NULL;
-    for (int k = 0; k < MAX_METHODS; k++)
+    for (int k = 0; k < XAI_METHODS_MAX; k++)
         if (found[k]) methods[n++] = found[k];
     methods[n] = NULL;
     return n;
@@ -210,7 +210,7 @@ int xai_plot(const xai_plot_options *o)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fopen(o->run, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return xai_fail("%s: cannot open as HDF5", o->run);
-    char *methods[MAX_METHODS + 1] = {NULL}, data[2048];
+    char *methods[XAI_METHODS_MAX + 1] = {NULL}, data[2048];
     int status = XAI_OK, n_methods = ordered_methods(f, methods);
     int n_images = 0, size = 0, classes = 0, *targets = NULL;
     hid_t d = n_methods > 0 ? H5Dopen2(f, "/input", H5P_DEFAULT) : -1;

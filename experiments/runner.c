@@ -23,7 +23,6 @@
 #include "xai_version.h"
 #include "xai_write_behind.h"
 
-#define MAX_METHODS 8
 
 /* What makes two runs the same run: resuming with anything else would mix results. */
 static void describe_run(const xai_run_options *o, const char *sha, char *out, size_t size)
@@ -150,10 +149,10 @@ static void top_five(const float *logits, int classes, int *out)
 /* One batch's buffers and, once computed, its rows ready to write. Two of them alternate when
  * a writing thread writes one batch while the engine computes the next. */
 typedef struct {
-    float *input, *logits, *maps[MAX_METHODS], *heat[MAX_METHODS], *bbox, *bbox_frame;
+    float *input, *logits, *maps[XAI_METHODS_MAX], *heat[XAI_METHODS_MAX], *bbox, *bbox_frame;
     int *targets, *chosen, *indices, *labels, *top5;
     const char **paths, **skipped;
-    double ms_methods[MAX_METHODS];
+    double ms_methods[XAI_METHODS_MAX];
     xai_store_batch rows; /* the computed batch */
     int batch, first;     /* its number and first item */
 } run_slot;
@@ -186,7 +185,7 @@ static void free_slot(run_slot *b)
     free(b->input), free(b->logits), free(b->bbox), free(b->bbox_frame);
     free(b->targets), free(b->chosen), free(b->indices), free(b->labels), free(b->top5), free(b->paths);
     free(b->skipped);
-    for (int m = 0; m < MAX_METHODS; m++) free(b->maps[m]), free(b->heat[m]);
+    for (int m = 0; m < XAI_METHODS_MAX; m++) free(b->maps[m]), free(b->heat[m]);
 }
 
 /* Seconds spent per phase of the sweep: decode and engine on the computing thread, part files
@@ -343,7 +342,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     xai_team alone = {.rank = 0, .size = 1};
     const xai_team *team = o->team ? o->team : &alone;
     memset(summary, 0, sizeof *summary);
-    if (o->n_methods < 1 || o->n_methods > MAX_METHODS) return xai_fail("run: 1 to %d methods", MAX_METHODS);
+    if (o->n_methods < 1 || o->n_methods > XAI_METHODS_MAX) return xai_fail("run: 1 to %d methods", XAI_METHODS_MAX);
     if (o->batch < 1) return xai_fail("run: batch must be >= 1");
     double started = xai_now_seconds();
     char manifest[8192], sha[65] = "", parts[4096];
@@ -396,7 +395,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     }
     if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
 
-    const char *names[MAX_METHODS];
+    const char *names[XAI_METHODS_MAX];
     for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
     const xai_value *in = &g->values[g->input];
     xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = xai_graph_outputs(g),

@@ -22,6 +22,9 @@ typedef struct xai_method {
     double (*activation_backward_one)(double y, double g, double lo, double hi);
 } xai_method;
 
+/* The most methods one run, file or figure holds: every registered method, with room to grow. */
+#define XAI_METHODS_MAX 16
+
 extern const xai_method xai_method_saliency;
 extern const xai_method xai_method_deconvnet;
 extern const xai_method xai_method_guided_backprop;

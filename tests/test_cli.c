@@ -1,5 +1,6 @@
 /* test_cli.c - the xaibench binary end to end: model init/info, explain into an HDF5 file of
- * the documented layout, and one-line errors with a non-zero exit for bad input. */
+ * the documented layout, one-line errors with a non-zero exit for bad input and bad options,
+ * and every subcommand's --help. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,4 +159,33 @@ Test(cli, bad_input_gives_one_line_and_non_zero_exit)
     expect_one_line_error(args, "absent.onnx: cannot open");
     expect_one_line_error("model init --arch vgg16 --seed 1 -o /tmp/x.onnx", "unknown architecture 'vgg16'");
     expect_one_line_error("explain --model", "needs a value");
+}
+
+Test(cli, every_subcommand_has_help)
+{
+    static const char *const commands[] = {"model init", "model info", "explain", "run", "merge", "metrics",
+                                           "plot", "dataset list", "dataset sample"};
+    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++) {
+        char args[256], out[8192], err[4096], expect[128];
+        snprintf(args, sizeof args, "%s --help", commands[k]);
+        cr_expect_eq(xaibench(args, out, sizeof out, err, sizeof err), 0, "xaibench %s: not exit 0", args);
+        snprintf(expect, sizeof expect, "usage: xaibench %s", commands[k]);
+        cr_expect(strncmp(out, expect, strlen(expect)) == 0 && strstr(out, "-h, --help"), "xaibench %s:\n%s", args, out);
+        cr_expect_eq(err[0], '\0', "xaibench %s wrote to stderr: %s", args, err);
+    }
+}
+
+Test(cli, bad_options_give_one_line)
+{
+    expect_one_line_error("run --model m.onnx --dataset d -o r.h5 --frobnicate 1", "unknown option --frobnicate");
+    expect_one_line_error("explain --model m.onnx --image i.png -o", "option -o needs a value");
+    expect_one_line_error("run --model m.onnx --dataset d -o r.h5 --threads 0", "--threads: bad value '0'");
+    expect_one_line_error("run --model m.onnx --dataset d -o r.h5 --batch -2", "--batch: bad value '-2'");
+    expect_one_line_error("run --model m.onnx --dataset d -o r.h5 --limit 0", "--limit: bad value '0'");
+    expect_one_line_error("explain --model m.onnx --image i.png -o o.h5 --threads x", "--threads: bad value 'x'");
+    expect_one_line_error("run --model m.onnx -o r.h5", "--dataset DIR is required");
+    expect_one_line_error("run --model m.onnx --dataset d -o r.h5 --target best", "'best' is not one of label, predicted");
+    expect_one_line_error("dataset list d --shard 2/2", "--shard 2/2");
+    expect_one_line_error("metrics", "expected RUN.h5");
+    expect_one_line_error("plot run.h5", "-o DIR is required");
 }
