@@ -32,6 +32,12 @@ typedef struct {
 } cli_methods;
 int cli_take_methods(const char *value, void *methods);
 
+/* The activation budget of a model (xai_graph_options.max_activation_gb), as a table entry. */
+int cli_take_gigabytes(const char *value, void *gb);
+#define CLI_MAX_ACTIVATIONS_OPTION(where)                                                     \
+    CLI_OPT_CUSTOM("--max-activations-gb", "G", "refuse models whose activations for one image " \
+                   "pass G GiB, default 4", where, cli_take_gigabytes)
+
 /* Print "xaibench: <last error>" to stderr and return the exit status 1. */
 int cli_report(void);
 

@@ -28,6 +28,7 @@ typedef struct {
     const char *setting_key[8], *setting_value[8];
     int threads, batch;
     int relu_only_rules;
+    double max_activation_gb;
 } explain_options;
 
 static int take_image(const char *value, void *out)
@@ -84,6 +85,7 @@ static int parse(int argc, char **argv, explain_options *o)
         CLI_OPT_INT("--threads", "T", "threads, default OpenMP's", &o->threads, 1, 1024),
         CLI_OPT_INT("--batch", "B", "images per forward pass, default 8", &o->batch, 1, 256),
         CLI_OPT_CHOICE("--rules", "WHICH", "where the rules apply, default all", &o->relu_only_rules, rule_names),
+        CLI_MAX_ACTIVATIONS_OPTION(&o->max_activation_gb),
         CLI_OPT_CUSTOM("--mean", "r,g,b", "normalization mean, default the model's or ImageNet's", &mean, take_setting),
         CLI_OPT_CUSTOM("--std", "r,g,b", "normalization std, default the model's or ImageNet's", &std, take_setting),
         CLI_OPT_CUSTOM("--resize", "N|WxH", "resize (N: the shorter side), default the model's or 256", &resize,
@@ -129,7 +131,7 @@ static int run(explain_options *o, int argc, char **argv)
     xai_output_lock *lock = NULL;
     batch_buffers b = {0};
     int status = XAI_ERR;
-    xai_graph_options load = {.relu_only_rules = o->relu_only_rules};
+    xai_graph_options load = {.relu_only_rules = o->relu_only_rules, .max_activation_gb = o->max_activation_gb};
     if (xai_output_lock_take(&lock, o->output)) return XAI_ERR;
     if (xai_graph_load(&g, o->model, &load)) goto done;
     const xai_value *in = &g->values[g->input];

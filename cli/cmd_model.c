@@ -45,7 +45,8 @@ static int model_init(int argc, char **argv)
 
 static int model_info(int argc, char **argv)
 {
-    const cli_option options[] = {CLI_OPT_END};
+    xai_graph_options load = {.max_activation_gb = 0};
+    const cli_option options[] = {CLI_MAX_ACTIVATIONS_OPTION(&load.max_activation_gb), CLI_OPT_END};
     const cli_command command = {"model info", "an ONNX model's inputs, layers, parameters and metadata",
                                  "FILE.onnx", 1, 1, options};
     char **operands;
@@ -54,7 +55,7 @@ static int model_info(int argc, char **argv)
     const char *path = operands[0];
     free(operands);
     xai_graph *g;
-    if (xai_graph_load(&g, path, NULL)) return cli_report();
+    if (xai_graph_load(&g, path, &load)) return cli_report();
     const xai_value *in = &g->values[g->input];
     printf("%s: opset %lld, input '%s' [N,%d,%d,%d], output '%s' [N,%d]\n", path,
            (long long)g->opset, in->name, in->c, in->h, in->w, g->values[g->output].name,

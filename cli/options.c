@@ -105,3 +105,13 @@ int cli_take_methods(const char *value, void *out)
     methods->count = n;
     return XAI_OK;
 }
+
+int cli_take_gigabytes(const char *value, void *out)
+{
+    char *end;
+    double gb = strtod(value, &end);
+    if (!*value || *end || !(gb > 0) || gb > 1e6)
+        return xai_fail("--max-activations-gb: bad value '%s' (expected a positive number of GiB)", value);
+    *(double *)out = gb;
+    return XAI_OK;
+}

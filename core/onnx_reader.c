@@ -9,6 +9,7 @@
  *   4. shapes: inferred from the input's [N,C,H,W] and checked at every node; then each
  *      BatchNormalization right after a Conv is folded into that Conv's weights and bias. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,12 +114,15 @@ static int read_tensor(reader *r, Onnx__TensorProto *t, const char *name)
                         "supported (save the model with all tensors inside)", r->path, name);
     if (t->n_dims > MAX_RANK)
         return xai_fail("%s: tensor '%s' has rank %zu", r->path, name, t->n_dims);
+    /* Dimensions fit an int, and their product (checked for overflow) is at most what the file
+     * can hold; the data's length is matched against it below, before it is copied. */
     size_t count = 1;
     for (size_t d = 0; d < t->n_dims; d++) {
-        if (t->dims[d] < 0 || t->dims[d] > (1LL << 32))
+        if (t->dims[d] < 0 || t->dims[d] > INT_MAX)
             return xai_fail("%s: tensor '%s' has dimension %lld", r->path, name,
                             (long long)t->dims[d]);
-        count *= (size_t)t->dims[d];
+        if (__builtin_mul_overflow(count, (size_t)t->dims[d], &count) || count > ((size_t)1 << 40))
+            return xai_fail("%s: tensor '%s' has too many elements for its dimensions", r->path, name);
     }
     constant *c = add_constant(r, name);
     if (!c) return XAI_ERR;
@@ -342,12 +346,16 @@ static int convert_conv(reader *r, const Onnx__NodeProto *n, const char *label, 
     if (w->rank != 4)
         return xai_fail("%s: %s: weight has rank %d; only 2-D convolutions are supported",
                         r->path, label, w->rank);
-    p->node.group = (int)attribute_int(n, "group", 1);
+    int64_t group = attribute_int(n, "group", 1);
+    if (group < 1 || group > w->dims[0] || w->dims[0] % group || w->dims[1] * group > INT_MAX ||
+        w->dims[0] < 1 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1 || w->dims[2] > 65536 ||
+        w->dims[3] > 65536)
+        return xai_fail("%s: %s: weight [%lld,%lld,%lld,%lld] with group %lld is not a convolution's", r->path,
+                        label, (long long)w->dims[0], (long long)w->dims[1], (long long)w->dims[2],
+                        (long long)w->dims[3], (long long)group);
+    p->node.group = (int)group;
     p->node.out_channels = (int)w->dims[0];
-    p->node.in_channels = (int)w->dims[1] * p->node.group;
-    if (p->node.group < 1 || p->node.out_channels % p->node.group)
-        return xai_fail("%s: %s: group %d does not divide the %d output channels", r->path,
-                        label, p->node.group, p->node.out_channels);
+    p->node.in_channels = (int)(w->dims[1] * group);
     if (p->explicit_kernel &&
         (p->node.kernel_h != w->dims[2] || p->node.kernel_w != w->dims[3]))
         return xai_fail("%s: %s: kernel_shape does not match the weight", r->path, label);
@@ -420,7 +428,8 @@ static int convert_gemm(reader *r, const Onnx__NodeProto *n, const char *label, 
     float beta = from_matmul ? 1.f : attribute_float(n, "beta", 1.f);
     constant *w = weight_input(r, n, label, 1);
     if (!w) return XAI_ERR;
-    if (w->rank != 2) return xai_fail("%s: %s: weight must be 2-D", r->path, label);
+    if (w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
+        return xai_fail("%s: %s: weight must be 2-D and not empty", r->path, label);
     int out = (int)(trans_b ? w->dims[0] : w->dims[1]);
     int in = (int)(trans_b ? w->dims[1] : w->dims[0]);
     p->node.out_channels = out;
@@ -630,25 +639,27 @@ static int order_nodes(reader *r, const char *input_name)
 static int window_output(int in, int kernel, int stride, int dilation, int *pad_begin,
                          int *pad_end, auto_pad_mode mode, int ceil_mode)
 {
-    int span = (kernel - 1) * dilation + 1;
+    /* In 64 bits: kernel, dilation, pads and input are each at most 65536 (attribute_ints). */
+    int64_t span = (int64_t)(kernel - 1) * dilation + 1;
     if (mode == PAD_VALID) *pad_begin = *pad_end = 0;
     if (mode == PAD_SAME_UPPER || mode == PAD_SAME_LOWER) {
-        int out = (in + stride - 1) / stride;
-        int total = (out - 1) * stride + span - in;
+        int64_t out = (in + (int64_t)stride - 1) / stride;
+        int64_t total = (out - 1) * stride + span - in;
         if (total < 0) total = 0;
-        *pad_begin = mode == PAD_SAME_UPPER ? total / 2 : total - total / 2;
-        *pad_end = total - *pad_begin;
-        return out;
+        if (total > INT_MAX / 2) return 0;
+        *pad_begin = (int)(mode == PAD_SAME_UPPER ? total / 2 : total - total / 2);
+        *pad_end = (int)total - *pad_begin;
+        return (int)out;
     }
-    int room = in + *pad_begin + *pad_end - span;
+    int64_t room = (int64_t)in + *pad_begin + *pad_end - span;
     if (room < 0) return 0;
-    int out = room / stride + 1;
+    int64_t out = room / stride + 1;
     if (ceil_mode && room % stride) {
         /* The last window starts inside the input or the begin padding (PyTorch's rule). */
-        if ((out) * stride < in + *pad_begin) out++;
-        *pad_end += (out - 1) * stride + span - (in + *pad_begin + *pad_end);
+        if (out * stride < (int64_t)in + *pad_begin) out++;
+        *pad_end += (int)((out - 1) * stride + span - ((int64_t)in + *pad_begin + *pad_end));
     }
-    return out;
+    return (int)out;
 }
 
 static int infer_shape(const reader *r, xai_graph *g, pending_node *p)
@@ -711,6 +722,9 @@ static int infer_shape(const reader *r, xai_graph *g, pending_node *p)
             return xai_fail("%s: node '%s' (Flatten): only axis 1 (keeping the batch) is "
                             "supported, not %d", r->path, label, p->flatten_axis);
         out->rank = 2;
+        if ((int64_t)in->c * in->h * in->w > INT_MAX)
+            return xai_fail("%s: node '%s' (Flatten): %d x %d x %d features are too many", r->path, label,
+                            in->c, in->h, in->w);
         out->c = in->c * in->h * in->w;
         out->h = out->w = 1;
         if (p->reshape_to_2d && node->out_channels != -1 && node->out_channels != out->c)
@@ -842,6 +856,21 @@ static int read_input_shape(reader *r, const Onnx__ValueInfoProto *v, xai_value 
     return XAI_OK;
 }
 
+/* Add value v's floats per image to *floats; every dimension must be positive and the sum stay
+ * within `limit`, so that no engine is asked to allocate what cannot be had. */
+static int count_activations(const reader *r, const xai_graph *g, int v, uint64_t limit, uint64_t *floats)
+{
+    const xai_value *value = &g->values[v];
+    if (value->c < 1 || value->h < 1 || value->w < 1)
+        return xai_fail("%s: value '%s' has an empty shape %dx%dx%d", r->path, value->name, value->c, value->h,
+                        value->w);
+    *floats += (uint64_t)value->c * (uint64_t)value->h * (uint64_t)value->w;
+    if (*floats > limit)
+        return xai_fail("%s: at value '%s' the activations of one image pass %.3g GiB, the limit (raise it with "
+                        "--max-activations-gb)", r->path, value->name, (double)limit * sizeof(float) / (1 << 30));
+    return XAI_OK;
+}
+
 static int build_graph(reader *r, const Onnx__ModelProto *m, xai_graph *g,
                        const xai_graph_options *opt)
 {
@@ -866,6 +895,10 @@ static int build_graph(reader *r, const Onnx__ModelProto *m, xai_graph *g,
     g->n_values = 1;
     g->input = 0;
     if (read_input_shape(r, input, &g->values[0])) return XAI_ERR;
+    uint64_t floats = 0, limit = (uint64_t)((opt && opt->max_activation_gb > 0 ? opt->max_activation_gb
+                                                                               : XAI_DEFAULT_MAX_ACTIVATION_GB) *
+                                             (1 << 30) / sizeof(float));
+    if (count_activations(r, g, 0, limit, &floats)) return XAI_ERR;
 
     for (int i = 0; i < r->n_nodes; i++) {
         pending_node *p = &r->nodes[i];
@@ -876,7 +909,7 @@ static int build_graph(reader *r, const Onnx__ModelProto *m, xai_graph *g,
                             p->node.name, p->output_name);
         if (!(g->values[g->n_values].name = copy_string(p->output_name))) return XAI_ERR;
         p->node.output = g->n_values++;
-        if (infer_shape(r, g, p)) return XAI_ERR;
+        if (infer_shape(r, g, p) || count_activations(r, g, p->node.output, limit, &floats)) return XAI_ERR;
         g->nodes[g->n_nodes] = p->node;
         memset(&p->node, 0, sizeof p->node); /* ownership moved to the graph */
         g->n_nodes++;

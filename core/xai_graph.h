@@ -87,7 +87,12 @@ typedef struct {
     const float *const *bound_data;
     const int64_t *const *bound_dims;
     const int *bound_ranks;
+    /* The most GiB that the activations of one image may take (0: XAI_DEFAULT_MAX_ACTIVATION_GB);
+     * a model past it is refused at load, before anything is allocated for it. */
+    double max_activation_gb;
 } xai_graph_options;
+
+#define XAI_DEFAULT_MAX_ACTIVATION_GB 4.0
 
 /* Read an ONNX model; NULL options mean the defaults (BatchNormalization folded). */
 int xai_graph_load(xai_graph **out, const char *path, const xai_graph_options *options);

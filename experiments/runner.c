@@ -356,7 +356,7 @@ int xai_run(const xai_run_options *o, xai_run_summary *summary)
     run_output whole = {0};
     xai_write_behind *writer = NULL;
     int *mine = NULL, n_mine = 0, n_batches = 0;
-    xai_graph_options load = {.relu_only_rules = o->relu_only_rules};
+    xai_graph_options load = {.relu_only_rules = o->relu_only_rules, .max_activation_gb = o->max_activation_gb};
     xai_transform t;
     xai_dataset_selection selection = o->selection;
     selection.transform = &t;

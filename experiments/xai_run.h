@@ -29,6 +29,7 @@ typedef struct {
     int target_predicted;   /* explain the top logit instead of the image's label */
     int relu_only_rules;    /* Clip passes the true gradient (xai_graph_options.relu_only_rules) */
     int quiet;              /* no progress lines */
+    double max_activation_gb; /* xai_graph_options.max_activation_gb */
     int argc;               /* the command line, for provenance */
     char **argv;
     const xai_team *team;   /* NULL: this process alone */

@@ -309,3 +309,55 @@ Test(onnx, cycle_is_refused)
     const char *path = test_write_built(b, "cycle.onnx");
     expect_load_error(path, "cycle");
 }
+
+/* small_graph's Conv with its weight's dims or its attributes changed in the unpacked model. */
+static const char *edited_conv(const char *name, const int64_t *weight_dims, const char *attribute, int64_t value)
+{
+    size_t size;
+    unsigned char *bytes = read_file(small_graph(name, "Conv", 4, 1), &size);
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, bytes);
+    cr_assert_not_null(m);
+    free(bytes);
+    if (weight_dims) memcpy(m->graph->initializer[0]->dims, weight_dims, 4 * sizeof(int64_t));
+    Onnx__AttributeProto a = ONNX__ATTRIBUTE_PROTO__INIT, *list[1] = {&a};
+    if (attribute) {
+        a.name = (char *)attribute;
+        a.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+        a.has_type = 1;
+        a.i = value;
+        a.has_i = 1;
+        m->graph->node[0]->n_attribute = 1;
+        m->graph->node[0]->attribute = list;
+    }
+    size = onnx__model_proto__get_packed_size(m);
+    bytes = malloc(size);
+    onnx__model_proto__pack(m, bytes);
+    if (attribute) m->graph->node[0]->n_attribute = 0, m->graph->node[0]->attribute = NULL;
+    onnx__model_proto__free_unpacked(m, NULL);
+    const char *path = test_path(name);
+    test_write_file(path, bytes, size);
+    free(bytes);
+    return path;
+}
+
+Test(onnx, sizes_are_checked_before_anything_is_allocated)
+{
+    /* 2^31-1 cubed times 4 wraps a 64-bit count around to a small number */
+    int64_t wrapping[4] = {2147483647, 2147483647, 2147483647, 4};
+    expect_load_error(edited_conv("wrapping.onnx", wrapping, NULL, 0), "too many elements");
+    expect_load_error(edited_conv("group.onnx", NULL, "group", 1LL << 40), "is not a convolution's");
+    expect_load_error(edited_conv("group-negative.onnx", NULL, "group", -3), "is not a convolution's");
+
+    xai_onnx_builder *b = xai_onnx_builder_new("huge-input");
+    float w[4] = {1, 2, 3, 4};
+    int64_t wd[4] = {1, 1, 2, 2}, in_dims[4] = {-1, 1, 65536, 65536}, out_dims[4] = {-1, 1, 65535, 65535};
+    const char *inputs[] = {"x", xai_onnx_initializer(b, "w", wd, 4, w), NULL};
+    const char *y = xai_onnx_node(b, "Conv", "/n", inputs, NULL);
+    xai_onnx_io(b, "x", 4, in_dims, y, 4, out_dims);
+    const char *huge = test_write_built(b, "huge-input.onnx");
+    expect_load_error(huge, "the activations of one image pass 4 GiB");
+    xai_graph *g;
+    xai_graph_options raised = {.max_activation_gb = 64};
+    cr_expect_eq(xai_graph_load(&g, huge, &raised), XAI_OK, "a raised limit admits it: %s", xai_last_error());
+    xai_graph_free(g);
+}
