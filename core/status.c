@@ -11,6 +11,9 @@ int xai_fail(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    /* One line whatever a file put into it (names in a model, text in an annotation). */
+    for (char *c = last_error; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     return XAI_ERR;
 }
 

@@ -3,7 +3,8 @@
  * A function that can fail returns XAI_OK (0) or XAI_ERR (-1). On failure it has recorded one
  * human-readable line, "FILE: what is wrong" where a file is involved, in a thread-local buffer
  * that xai_last_error() returns. Callers that only propagate the failure return XAI_ERR without
- * touching the message, so the first, most precise cause is the one reported. */
+ * touching the message, so the first, most precise cause is the one reported. Control characters
+ * in the message (from names inside a file) become '?', so that it stays one line. */
 #ifndef XAI_STATUS_H
 #define XAI_STATUS_H
 

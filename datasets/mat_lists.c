@@ -9,22 +9,25 @@
 #include "xai_dogs.h"
 #include "xai_status.h"
 
+enum { MAX_NAME = 4096, MAX_LIST = 10000000 }; /* a path; more than Stanford Dogs' 20580 images */
+
+/* A cell's characters as a string; NULL unless it is a row of at most MAX_NAME ASCII characters
+ * that the data read from the file really holds (its declared dims alone are not trusted). */
 static char *cell_string(const matvar_t *cell)
 {
     if (!cell || cell->class_type != MAT_C_CHAR || cell->rank != 2 || !cell->data) return NULL;
-    size_t n = cell->dims[0] * cell->dims[1];
+    size_t width;
+    if (cell->data_type == MAT_T_UINT16 || cell->data_type == MAT_T_UTF16) width = 2;
+    else if (cell->data_type == MAT_T_UINT8 || cell->data_type == MAT_T_UTF8 || cell->data_type == MAT_T_INT8)
+        width = 1;
+    else return NULL;
+    size_t n;
+    if (__builtin_mul_overflow(cell->dims[0], cell->dims[1], &n) || n > MAX_NAME || n * width > cell->nbytes)
+        return NULL;
     char *s = malloc(n + 1);
     if (!s) return NULL;
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (cell->data_type == MAT_T_UINT16 || cell->data_type == MAT_T_UTF16)
-            v = ((const unsigned short *)cell->data)[i];
-        else if (cell->data_type == MAT_T_UINT8 || cell->data_type == MAT_T_UTF8 || cell->data_type == MAT_T_INT8)
-            v = ((const unsigned char *)cell->data)[i];
-        else {
-            free(s);
-            return NULL;
-        }
+        unsigned v = width == 2 ? ((const unsigned short *)cell->data)[i] : ((const unsigned char *)cell->data)[i];
         if (v == 0 || v > 127) { /* Stanford Dogs names are ASCII */
             free(s);
             return NULL;
@@ -48,7 +51,12 @@ int xai_mat_file_list(const char *path, char ***names, int *count)
         goto done;
     }
     size_t n = 1;
-    for (int d = 0; d < list->rank; d++) n *= list->dims[d];
+    for (int d = 0; d < list->rank && n <= MAX_LIST; d++)
+        if (__builtin_mul_overflow(n, list->dims[d], &n)) n = (size_t)MAX_LIST + 1;
+    if (n > MAX_LIST) {
+        status = xai_fail("%s: file_list declares more than %d entries", path, MAX_LIST);
+        goto done;
+    }
     *names = calloc(n ? n : 1, sizeof **names);
     if (!*names) {
         status = xai_fail("%s: out of memory", path);

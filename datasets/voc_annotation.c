@@ -18,15 +18,20 @@ static xmlNode *child(xmlNode *parent, const char *name)
     return NULL;
 }
 
-/* The integer text of parent/name; 0 with *ok cleared when absent or not a number. */
+/* The integer text of parent/name; 0 with *ok cleared when absent, not a number, or beyond any
+ * image's size (|v| > 1e9, which could not even be converted to a long). */
 static long number(xmlNode *parent, const char *name, int *ok)
 {
     xmlNode *n = child(parent, name);
     xmlChar *text = n ? xmlNodeGetContent(n) : NULL;
     char *end = NULL;
     double v = text ? strtod((const char *)text, &end) : 0;
-    if (!text || end == (char *)text) *ok = 0;
+    int bad = !text || end == (char *)text || !(v >= -1e9 && v <= 1e9);
     xmlFree(text);
+    if (bad) {
+        *ok = 0;
+        return 0;
+    }
     return (long)v;
 }
 

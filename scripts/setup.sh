@@ -2,14 +2,15 @@
 # setup.sh - install the Debian packages xaibench needs, only those missing.
 #   scripts/setup.sh          build and run dependencies
 #   scripts/setup.sh --test   also what the tests use (Criterion is always installed; this adds
-#                             ONNX's checker and node test cases, PIL for the preprocessing check)
+#                             ONNX's checker and node test cases, PIL for the preprocessing check,
+#                             clang with libFuzzer and its OpenMP for the fuzzing harnesses)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libdnnl-dev libhdf5-dev hdf5-tools libprotobuf-c-dev
           protobuf-c-compiler libjpeg-dev libpng-dev libssl-dev libxml2-dev libmatio-dev libfftw3-dev libcriterion-dev gnuplot-nox
           ca-certificates libopenmpi-dev openmpi-bin libhdf5-openmpi-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3 python3-onnx python3-numpy python3-pil libonnx-testdata)
+  packages+=(python3 python3-onnx python3-numpy python3-pil libonnx-testdata clang libclang-rt-14-dev libomp-dev)
 fi
 
 missing=()

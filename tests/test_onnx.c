@@ -294,6 +294,8 @@ Test(onnx, bad_models)
     expect_load_error(small_graph("softmax.onnx", "Softmax", 4, 0), "operator 'Softmax' is not supported");
     expect_load_error(small_graph("rank2.onnx", "Conv", 2, 1), "rank 2");
     expect_load_error(small_graph("no-weight.onnx", "Conv", 4, 0), "not an initializer");
+    /* found by fuzz_onnx: a weight named "\n"; the message must stay one line */
+    expect_load_error("fuzz/corpus/onnx/regress-newline-in-a-name.onnx", "weight '?' is not an initializer");
 }
 
 Test(onnx, cycle_is_refused)

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# fuzz.sh - build the libFuzzer harnesses (clang, ASan + UBSan) and run each on its corpus.
+#   scripts/fuzz.sh [SECONDS] [HARNESS...]   each harness for SECONDS (default 60); all by default
+# Seeds: fuzz/corpus/<name>/ (in the repository), plus ONNX's node test models from Debian's
+# libonnx-testdata when installed. What the fuzzer adds goes to build-fuzz/corpus/<name>/, kept
+# between runs; a crash leaves build-fuzz/artifacts/<name>/crash-* and a non-zero exit. Each
+# harness's line gives its executions, and the summary the failures.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shift || true
+harnesses=("$@")
+((${#harnesses[@]})) || harnesses=(onnx image voc mat results)
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXAI_FUZZ=ON -DXAI_MPI=OFF \
+  >/dev/null || exit 1
+cmake --build build-fuzz -j"$(nproc)" >/dev/null || { echo "fuzz: the build failed"; exit 1; }
+
+failures=()
+for name in "${harnesses[@]}"; do
+  corpus=build-fuzz/corpus/$name artifacts=build-fuzz/artifacts/$name
+  mkdir -p "$corpus" "$artifacts"
+  seeds=(fuzz/corpus/"$name")
+  if [[ $name == onnx && -d /usr/share/libonnx-testdata/data/node ]]; then
+    mkdir -p build-fuzz/seeds-onnx
+    for m in /usr/share/libonnx-testdata/data/node/test_{conv,relu,maxpool,averagepool,globalaveragepool,batchnorm,gemm,flatten,add,clip}*/model.onnx; do
+      [[ -f $m ]] && cp "$m" "build-fuzz/seeds-onnx/$(basename "$(dirname "$m")").onnx"
+    done
+    seeds+=(build-fuzz/seeds-onnx)
+  fi
+  dict=()
+  [[ -f fuzz/$name.dict ]] && dict=(-dict="fuzz/$name.dict")
+  log=build-fuzz/fuzz_$name.log
+  extra=()
+  # matio allocates what a corrupt .mat declares (GiBs) before it fails: let such allocations
+  # through; resident memory stays bounded by -rss_limit_mb.
+  [[ $name == mat ]] && extra=(-malloc_limit_mb=65536)
+  # HDF5 1.10 crashes on some corrupt files inside its own parser (h5dump too): the results
+  # harness runs in fork mode, going on past crashes, and each crash is judged by its stack below.
+  [[ $name == results ]] && extra=(-fork=1 -ignore_crashes=1)
+  export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1
+  build-fuzz/fuzz_"$name" "$corpus" "${seeds[@]}" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2560 \
+    -timeout=30 -artifact_prefix="$artifacts/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
+  status=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  [[ -z $execs ]] && execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+  # A crash whose top frames are all in libhdf5 is HDF5's own; any other one is ours.
+  ours=0 theirs=0
+  for input in "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-*; do
+    [[ -f $input ]] || continue
+    if build-fuzz/fuzz_"$name" "$input" 2>&1 | grep -E '^ *#[0-3] ' | grep -qv 'libhdf5'; then
+      ours=$((ours + 1))
+    else
+      theirs=$((theirs + 1))
+    fi
+  done
+  [[ $name != results ]] && ((status != 0 && ours == 0 && theirs == 0)) && ours=1
+  echo "fuzz_$name: ${execs:-?} executions in ${seconds} s; findings: $ours in xaibench," \
+       "$theirs inside libhdf5 (log: $log)"
+  if ((ours)); then
+    grep -m3 -E "ERROR|SUMMARY|runtime error" "$log" | sed 's/^/  /'
+    failures+=("fuzz_$name")
+  fi
+done
+if ((${#failures[@]})); then
+  echo "fuzz: findings in ${failures[*]}; inputs in build-fuzz/artifacts/"
+  exit 1
+fi
