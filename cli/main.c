@@ -61,6 +61,10 @@ int main(int argc, char **argv)
      * HDF5 1.10 then crashes closing it a second time from its exit handler. The process ends
      * either way; the kernel closes what is open. */
     H5dont_atexit();
+    /* Fault injection for the tests: XAIBENCH_FAIL_ALLOCATION=K makes the K-th allocation of
+     * xaibench's own code fail (see xai_fail_allocation). */
+    const char *failing = getenv("XAIBENCH_FAIL_ALLOCATION");
+    if (failing) xai_fail_allocation(atol(failing));
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

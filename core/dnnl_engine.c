@@ -141,19 +141,21 @@ static int make_reorder(xai_engine *e, reorder *r, dnnl_memory_t src, dnnl_memor
     CHECK(dnnl_memory_get_memory_desc(dst, &dmd), "memory query");
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
+    dnnl_status_t s = dnnl_success;
     if (accumulate) {
-        CHECK(dnnl_primitive_attr_create(&attr), "attributes");
-        CHECK(dnnl_post_ops_create(&ops), "post-ops");
-        CHECK(dnnl_post_ops_append_sum(ops, 1.f), "sum post-op");
-        CHECK(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
+        s = dnnl_primitive_attr_create(&attr);
+        if (s == dnnl_success) s = dnnl_post_ops_create(&ops);
+        if (s == dnnl_success) s = dnnl_post_ops_append_sum(ops, 1.f);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, ops);
     }
-    dnnl_primitive_desc_t pd;
-    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, smd, e->dnnl, dmd, e->dnnl, attr);
+    dnnl_primitive_desc_t pd = NULL;
+    if (s == dnnl_success) s = dnnl_reorder_primitive_desc_create(&pd, smd, e->dnnl, dmd, e->dnnl, attr);
     if (ops) dnnl_post_ops_destroy(ops);
     if (attr) dnnl_primitive_attr_destroy(attr);
     CHECK(s, "reorder descriptor");
     s = dnnl_primitive_create(&r->prim, pd);
     dnnl_primitive_desc_destroy(pd);
+    if (s != dnnl_success) r->prim = NULL;
     CHECK(s, "reorder");
     r->src = src;
     r->dst = dst;
@@ -230,29 +232,30 @@ static int create_conv(xai_engine *e, int i, dnnl_memory_desc_t *out_md)
                                                      dnnl_convolution_direct, &src_any, &w_any,
                                                      &b_md, &dst_any, strides, dilates, pad_l,
                                                      pad_r), "convolution forward");
-    dnnl_primitive_attr_t attr = NULL;
-    x->fused_activation = activation_fuses(g, i);
-    if (x->fused_activation) {
-        const xai_node *act = &g->nodes[i + 1];
-        dnnl_post_ops_t ops;
-        CHECK(dnnl_primitive_attr_create(&attr), "attributes");
-        CHECK(dnnl_post_ops_create(&ops), "post-ops");
-        dnnl_status_t s = act->op == XAI_OP_RELU
-            ? dnnl_post_ops_append_eltwise(ops, 1.f, dnnl_eltwise_relu, 0.f, 0.f)
-            : dnnl_post_ops_append_eltwise(ops, 1.f, dnnl_eltwise_clip_v2, act->clip_min,
-                                           act->clip_max);
-        if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, ops);
-        dnnl_post_ops_destroy(ops);
-        CHECK(s, "eltwise post-op");
-    }
-    dnnl_primitive_desc_t fpd, bpd;
-    dnnl_status_t s = dnnl_primitive_desc_create(&fpd, &fd, attr, e->dnnl, NULL);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    CHECK(s, "convolution forward descriptor");
     CHECK(dnnl_dilated_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_any,
                                                            &w_any, &dst_any, strides, dilates,
                                                            pad_l, pad_r),
           "convolution backward-data");
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    dnnl_status_t s = dnnl_success;
+    x->fused_activation = activation_fuses(g, i);
+    if (x->fused_activation) {
+        const xai_node *act = &g->nodes[i + 1];
+        s = dnnl_primitive_attr_create(&attr);
+        if (s == dnnl_success) s = dnnl_post_ops_create(&ops);
+        if (s == dnnl_success)
+            s = act->op == XAI_OP_RELU
+                    ? dnnl_post_ops_append_eltwise(ops, 1.f, dnnl_eltwise_relu, 0.f, 0.f)
+                    : dnnl_post_ops_append_eltwise(ops, 1.f, dnnl_eltwise_clip_v2, act->clip_min,
+                                                   act->clip_max);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, ops);
+    }
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&fpd, &fd, attr, e->dnnl, NULL);
+    if (ops) dnnl_post_ops_destroy(ops);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    CHECK(s, "convolution forward descriptor");
     s = dnnl_primitive_desc_create(&bpd, &bd, NULL, e->dnnl, fpd);
     if (s != dnnl_success) {
         dnnl_primitive_desc_destroy(fpd);
@@ -282,7 +285,8 @@ static int create_conv(xai_engine *e, int i, dnnl_memory_desc_t *out_md)
     if (!status) status = make_reorder(e, &wr, user_w, x->weight_backward, 0);
     if (!status) status = run_reorder(e, &wr);
     destroy_reorder(&wr);
-    if (!status) CHECK(dnnl_stream_wait(e->stream), "weight reorder");
+    if (!status && dnnl_stream_wait(e->stream) != dnnl_success)
+        status = xai_fail("oneDNN: weight reorder of convolution '%s' failed", c->name);
     if (user_w) dnnl_memory_destroy(user_w);
     if (!status && e->consumed) {
         free(e->consumed->nodes[i].weight);
@@ -303,10 +307,10 @@ static int create_conv(xai_engine *e, int i, dnnl_memory_desc_t *out_md)
      * nothing is there yet, else into a buffer of our own and reordered (and summed) across. */
     if (!status && (x->accumulate[0] || !dnnl_memory_desc_equal(b_dsrc, &src->md)))
         status = memory(e, &x->diff_src, b_dsrc, NULL);
-    if (!status) status = dnnl_primitive_create(&x->forward, fpd) == dnnl_success &&
-                                  dnnl_primitive_create(&x->backward, bpd) == dnnl_success
-                              ? XAI_OK
-                              : xai_fail("oneDNN: cannot create convolution '%s'", c->name);
+    if (!status && dnnl_primitive_create(&x->forward, fpd) != dnnl_success) x->forward = NULL;
+    if (!status && x->forward && dnnl_primitive_create(&x->backward, bpd) != dnnl_success) x->backward = NULL;
+    if (!status && !(x->forward && x->backward))
+        status = xai_fail("oneDNN: cannot create convolution '%s'", c->name);
     dnnl_primitive_desc_destroy(fpd);
     dnnl_primitive_desc_destroy(bpd);
     return status;
@@ -343,17 +347,22 @@ void xai_engine_destroy(xai_engine *e)
         if (x->weight_forward) dnnl_memory_destroy(x->weight_forward);
         if (x->weight_backward) dnnl_memory_destroy(x->weight_backward);
         if (x->bias) dnnl_memory_destroy(x->bias);
-        if (x->src_reorder.prim) dnnl_memory_destroy(x->src);
-        if (x->diff_dst_reorder.prim) dnnl_memory_destroy(x->diff_dst);
-        if (x->diff_src_reorder.prim) dnnl_memory_destroy(x->diff_src);
+        /* A conv's own src, diff_dst and diff_src memories are those that are not the values'
+         * (it reads and writes the values' memories directly where the layouts agree). */
+        const xai_node *n = &g->nodes[i];
+        if (n->op == XAI_OP_CONV && e->values) {
+            if (x->src && x->src != e->values[n->input[0]].data_mem) dnnl_memory_destroy(x->src);
+            if (x->diff_dst && x->diff_dst != e->values[n->output].grad_mem) dnnl_memory_destroy(x->diff_dst);
+            if (x->diff_src && x->diff_src != e->values[n->input[0]].grad_mem) dnnl_memory_destroy(x->diff_src);
+        }
         destroy_reorder(&x->src_reorder);
         destroy_reorder(&x->diff_dst_reorder);
         destroy_reorder(&x->diff_src_reorder);
-        if (x->flatten_forward.prim) dnnl_memory_destroy(x->flatten_forward.dst);
-        if (x->flatten_backward.prim) dnnl_memory_destroy(x->flatten_backward.src);
+        if (x->flatten_forward.dst) dnnl_memory_destroy(x->flatten_forward.dst);
+        if (x->flatten_backward.src) dnnl_memory_destroy(x->flatten_backward.src);
         destroy_reorder(&x->flatten_forward);
         destroy_reorder(&x->flatten_backward);
-        if (x->add_rhs.prim) dnnl_memory_destroy(x->add_rhs.dst);
+        if (x->add_rhs.dst) dnnl_memory_destroy(x->add_rhs.dst);
         destroy_reorder(&x->add_rhs);
         free(x->argmax);
         free(x->weight);
@@ -395,8 +404,8 @@ static int allocate_value(xai_engine *e, int v)
     if (layout_of(&b->md, &b->lay, e->graph->values[v].name)) return XAI_ERR;
     /* 64-byte aligned and zeroed: padding lanes of blocked layouts must stay zero. */
     size_t bytes = (b->floats * sizeof(float) + 63) / 64 * 64;
-    b->data = aligned_alloc(64, bytes);
-    b->grad = aligned_alloc(64, bytes);
+    b->data = xai_aligned_alloc(64, bytes);
+    b->grad = xai_aligned_alloc(64, bytes);
     if (!b->data || !b->grad) return xai_fail("out of memory for value '%s' (%zu bytes)",
                                               e->graph->values[v].name, bytes);
     memset(b->data, 0, bytes);
@@ -408,17 +417,19 @@ static int allocate_value(xai_engine *e, int v)
 }
 
 /* Decide, for each node input, whether the backward pass writes or adds its gradient. */
-static void plan_accumulation(xai_engine *e)
+static int plan_accumulation(xai_engine *e)
 {
     const xai_graph *g = e->graph;
-    char *written = calloc((size_t)g->n_values, 1);
+    char *written = xai_calloc((size_t)g->n_values, 1);
+    if (!written) return XAI_ERR;
     for (int i = g->n_nodes - 1; i >= 0; i--)
         for (int k = 0; k < g->nodes[i].n_inputs; k++) {
             int v = g->nodes[i].input[k];
-            e->exec[i].accumulate[k] = written ? written[v] : 1;
-            if (written) written[v] = 1;
+            e->exec[i].accumulate[k] = written[v];
+            written[v] = 1;
         }
     free(written);
+    return XAI_OK;
 }
 
 static int append_kernels(xai_engine *e)
@@ -444,8 +455,7 @@ static int setup(xai_engine *e)
     CHECK(dnnl_stream_create(&e->stream, e->dnnl, dnnl_stream_default_flags), "stream");
     e->values = xai_calloc((size_t)g->n_values, sizeof *e->values);
     e->exec = xai_calloc((size_t)g->n_nodes, sizeof *e->exec);
-    if (!e->values || !e->exec) return XAI_ERR;
-    plan_accumulation(e);
+    if (!e->values || !e->exec || plan_accumulation(e)) return XAI_ERR;
 
     /* Forward order: each node's output layout follows from its inputs. */
     if (plain_md(&e->values[g->input].md, &g->values[g->input], e->batch) ||
@@ -489,9 +499,8 @@ static int setup(xai_engine *e)
             if (!(x->argmax = xai_calloc(ob->floats, sizeof(int32_t)))) return XAI_ERR;
         }
         if (n->op == XAI_OP_ADD && !dnnl_memory_desc_equal(&e->values[n->input[1]].md, &in->md)) {
-            dnnl_memory_t tmp;
-            if (memory(e, &tmp, &in->md, NULL) ||
-                make_reorder(e, &x->add_rhs, e->values[n->input[1]].data_mem, tmp, 0))
+            if (memory(e, &x->add_rhs.dst, &in->md, NULL) ||
+                make_reorder(e, &x->add_rhs, e->values[n->input[1]].data_mem, x->add_rhs.dst, 0))
                 return XAI_ERR;
         }
         if (n->op == XAI_OP_GEMM) {
@@ -517,14 +526,13 @@ static int setup(xai_engine *e)
         if (n->op == XAI_OP_FLATTEN) {
             /* The flattened value is the input's NCHW order: view it as such. */
             dnnl_memory_desc_t view;
-            dnnl_memory_t out_view, grad_view;
             const xai_value *in = &g->values[n->input[0]];
             if (plain_md(&view, in, e->batch) ||
-                memory(e, &out_view, &view, e->values[n->output].data) ||
-                memory(e, &grad_view, &view, e->values[n->output].grad))
+                memory(e, &x->flatten_forward.dst, &view, e->values[n->output].data) ||
+                memory(e, &x->flatten_backward.src, &view, e->values[n->output].grad))
                 return XAI_ERR;
-            if (make_reorder(e, &x->flatten_forward, e->values[n->input[0]].data_mem, out_view, 0) ||
-                make_reorder(e, &x->flatten_backward, grad_view, e->values[n->input[0]].grad_mem,
+            if (make_reorder(e, &x->flatten_forward, e->values[n->input[0]].data_mem, x->flatten_forward.dst, 0) ||
+                make_reorder(e, &x->flatten_backward, x->flatten_backward.src, e->values[n->input[0]].grad_mem,
                              x->accumulate[0]))
                 return XAI_ERR;
         }
@@ -539,7 +547,7 @@ static int setup(xai_engine *e)
             make_reorder(e, &e->output_seed_reorder, e->output_plain_mem, out->grad_mem, 0))
             return XAI_ERR;
     }
-    if (!(e->scratch = aligned_alloc(64, (e->scratch_floats * sizeof(float) + 63) / 64 * 64)))
+    if (!(e->scratch = xai_aligned_alloc(64, (e->scratch_floats * sizeof(float) + 63) / 64 * 64)))
         return xai_fail("out of memory for the scratch buffer");
     return append_kernels(e);
 }
@@ -578,7 +586,7 @@ int xai_engine_batch(const xai_engine *e) { return e->batch; }
 
 void xai_engine_set_profiling(xai_engine *e, int on)
 {
-    if (on && !e->node_ms) e->node_ms = calloc(2 * (size_t)e->graph->n_nodes, sizeof *e->node_ms);
+    if (on && !e->node_ms) e->node_ms = xai_calloc(2 * (size_t)e->graph->n_nodes, sizeof *e->node_ms);
     e->profiling = on && e->node_ms;
 }
 

@@ -34,7 +34,7 @@ static const char *conv(resnet_writer *w, const char *scope, const char *name, c
                         int in, int out, int kernel, int stride, int pad)
 {
     size_t count = (size_t)out * in * kernel * kernel;
-    float *weight = malloc(count * sizeof *weight);
+    float *weight = xai_malloc(count * sizeof *weight);
     if (!weight) {
         w->failed = 1;
         return "";
@@ -63,7 +63,7 @@ static const char *batchnorm(resnet_writer *w, const char *scope, const char *na
 {
     static const char *const parts[4] = {".weight", ".bias", ".running_mean", ".running_var"};
     const char *inputs[6] = {x, NULL, NULL, NULL, NULL, NULL};
-    float *v = malloc((size_t)channels * sizeof *v);
+    float *v = xai_malloc((size_t)channels * sizeof *v);
     if (!v) {
         w->failed = 1;
         return "";
@@ -153,7 +153,7 @@ static void build_resnet(resnet_writer *w, const int *blocks, const int *widths,
     x = xai_onnx_node(w->onnx, "Flatten", "", flat_inputs, flat_attrs);
 
     size_t count = (size_t)classes * in;
-    float *fc = malloc((count + (size_t)classes) * sizeof *fc);
+    float *fc = xai_malloc((count + (size_t)classes) * sizeof *fc);
     if (!fc) {
         w->failed = 1;
         return;

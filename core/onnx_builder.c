@@ -21,7 +21,7 @@ struct xai_onnx_builder {
 
 static void *keep(xai_onnx_builder *b, void *p)
 {
-    void **grown = p ? realloc(b->blocks, (b->n_blocks + 1) * sizeof *grown) : NULL;
+    void **grown = p ? xai_realloc(b->blocks, (b->n_blocks + 1) * sizeof *grown) : NULL;
     if (!grown) {
         free(p);
         b->failed = 1;
@@ -32,7 +32,7 @@ static void *keep(xai_onnx_builder *b, void *p)
     return p;
 }
 
-static void *block(xai_onnx_builder *b, size_t size) { return keep(b, calloc(1, size ? size : 1)); }
+static void *block(xai_onnx_builder *b, size_t size) { return keep(b, xai_calloc(1, size ? size : 1)); }
 
 static char *text(xai_onnx_builder *b, const char *a, const char *sep, const char *c)
 {
@@ -57,7 +57,7 @@ static void push(xai_onnx_builder *b, void ***array, size_t *count, void *item)
 
 xai_onnx_builder *xai_onnx_builder_new(const char *graph_name)
 {
-    xai_onnx_builder *b = calloc(1, sizeof *b);
+    xai_onnx_builder *b = xai_calloc(1, sizeof *b);
     if (!b) return NULL;
     onnx__graph_proto__init(&b->graph);
     b->graph.name = text(b, graph_name, "", "");

@@ -94,7 +94,7 @@ static char *copy_string(const char *s)
 
 static constant *add_constant(reader *r, const char *name)
 {
-    constant *grown = realloc(r->constants, (size_t)(r->n_constants + 1) * sizeof *grown);
+    constant *grown = xai_realloc(r->constants, (size_t)(r->n_constants + 1) * sizeof *grown);
     if (!grown) { xai_fail("%s: out of memory", r->path); return NULL; }
     r->constants = grown;
     constant *c = &r->constants[r->n_constants];
@@ -326,10 +326,10 @@ static float *take_floats(constant *c)
 
 static int add_alias(reader *r, const char *from, const char *to)
 {
-    const char **f = realloc(r->alias_from, (size_t)(r->n_alias + 1) * sizeof *f);
+    const char **f = xai_realloc(r->alias_from, (size_t)(r->n_alias + 1) * sizeof *f);
     if (!f) return xai_fail("%s: out of memory", r->path);
     r->alias_from = f;
-    const char **t = realloc(r->alias_to, (size_t)(r->n_alias + 1) * sizeof *t);
+    const char **t = xai_realloc(r->alias_to, (size_t)(r->n_alias + 1) * sizeof *t);
     if (!t) return xai_fail("%s: out of memory", r->path);
     r->alias_to = t;
     r->alias_from[r->n_alias] = from;
@@ -765,15 +765,15 @@ static void free_node(xai_node *n)
 
 /* A BatchNormalization with no Conv before it becomes a 1x1 depthwise Conv with weight
  * s = gamma / sqrt(var + eps) and bias beta - s mean per channel. */
-static void batchnorm_to_depthwise(xai_node *bn)
+static int batchnorm_to_depthwise(xai_node *bn)
 {
     int channels = bn->out_channels;
-    float *weight = malloc((size_t)channels * sizeof *weight);
-    float *bias = malloc((size_t)channels * sizeof *bias);
+    float *weight = xai_malloc((size_t)channels * sizeof *weight);
+    float *bias = xai_malloc((size_t)channels * sizeof *bias);
     if (!weight || !bias) {
         free(weight);
         free(bias);
-        return; /* stays a BatchNormalization, which the fast engine then reports */
+        return XAI_ERR;
     }
     for (int c = 0; c < channels; c++) {
         double s = (double)bn->bn_gamma[c] / sqrt((double)bn->bn_var[c] + bn->bn_epsilon);
@@ -788,14 +788,15 @@ static void batchnorm_to_depthwise(xai_node *bn)
     bn->in_channels = bn->group = channels;
     bn->kernel_h = bn->kernel_w = bn->stride_h = bn->stride_w = 1;
     bn->dilation_h = bn->dilation_w = 1;
+    return XAI_OK;
 }
 
 /* Fold BatchNormalization into the Conv that feeds it alone: with s = gamma / sqrt(var + eps),
  * W'[o] = s[o] W[o] and b'[o] = s[o] (b[o] - mean[o]) + beta[o], computed in double. */
-static void fold_batchnorm(xai_graph *g)
+static int fold_batchnorm(xai_graph *g)
 {
-    char *folded = calloc((size_t)g->n_nodes, 1);
-    if (!folded) return; /* BatchNormalization stays and is reported as unsupported */
+    char *folded = xai_calloc((size_t)g->n_nodes, 1);
+    if (!folded) return XAI_ERR;
     for (int i = 0; i < g->n_nodes; i++) {
         xai_node *bn = &g->nodes[i];
         if (bn->op != XAI_OP_BATCHNORM) continue;
@@ -805,7 +806,10 @@ static void fold_batchnorm(xai_graph *g)
         for (int j = 0; j < g->n_nodes; j++)
             for (int k = 0; k < g->nodes[j].n_inputs; k++) consumers += g->nodes[j].input[k] == bn->input[0];
         if (producer < 0 || g->nodes[producer].op != XAI_OP_CONV || consumers != 1) {
-            batchnorm_to_depthwise(bn);
+            if (batchnorm_to_depthwise(bn)) {
+                free(folded); /* the caller frees the half-folded graph */
+                return XAI_ERR;
+            }
             continue;
         }
         xai_node *conv = &g->nodes[producer];
@@ -826,6 +830,7 @@ static void fold_batchnorm(xai_graph *g)
     }
     g->n_nodes = kept;
     free(folded);
+    return XAI_OK;
 }
 
 static int read_input_shape(reader *r, const Onnx__ValueInfoProto *v, xai_value *value)
@@ -918,7 +923,7 @@ static int build_graph(reader *r, const Onnx__ModelProto *m, xai_graph *g,
     g->output = find_value(g, output);
     if (g->output < 0)
         return xai_fail("%s: graph output '%s' is not produced by any node", r->path, output);
-    if (!(opt && opt->keep_batchnorm)) fold_batchnorm(g);
+    if (!(opt && opt->keep_batchnorm) && fold_batchnorm(g)) return XAI_ERR;
     for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i].op == XAI_OP_CLIP)
             g->nodes[i].plain_gradient = g->nodes[i].clip_min != 0.f || (opt && opt->relu_only_rules);

@@ -33,7 +33,18 @@ void xai_clear_error(void);
 void *xai_malloc(size_t bytes);
 void *xai_calloc(size_t count, size_t size);
 
+void *xai_realloc(void *old, size_t bytes);
+char *xai_strdup(const char *text);
+/* On an `alignment`-byte boundary (a power of two), the size rounded up to it; free() frees it. */
+void *xai_aligned_alloc(size_t alignment, size_t bytes);
+
 /* The same on a 4096-byte boundary (buffers written to files opened O_DIRECT); free() frees it. */
 void *xai_malloc_pages(size_t bytes);
+
+/* Fault injection, for tests: the k-th allocation through the functions above from now on
+ * fails as if memory were exhausted (k >= 1; 0: none), and the allocations since the last call
+ * are counted. */
+void xai_fail_allocation(long k);
+long xai_allocation_count(void);
 
 #endif

@@ -81,8 +81,8 @@ static int load_jpeg(xai_image *image, FILE *f, const char *path, size_t max_pix
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     size_t width = cinfo.output_width, height = cinfo.output_height;
-    pixels = malloc(width * height * 3);
-    row = malloc(width * (size_t)cinfo.output_components);
+    pixels = xai_malloc(width * height * 3);
+    row = xai_malloc(width * (size_t)cinfo.output_components);
     if (!pixels || !row) {
         jpeg_destroy_decompress(&cinfo);
         free(pixels);
@@ -178,8 +178,8 @@ static int load_png(xai_image *image, FILE *f, const char *path, size_t max_pixe
         png_destroy_read_struct(&png, &info, NULL);
         return xai_fail("%s: PNG format not reducible to 8-bit RGB", path);
     }
-    pixels = malloc((size_t)width * height * 3);
-    rows = malloc((size_t)height * sizeof(png_bytep));
+    pixels = xai_malloc((size_t)width * height * 3);
+    rows = xai_malloc((size_t)height * sizeof(png_bytep));
     if (!pixels || !rows) {
         png_destroy_read_struct(&png, &info, NULL);
         free(pixels);

@@ -24,7 +24,7 @@ static char *cell_string(const matvar_t *cell)
     size_t n;
     if (__builtin_mul_overflow(cell->dims[0], cell->dims[1], &n) || n > MAX_NAME || n * width > cell->nbytes)
         return NULL;
-    char *s = malloc(n + 1);
+    char *s = xai_malloc(n + 1);
     if (!s) return NULL;
     for (size_t i = 0; i < n; i++) {
         unsigned v = width == 2 ? ((const unsigned short *)cell->data)[i] : ((const unsigned char *)cell->data)[i];
@@ -57,7 +57,7 @@ int xai_mat_file_list(const char *path, char ***names, int *count)
         status = xai_fail("%s: file_list declares more than %d entries", path, MAX_LIST);
         goto done;
     }
-    *names = calloc(n ? n : 1, sizeof **names);
+    *names = xai_calloc(n ? n : 1, sizeof **names);
     if (!*names) {
         status = xai_fail("%s: out of memory", path);
         goto done;
@@ -86,7 +86,7 @@ done:
 static matvar_t *string_cells(const char *name, const char *const *strings, int count, int strip_extension)
 {
     size_t dims[2] = {(size_t)count, 1};
-    matvar_t **cells = calloc((size_t)count + 1, sizeof *cells);
+    matvar_t **cells = xai_calloc((size_t)count + 1, sizeof *cells);
     if (!cells) return NULL;
     for (int i = 0; i < count; i++) {
         size_t n = strlen(strings[i]);

@@ -204,7 +204,7 @@ static int vertical_pass(const resample_plan *p, int y0, const unsigned char *in
     int status = XAI_OK;
 #pragma omp parallel if (row * out_h > 16384)
     {
-        int32_t *sum = malloc(row * sizeof *sum);
+        int32_t *sum = xai_malloc(row * sizeof *sum);
         if (!sum) {
 #pragma omp atomic write
             status = XAI_ERR;

@@ -50,7 +50,7 @@ static int scan_images(const char *images, char ***names, int *count)
             if (f->d_name[0] == '.') continue;
             if (*count == capacity) {
                 capacity = capacity ? 2 * capacity : 256;
-                char **grown = realloc(*names, (size_t)capacity * sizeof *grown);
+                char **grown = xai_realloc(*names, (size_t)capacity * sizeof *grown);
                 if (!grown) {
                     status = xai_fail("out of memory listing %s", images);
                     break;
@@ -88,7 +88,7 @@ void xai_dataset_free(xai_dataset *d)
 
 static int note_problem(xai_dataset *d, const char *message)
 {
-    char **grown = realloc(d->problems, (size_t)(d->skipped + 1) * sizeof *grown);
+    char **grown = xai_realloc(d->problems, (size_t)(d->skipped + 1) * sizeof *grown);
     if (!grown) return xai_fail("out of memory");
     d->problems = grown;
     size_t n = strlen(message) + 1;
@@ -277,7 +277,7 @@ int xai_dataset_load_batch(xai_dataset *d, int first, int count, float *out, int
         if (bad) {
             failed[k] = 1;
             size_t n = strlen(xai_last_error()) + 1;
-            if ((why[k] = malloc(n))) memcpy(why[k], xai_last_error(), n);
+            if ((why[k] = xai_malloc(n))) memcpy(why[k], xai_last_error(), n);
         }
     }
     int status = XAI_OK;

@@ -70,7 +70,7 @@ int xai_voc_read(const char *path, xai_box **boxes, int *n_boxes, int *width, in
                               x1, y1, *width, *height);
             goto done;
         }
-        xai_box *grown = realloc(*boxes, (size_t)(*n_boxes + 1) * sizeof *grown);
+        xai_box *grown = xai_realloc(*boxes, (size_t)(*n_boxes + 1) * sizeof *grown);
         if (!grown) {
             status = xai_fail("%s: out of memory", path);
             goto done;

@@ -40,7 +40,7 @@ double xai_median(double *v, int n)
 void xai_summarize(const double *values, int n, xai_summary *out)
 {
     enum { RESAMPLES = 1000 };
-    double *v = malloc(((size_t)n + 1) * sizeof *v), *means = malloc(RESAMPLES * sizeof *means);
+    double *v = xai_malloc(((size_t)n + 1) * sizeof *v), *means = xai_malloc(RESAMPLES * sizeof *means);
     int m = 0;
     for (int i = 0; v && i < n; i++)
         if (!isnan(values[i])) v[m++] = values[i];
@@ -74,7 +74,7 @@ static void *read_dataset(hid_t f, const char *name, hid_t type, size_t element,
     hsize_t dims[8];
     H5Sget_simple_extent_dims(s, dims, NULL);
     *rows = dims[0];
-    void *data = malloc(count * element + 1);
+    void *data = xai_malloc(count * element + 1);
     if (data && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
         free(data);
         data = NULL;
@@ -91,7 +91,7 @@ static herr_t list_methods(hid_t group, const char *name, const H5L_info_t *info
     int n = 0;
     while (n < XAI_METHODS_MAX && names[n]) n++;
     if (n == XAI_METHODS_MAX) return 1;
-    names[n] = strdup(name);
+    names[n] = xai_strdup(name);
     return names[n] ? 0 : -1;
 }
 
@@ -209,10 +209,10 @@ int xai_evaluate(const xai_evaluate_options *o)
             goto done;
         }
         label_offset = t.label_offset;
-        batch = malloc((size_t)(steps + 1) * channels * plane * sizeof(float));
-        logits = malloc((size_t)(steps + 1) * classes * sizeof(float));
-        order = malloc(plane * sizeof(int));
-        curve = malloc((size_t)(steps + 1) * sizeof(double));
+        batch = xai_malloc((size_t)(steps + 1) * channels * plane * sizeof(float));
+        logits = xai_malloc((size_t)(steps + 1) * classes * sizeof(float));
+        order = xai_malloc(plane * sizeof(int));
+        curve = xai_malloc((size_t)(steps + 1) * sizeof(double));
         if (!batch || !logits || !order || !curve) status = xai_fail("out of memory");
     }
     char csv_path[4096];
@@ -226,7 +226,7 @@ int xai_evaluate(const xai_evaluate_options *o)
     if (status == XAI_OK && !(csv = fopen(csv_path, "w"))) status = xai_fail("%s: cannot create", csv_path);
     if (csv) fprintf(csv, "method,metric,n,mean,median,ci95_low,ci95_high\n");
     printf("%-16s %-22s %5s %10s %10s %23s\n", "method", "metric", "n", "mean", "median", "95% CI of the mean");
-    scores = malloc((size_t)N_METRICS * (n ? n : 1) * sizeof(double));
+    scores = xai_malloc((size_t)N_METRICS * (n ? n : 1) * sizeof(double));
     if (!scores) status = xai_fail("out of memory");
     for (int m = 0; m < n_methods && status == XAI_OK; m++) {
         char name[256];

@@ -34,12 +34,12 @@ static herr_t list_dataset(hid_t root, const char *name, const H5O_info_t *info,
 {
     merge *m = data;
     if (info->type != H5O_TYPE_DATASET) return 0;
-    merged_set *grown = realloc(m->sets, (size_t)(m->n_sets + 1) * sizeof *grown);
+    merged_set *grown = xai_realloc(m->sets, (size_t)(m->n_sets + 1) * sizeof *grown);
     if (!grown) return -1;
     m->sets = grown;
     merged_set *s = &m->sets[m->n_sets];
     memset(s, 0, sizeof *s);
-    if (!(s->name = strdup(name))) return -1;
+    if (!(s->name = xai_strdup(name))) return -1;
     m->n_sets++;
     hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
     if (d < 0) return -1;
@@ -130,7 +130,7 @@ static herr_t copy_attribute(hid_t location, const char *name, const H5A_info_t 
     hid_t a = H5Aopen(location, name, H5P_DEFAULT);
     hid_t type = H5Aget_type(a), space = H5Aget_space(a);
     size_t size = H5Tget_size(type) * (size_t)H5Sget_simple_extent_npoints(space);
-    void *value = malloc(size ? size : 1);
+    void *value = xai_malloc(size ? size : 1);
     herr_t status = -1;
     if (value && H5Aread(a, type, value) >= 0) {
         hid_t b = H5Acreate2(to, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
@@ -175,7 +175,7 @@ static int write_rows(merge *m, int k, int p, hid_t in, hid_t transfer, int fail
     hsize_t first = p >= 0 ? (hsize_t)m->first[(size_t)p * m->n_sets + k] : 0;
     hid_t src = rows ? H5Dopen2(in, s->name, H5P_DEFAULT) : -1;
     int status = rows && src < 0 ? xai_fail("%s: cannot read dataset %s", m->parts[p], s->name) : XAI_OK;
-    void *buffer = rows && status == XAI_OK ? malloc(rows * s->row_bytes) : NULL;
+    void *buffer = rows && status == XAI_OK ? xai_malloc(rows * s->row_bytes) : NULL;
     if (rows && status == XAI_OK && !buffer) status = xai_fail("out of memory merging %s", s->name);
     if (buffer && H5Dread(src, s->type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) < 0)
         status = xai_fail("%s: cannot read dataset %s", m->parts[p], s->name);

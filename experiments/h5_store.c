@@ -260,7 +260,7 @@ int xai_h5_string_attribute(hid_t object, const char *key, char *out, size_t siz
     if (H5Aexists(object, key) <= 0) return XAI_ERR;
     hid_t a = H5Aopen(object, key, H5P_DEFAULT), type = H5Aget_type(a);
     size_t n = H5Tget_size(type);
-    char *value = calloc(n + 1, 1);
+    char *value = xai_calloc(n + 1, 1);
     int status = value && H5Tget_class(type) == H5T_STRING && H5Aread(a, type, value) >= 0 ? XAI_OK : XAI_ERR;
     if (status == XAI_OK) snprintf(out, size, "%s", value);
     free(value);

@@ -8,6 +8,7 @@
 #include <fftw3.h>
 
 #include "xai_metrics.h"
+#include "xai_status.h"
 
 /* TV(a) / L1(a) = sum of |a[y][x+1] - a[y][x]| + |a[y+1][x] - a[y][x]| over the grid, divided by
  * sum |a|; 0 for an all-zero map. */
@@ -103,7 +104,7 @@ static int compare_doubles(const void *x, const void *y)
  * G = sum_k (2k - n - 1) v_k / (n sum v), k = 1..n. 0 for a uniform map, (n-1)/n for one pixel. */
 double xai_metric_sparseness(const float *a, size_t n)
 {
-    double *v = malloc(n * sizeof *v);
+    double *v = xai_malloc(n * sizeof *v);
     if (!v) return NAN;
     for (size_t i = 0; i < n; i++) v[i] = fabs(a[i]) + 1e-7;
     qsort(v, n, sizeof *v, compare_doubles);
@@ -162,7 +163,7 @@ double xai_metric_rank_in_box(const float *a, int h, int w, const xai_box *box)
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) k += in_box(box, x, y);
     if (k == 0) return 0.0;
-    int *order = malloc(n * sizeof *order);
+    int *order = xai_malloc(n * sizeof *order);
     if (!order) return NAN;
     xai_metric_pixel_order(a, n, order);
     for (size_t r = 0; r < k; r++) hits += in_box(box, order[r] % w, order[r] / w);

@@ -97,9 +97,9 @@ static int write_image_data(hid_t f, int i, int size, char *const *methods, int 
     triple_attribute(f, "mean", imagenet_mean, mean);
     triple_attribute(f, "std", imagenet_std, std);
     size_t plane = (size_t)size * size;
-    float *input = malloc(3 * plane * sizeof(float)), *map = malloc(3 * plane * sizeof(float));
-    float *shown = malloc(plane * sizeof(float));
-    unsigned char *rgb = malloc(3 * plane);
+    float *input = xai_malloc(3 * plane * sizeof(float)), *map = xai_malloc(3 * plane * sizeof(float));
+    float *shown = xai_malloc(plane * sizeof(float));
+    unsigned char *rgb = xai_malloc(3 * plane);
     int status = input && map && shown && rgb ? XAI_OK : xai_fail("out of memory");
     if (status == XAI_OK) status = read_rows(f, "/input", H5T_NATIVE_FLOAT, (hsize_t)i, 1, input);
     for (size_t p = 0; status == XAI_OK && p < plane; p++)
@@ -139,7 +139,7 @@ static herr_t list_names(hid_t group, const char *name, const H5L_info_t *info, 
     char **names = data;
     int n = 0;
     while (n < XAI_METHODS_MAX && names[n]) n++;
-    if (n < XAI_METHODS_MAX) names[n] = strdup(name);
+    if (n < XAI_METHODS_MAX) names[n] = xai_strdup(name);
     return 0;
 }
 
@@ -184,7 +184,7 @@ static int boxplots(hid_t f, char *const *methods, int n_methods, const char *ou
             if (d >= 0) {
                 hid_t s = H5Dget_space(d);
                 hsize_t n = (hsize_t)H5Sget_simple_extent_npoints(s);
-                double *v = malloc((n + 1) * sizeof *v);
+                double *v = xai_malloc((n + 1) * sizeof *v);
                 if (v && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
                     for (hsize_t i = 0; i < n; i++)
                         if (!isnan(v[i])) fprintf(out, "%.9g\n", v[i]), values++;
@@ -239,7 +239,7 @@ int xai_plot(const xai_plot_options *o)
         status = xai_fail("--image %d: the file holds images 0..%d", o->image, n_images - 1);
         goto done;
     }
-    targets = malloc((size_t)n_images * sizeof *targets);
+    targets = xai_malloc((size_t)n_images * sizeof *targets);
     if (!targets || read_rows(f, "/target", H5T_NATIVE_INT, 0, (hsize_t)n_images, targets)) {
         status = xai_fail("%s: cannot read /target", o->run);
         goto done;

@@ -113,7 +113,7 @@ static int summarize(const char *path, xai_run_summary *s)
         H5Sclose(space);
         s->images = (int)n;
         s->skipped = (int)k;
-        int *label = malloc((n + 1) * sizeof *label), *top = malloc((n + 1) * 5 * sizeof *top);
+        int *label = xai_malloc((n + 1) * sizeof *label), *top = xai_malloc((n + 1) * 5 * sizeof *top);
         if (!label || !top) status = xai_fail("out of memory");
         else if (n && (H5Dread(labels, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, label) < 0 ||
                        H5Dread(top5, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, top) < 0))

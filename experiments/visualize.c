@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xai_status.h"
 #include "xai_visualize.h"
 
 static int ascending(const void *x, const void *y)
@@ -23,7 +24,7 @@ double xai_visualize(const float *map, int channels, size_t plane, xai_reduce re
         }
         out[p] = sign == XAI_SIGN_ABSOLUTE ? fabsf(v) : (v > 0.f ? v : 0.f);
     }
-    float *sorted = malloc(plane * sizeof *sorted);
+    float *sorted = xai_malloc(plane * sizeof *sorted);
     if (!sorted) return NAN;
     memcpy(sorted, out, plane * sizeof *sorted);
     qsort(sorted, plane, sizeof *sorted, ascending);

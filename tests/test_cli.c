@@ -189,3 +189,75 @@ Test(cli, bad_options_give_one_line)
     expect_one_line_error("metrics", "expected RUN.h5");
     expect_one_line_error("plot run.h5", "-o DIR is required");
 }
+
+/* `explain` of two photos on resnet-tiny with XAIBENCH_FAIL_ALLOCATION=k (or with files limited
+ * to `file_limit` bytes, as on a full disk): its exit status and first stderr line. */
+static int faulty_explain(const char *model, long k, long file_limit, const char *out, char *line, size_t size)
+{
+    char limit[128] = "";
+    /* SIGXFSZ ignored: a write past the limit then fails with EFBIG, as one on a full disk does */
+    if (file_limit) snprintf(limit, sizeof limit, "trap '' XFSZ; ulimit -f %ld;", file_limit / 512);
+    char command[4096];
+    snprintf(command, sizeof command,
+             "%s XAIBENCH_FAIL_ALLOCATION=%ld %s explain --model %s --image data/samples/chelsea.png "
+             "--image data/samples/dog.jpg --threads 1 -o %s >/dev/null 2>%s",
+             limit, k, getenv("XAIBENCH") ? getenv("XAIBENCH") : "build/xaibench", model, out,
+             test_path("faulty.log"));
+    int status = system(command);
+    FILE *f = fopen(test_path("faulty.log"), "r");
+    line[0] = '\0';
+    if (f) {
+        if (!fgets(line, (int)size, f)) line[0] = '\0';
+        char rest[64];
+        if (fgets(rest, sizeof rest, f)) snprintf(line, size, "more than one line");
+        fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Test(cli, every_failing_allocation_of_an_explain_is_one_line_and_no_file, .timeout = 1200)
+{
+    if (access("data/samples/dog.jpg", R_OK) != 0) cr_skip_test("run scripts/fetch-samples.sh");
+    char model[1024], out[1024]; /* copied out of test_path's ring, which the loop turns */
+    snprintf(model, sizeof model, "%s", tiny_model());
+    snprintf(out, sizeof out, "%s", test_path("faulty.h5"));
+    char line[1024], partial[1100];
+    snprintf(partial, sizeof partial, "%s.partial", out);
+    long k = 1;
+    for (; k < 100000; k++) {
+        int status = faulty_explain(model, k, 0, out, line, sizeof line);
+        if (status == 0) break; /* k is past the explain's last allocation */
+        cr_assert_eq(status, 1, "allocation %ld failing: exit %d (a crash or a leak): %s", k, status, line);
+        cr_assert(strncmp(line, "xaibench: ", 10) == 0 && strstr(line, "out of memory"),
+                  "allocation %ld failing: %s", k, line);
+        cr_assert(access(out, F_OK) != 0 && access(partial, F_OK) != 0,
+                  "allocation %ld failing left a results file", k);
+    }
+    cr_log_info("an explain of two images on resnet-tiny makes %ld allocations; each failing one was reported", k - 1);
+    cr_expect_gt(k, 100, "only %ld allocations counted: the injection does not reach the engine", k - 1);
+    cr_expect_eq(access(out, R_OK), 0, "the run without a failure wrote no file");
+}
+
+Test(cli, a_full_disk_at_any_point_of_an_explain_is_one_line_and_no_file, .timeout = 600)
+{
+    if (access("data/samples/dog.jpg", R_OK) != 0) cr_skip_test("run scripts/fetch-samples.sh");
+    char model[1024], out[1024]; /* copied out of test_path's ring, which the loop turns */
+    snprintf(model, sizeof model, "%s", tiny_model());
+    snprintf(out, sizeof out, "%s", test_path("full-disk.h5"));
+    char line[1024];
+    cr_assert_eq(faulty_explain(model, 0, 0, out, line, sizeof line), 0, "%s", line);
+    FILE *f = fopen(out, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    remove(out);
+    /* ulimit -f counts 512-byte blocks: limits from 512 bytes to just under the file's size */
+    for (long limit = 512; limit < size; limit = limit * 3 / 2 / 512 * 512 + 512) {
+        int status = faulty_explain(model, 0, limit, out, line, sizeof line);
+        cr_expect_eq(status, 1, "files limited to %ld bytes: exit %d: %s", limit, status, line);
+        cr_expect(strncmp(line, "xaibench: ", 10) == 0 && strstr(line, out), "limit %ld: %s", limit, line);
+        cr_expect_neq(access(out, F_OK), 0, "limit %ld left %s", limit, out);
+    }
+    cr_expect_eq(faulty_explain(model, 0, 0, out, line, sizeof line), 0, "the same command then: %s", line);
+}
