@@ -347,12 +347,15 @@ static int convert_conv(reader *r, const Onnx__NodeProto *n, const char *label, 
         return xai_fail("%s: %s: weight has rank %d; only 2-D convolutions are supported",
                         r->path, label, w->rank);
     int64_t group = attribute_int(n, "group", 1);
-    if (group < 1 || group > w->dims[0] || w->dims[0] % group || w->dims[1] * group > INT_MAX ||
-        w->dims[0] < 1 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1 || w->dims[2] > 65536 ||
+    if (w->dims[0] < 1 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1 || w->dims[2] > 65536 ||
         w->dims[3] > 65536)
-        return xai_fail("%s: %s: weight [%lld,%lld,%lld,%lld] with group %lld is not a convolution's", r->path,
-                        label, (long long)w->dims[0], (long long)w->dims[1], (long long)w->dims[2],
-                        (long long)w->dims[3], (long long)group);
+        return xai_fail("%s: %s: weight [%lld,%lld,%lld,%lld] is not a convolution's", r->path, label,
+                        (long long)w->dims[0], (long long)w->dims[1], (long long)w->dims[2], (long long)w->dims[3]);
+    if (group < 1 || group > w->dims[0] || w->dims[0] % group)
+        return xai_fail("%s: %s: group %lld does not divide the %lld output channels", r->path, label,
+                        (long long)group, (long long)w->dims[0]);
+    if (w->dims[1] * group > INT_MAX)
+        return xai_fail("%s: %s: %lld input channels are too many", r->path, label, (long long)(w->dims[1] * group));
     p->node.group = (int)group;
     p->node.out_channels = (int)w->dims[0];
     p->node.in_channels = (int)(w->dims[1] * group);

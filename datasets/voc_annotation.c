@@ -35,10 +35,18 @@ static long number(xmlNode *parent, const char *name, int *ok)
     return (long)v;
 }
 
+/* libxml2 prints some errors (a bad encoding) through its generic channel, which the parse
+ * options do not silence; a bad annotation gets our one line only. */
+static void silent(void *context, const char *fmt, ...)
+{
+    (void)context, (void)fmt;
+}
+
 int xai_voc_read(const char *path, xai_box **boxes, int *n_boxes, int *width, int *height)
 {
     *boxes = NULL;
     *n_boxes = *width = *height = 0;
+    xmlSetGenericErrorFunc(NULL, silent);
     xmlDoc *doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!doc) return xai_fail("%s: not a readable XML annotation", path);
     xmlNode *root = xmlDocGetRootElement(doc);

@@ -11,6 +11,8 @@
 #include <hdf5.h>
 
 #include "test_support.h"
+#include "xai_dogs.h"
+#include "xai_status.h"
 
 /* Run `xaibench ARGS`; returns the exit status, stdout and stderr in the buffers. */
 static int xaibench(const char *args, char *out, size_t out_size, char *err, size_t err_size)
@@ -260,4 +262,20 @@ Test(cli, a_full_disk_at_any_point_of_an_explain_is_one_line_and_no_file, .timeo
         cr_expect_neq(access(out, F_OK), 0, "limit %ld left %s", limit, out);
     }
     cr_expect_eq(faulty_explain(model, 0, 0, out, line, sizeof line), 0, "the same command then: %s", line);
+}
+
+Test(cli, a_badly_encoded_annotation_gets_our_line_only)
+{
+    if (access("data/samples/chelsea.png", R_OK) != 0) cr_skip_test("run scripts/fetch-samples.sh");
+    char root[1024], annotation[1200], args[1200], out[65536], err[4096];
+    snprintf(root, sizeof root, "%s", test_path("badly-encoded"));
+    cr_assert_eq(xai_sample_set_write("data/samples", root, 1), XAI_OK, "%s", xai_last_error());
+    /* found by fuzz_voc: libxml2 printed its own lines for this one (EUC-JP with a bad byte) */
+    snprintf(annotation, sizeof annotation, "%s/Annotation/n02106166-Border_collie/n02106166_1", root);
+    static const char text[] = "<?xml version=\"1.0\" encoding=\"EUC-JP\"?><annotation><size><width>\xdf <obj";
+    test_write_file(annotation, text, sizeof text - 1);
+    snprintf(args, sizeof args, "dataset list %s", root);
+    cr_assert_eq(xaibench(args, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_expect(strstr(err, "n02106166_1: not a readable XML annotation") != NULL, "%s", err);
+    cr_expect_null(strstr(err, "encoding error"), "libxml2's own lines on stderr:\n%s", err);
 }

@@ -347,8 +347,10 @@ Test(onnx, sizes_are_checked_before_anything_is_allocated)
     /* 2^31-1 cubed times 4 wraps a 64-bit count around to a small number */
     int64_t wrapping[4] = {2147483647, 2147483647, 2147483647, 4};
     expect_load_error(edited_conv("wrapping.onnx", wrapping, NULL, 0), "too many elements");
-    expect_load_error(edited_conv("group.onnx", NULL, "group", 1LL << 40), "is not a convolution's");
-    expect_load_error(edited_conv("group-negative.onnx", NULL, "group", -3), "is not a convolution's");
+    expect_load_error(edited_conv("group.onnx", NULL, "group", 1LL << 40), "group 1099511627776 does not divide");
+    expect_load_error(edited_conv("group-negative.onnx", NULL, "group", -3), "group -3 does not divide");
+    int64_t empty[4] = {0, 1, 2, 2};
+    expect_load_error(edited_conv("empty-weight.onnx", empty, NULL, 0), "holds 16 bytes for 0 floats");
 
     xai_onnx_builder *b = xai_onnx_builder_new("huge-input");
     float w[4] = {1, 2, 3, 4};

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -164,29 +165,94 @@ static void float32_run(const xai_graph *g, const float *input, const xai_method
     free(x), free(map);
 }
 
+/* The yardstick's arrays, in the order the cache file holds them. */
+static void yardstick_parts(yardstick *y, size_t image, int classes, void **part, size_t *bytes)
+{
+    part[0] = y->targets, bytes[0] = (size_t)y->n_images * sizeof(int);
+    part[1] = y->logits, bytes[1] = (size_t)y->n_images * classes * sizeof(double);
+    part[2] = y->float32_worst, bytes[2] = (size_t)y->n_methods * y->n_images * sizeof(test_closeness);
+    for (int m = 0; m < y->n_methods; m++) part[3 + m] = y->maps[m], bytes[3 + m] = (size_t)y->n_images * image * sizeof(double);
+}
+
+/* The ISA variants of a test (CTest's *_AVX2, *_SSE41) hold the engine to the same reference
+ * results, which do not depend on oneDNN's kernels: with $XAI_TEST_CACHE set (CTest sets it and
+ * clears the folder at the start of every run) the first variant keeps them in a file named
+ * by what was computed (the model file's bytes, the inputs, the methods), and the others read it. */
+static void cache_path(const xai_graph *g, const float *input, size_t floats, const xai_method *const *methods,
+                       int n_methods, char *path, size_t size)
+{
+    const char *dir = getenv("XAI_TEST_CACHE");
+    path[0] = '\0';
+    if (!dir) return;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the model file, the inputs and the methods */
+    const unsigned char *bytes = (const unsigned char *)input;
+    for (size_t i = 0; i < floats * sizeof(float); i++) h = (h ^ bytes[i]) * 1099511628211ull;
+    FILE *model = fopen(g->path, "rb");
+    cr_assert_not_null(model, "cannot read %s", g->path);
+    for (int c; (c = getc(model)) != EOF;) h = (h ^ (unsigned char)c) * 1099511628211ull;
+    fclose(model);
+    for (int m = 0; m < n_methods; m++)
+        for (const char *c = methods[m]->name; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    snprintf(path, size, "%s/yardstick-%016llx", dir, (unsigned long long)h);
+}
+
+static int cache_read(yardstick *y, size_t image, int classes, const char *path)
+{
+    FILE *f = path[0] ? fopen(path, "rb") : NULL;
+    if (!f) return 0;
+    void *part[3 + TEST_METHODS];
+    size_t bytes[3 + TEST_METHODS];
+    yardstick_parts(y, image, classes, part, bytes);
+    int ok = 1;
+    for (int k = 0; k < 3 + y->n_methods; k++) ok = ok && fread(part[k], 1, bytes[k], f) == bytes[k];
+    fclose(f);
+    return ok;
+}
+
+static void cache_write(yardstick *y, size_t image, int classes, const char *path)
+{
+    if (!path[0]) return;
+    char partial[1100];
+    snprintf(partial, sizeof partial, "%s.%d", path, (int)getpid());
+    mkdir(getenv("XAI_TEST_CACHE"), 0755);
+    FILE *f = fopen(partial, "wb");
+    if (!f) return;
+    void *part[3 + TEST_METHODS];
+    size_t bytes[3 + TEST_METHODS];
+    yardstick_parts(y, image, classes, part, bytes);
+    int ok = 1;
+    for (int k = 0; k < 3 + y->n_methods; k++) ok = ok && fwrite(part[k], 1, bytes[k], f) == bytes[k];
+    if (fclose(f) == 0 && ok) rename(partial, path);
+    else remove(partial);
+}
+
 static void yardstick_make(const xai_graph *g, const float *input, int batch,
                            const xai_method *const *reference_methods, int n_methods, yardstick *y)
 {
     size_t image = xai_value_size(&g->values[g->input]), total = (size_t)batch * image;
     int classes = g->values[g->output].c;
+    cr_assert_leq(n_methods, TEST_METHODS);
     y->n_images = batch, y->n_methods = n_methods;
     y->targets = malloc((size_t)batch * sizeof(int));
     y->logits = malloc((size_t)batch * classes * sizeof(double));
     y->maps = malloc((size_t)n_methods * sizeof(double *));
     y->float32_worst = malloc((size_t)n_methods * batch * sizeof(test_closeness));
+    for (int m = 0; m < n_methods; m++) y->maps[m] = malloc(total * sizeof(double));
+    char cached[1024];
+    cache_path(g, input, total, reference_methods, n_methods, cached, sizeof cached);
+    if (cache_read(y, image, classes, cached)) return;
     double *x = malloc(total * sizeof(double));
     for (size_t i = 0; i < total; i++) x[i] = input[i];
     xai_reference *ref;
     cr_assert_eq(xai_reference_create(&ref, g, batch), XAI_OK, "%s", xai_last_error());
     cr_assert_eq(xai_reference_forward(ref, x, y->logits), XAI_OK);
     choose_targets(y->logits, batch, classes, y->targets);
-    for (int m = 0; m < n_methods; m++) {
-        y->maps[m] = malloc(total * sizeof(double));
+    for (int m = 0; m < n_methods; m++)
         cr_assert_eq(xai_reference_backward(ref, reference_methods[m], y->targets, y->maps[m]), XAI_OK);
-    }
     xai_reference_destroy(ref);
     free(x);
     for (int run = 0; run < FLOAT32_RUNS; run++) float32_run(g, input, reference_methods, y, run);
+    cache_write(y, image, classes, cached);
 }
 
 static void yardstick_free(yardstick *y)
