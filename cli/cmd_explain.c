@@ -16,7 +16,6 @@
 #include "xai_status.h"
 #include "xai_store.h"
 
-
 typedef struct {
     const char *model, *output;
     const char **images;

@@ -6,7 +6,6 @@
 #include "xai_run.h"
 #include "xai_status.h"
 
-
 int cmd_run(int argc, char **argv)
 {
     cli_methods methods = {.count = 0};

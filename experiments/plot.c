@@ -20,8 +20,6 @@
 #define XAI_GNUPLOT_DIR "experiments"
 #endif
 
-
-
 static int write_raw(const char *path, const void *data, size_t bytes)
 {
     FILE *f = fopen(path, "wb");

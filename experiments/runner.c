@@ -23,7 +23,6 @@
 #include "xai_version.h"
 #include "xai_write_behind.h"
 
-
 /* What makes two runs the same run: resuming with anything else would mix results. */
 static void describe_run(const xai_run_options *o, const char *sha, char *out, size_t size)
 {
