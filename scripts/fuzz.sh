@@ -54,6 +54,7 @@ for name in "${harnesses[@]}"; do
     fi
   done
   [[ $name != results ]] && ((status != 0 && ours == 0 && theirs == 0)) && ours=1
+  [[ -z $execs || $execs == 0 ]] && ours=1 # it did not run: no corpus, no binary
   echo "fuzz_$name: ${execs:-?} executions in ${seconds} s; findings: $ours in xaibench," \
        "$theirs inside libhdf5 (log: $log)"
   if ((ours)); then
