@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <hdf5.h>
 
@@ -19,6 +20,12 @@ typedef struct {
     hsize_t dims[8];    /* dims[0]: rows in the first part; the rest: one row's shape */
     size_t row_bytes;
 } merged_set;
+
+/* What a part may declare: a row (one image of one dataset) of at most 1 GiB, and no more data
+ * in a dataset than its file can hold: the file's size unfiltered, 1032 times it deflated
+ * (deflate's largest ratio). A corrupt shape is refused before a dataset is laid out for it. */
+#define MAX_ROW_BYTES ((size_t)1 << 30)
+#define DEFLATE_MAX_RATIO 1032
 
 typedef struct {
     const char *path;
@@ -52,8 +59,9 @@ static herr_t list_dataset(hid_t root, const char *name, const H5O_info_t *info,
     H5Dclose(d);
     if (s->rank < 1 || s->rank > 8) return -1;
     s->row_bytes = H5Tget_size(s->type);
-    for (int k = 1; k < s->rank; k++) s->row_bytes *= s->dims[k];
-    return 0;
+    for (int k = 1; k < s->rank; k++)
+        if (__builtin_mul_overflow(s->row_bytes, (size_t)s->dims[k], &s->row_bytes)) return -1;
+    return s->row_bytes == 0 || s->row_bytes > MAX_ROW_BYTES ? -1 : 0; /* a corrupt shape */
 }
 
 static void free_merge(merge *m)
@@ -73,6 +81,9 @@ static void free_merge(merge *m)
 /* Rows of every dataset of part p, checked against the first part's shapes and types. */
 static int count_rows(merge *m, int p)
 {
+    struct stat file;
+    if (stat(m->parts[p], &file) != 0) return xai_fail("%s: cannot open: %s", m->parts[p], strerror(errno));
+    off_t file_size = file.st_size;
     hid_t in = H5Fopen(m->parts[p], H5F_ACC_RDONLY, H5P_DEFAULT);
     if (in < 0) return xai_fail("%s: cannot open as HDF5", m->parts[p]);
     int status = XAI_OK;
@@ -89,6 +100,11 @@ static int count_rows(merge *m, int p)
         H5Sget_simple_extent_dims(space, dims, NULL);
         for (int j = 1; same && j < s->rank; j++) same = dims[j] == s->dims[j];
         if (!same) status = xai_fail("%s: dataset %s differs in shape or type from %s's", m->parts[p], s->name, m->parts[0]);
+        hid_t create = H5Dget_create_plist(d);
+        size_t bytes, room = (size_t)file_size * (H5Pget_nfilters(create) > 0 ? DEFLATE_MAX_RATIO : 1);
+        if (create >= 0) H5Pclose(create);
+        if (status == XAI_OK && (__builtin_mul_overflow((size_t)dims[0], s->row_bytes, &bytes) || bytes > room))
+            status = xai_fail("%s: dataset %s declares more data than the file holds (corrupt?)", m->parts[p], s->name);
         m->rows[(size_t)p * m->n_sets + k] = (long long)dims[0];
         H5Tclose(type);
         H5Sclose(space);
