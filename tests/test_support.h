@@ -25,9 +25,9 @@ xai_graph *test_model(const char *arch, uint64_t seed, int random_batchnorm, int
 void test_normal_floats(float *out, size_t n, uint64_t seed);
 
 /* How close a float32 map comes to the double one: the fraction of elements off by more than
- * 1e-4 x max |truth|, and the cosine between the two. */
+ * 1e-4 x max |truth|, the cosine between the two, and max |truth| itself. */
 typedef struct {
-    double off_fraction, cosine;
+    double off_fraction, cosine, max_truth;
 } test_closeness;
 test_closeness test_closeness_of(const float *map, const double *truth, size_t n);
 
