@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hdf5.h>
-
 #include "cli.h"
 #include "xai_status.h"
 #include "xai_version.h"
@@ -57,10 +55,6 @@ int cli_int(const char *text, long lo, long hi, const char *what, long *out)
 
 int main(int argc, char **argv)
 {
-    /* No HDF5 clean-up at exit: after a failed write (a full disk) the file's close fails, and
-     * HDF5 1.10 then crashes closing it a second time from its exit handler. The process ends
-     * either way; the kernel closes what is open. */
-    H5dont_atexit();
     /* Fault injection for the tests: XAIBENCH_FAIL_ALLOCATION=K makes the K-th allocation of
      * xaibench's own code fail (see xai_fail_allocation). */
     const char *failing = getenv("XAIBENCH_FAIL_ALLOCATION");

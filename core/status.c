@@ -69,6 +69,21 @@ char *xai_strdup(const char *text)
     return p;
 }
 
+char *xai_format(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *text = n >= 0 ? xai_malloc((size_t)n + 1) : NULL;
+    if (text) {
+        va_start(ap, fmt);
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return text;
+}
+
 void *xai_aligned_alloc(size_t alignment, size_t bytes)
 {
     size_t rounded = (bytes + alignment - 1) / alignment * alignment;

@@ -35,6 +35,9 @@ void *xai_calloc(size_t count, size_t size);
 
 void *xai_realloc(void *old, size_t bytes);
 char *xai_strdup(const char *text);
+/* printf into a string of its own length (paths, names: no fixed buffers); NULL when out of
+ * memory (recorded). */
+char *xai_format(const char *fmt, ...) XAI_PRINTF(1, 2);
 /* On an `alignment`-byte boundary (a power of two), the size rounded up to it; free() frees it. */
 void *xai_aligned_alloc(size_t alignment, size_t bytes);
 

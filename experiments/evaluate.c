@@ -4,17 +4,15 @@
  * after normalization) or revealed (insertion: from an all-zero input) in order of the heat map,
  * in `steps` equal parts; the target's softmax probability along the way is the curve, whose
  * area is the score. The steps + 1 images of a curve go through the engine as one batch. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <hdf5.h>
-
 #include "xai_engine.h"
 #include "xai_evaluate.h"
 #include "xai_image.h"
-#include "xai_method.h"
 #include "xai_metrics.h"
 #include "xai_rng.h"
 #include "xai_status.h"
@@ -65,36 +63,6 @@ void xai_summarize(const double *values, int n, xai_summary *out)
     free(means);
 }
 
-/* Read a whole dataset in the given memory type; NULL (no error) when absent. */
-static void *read_dataset(hid_t f, const char *name, hid_t type, size_t element, hsize_t *rows)
-{
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return NULL;
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), s = H5Dget_space(d);
-    size_t count = (size_t)H5Sget_simple_extent_npoints(s);
-    hsize_t dims[8];
-    H5Sget_simple_extent_dims(s, dims, NULL);
-    *rows = dims[0];
-    void *data = xai_malloc(count * element + 1);
-    if (data && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
-        free(data);
-        data = NULL;
-    }
-    H5Sclose(s);
-    H5Dclose(d);
-    return data;
-}
-
-static herr_t list_methods(hid_t group, const char *name, const H5L_info_t *info, void *data)
-{
-    (void)group, (void)info;
-    char **names = data;
-    int n = 0;
-    while (n < XAI_METHODS_MAX && names[n]) n++;
-    if (n == XAI_METHODS_MAX) return 1;
-    names[n] = xai_strdup(name);
-    return names[n] ? 0 : -1;
-}
-
 /* Probability of `target` from logits (a stable softmax). */
 static double probability(const float *logits, int classes, int target)
 {
@@ -130,152 +98,157 @@ static int faithfulness(xai_engine *e, const float *input, const float *heat, in
     return XAI_OK;
 }
 
-static int write_scores(hid_t f, const char *method, int metric, const double *scores, hsize_t n)
+/* What scoring a file needs: its data, and for faithfulness the model, an engine and buffers. */
+typedef struct {
+    const xai_evaluate_options *o;
+    xai_store *store;
+    const xai_store_shape *shape;
+    long long n;
+    size_t plane;
+    float *input, *boxes, *heat; /* boxes: NULL for a file without them (explain's) */
+    int *targets;
+    double *scores;              /* [metric][image] */
+    xai_graph *g;
+    xai_engine *e;
+    int classes, label_offset;
+    float *batch, *logits;       /* the steps + 1 images of a curve */
+    int *order;
+    double *curve;
+    char *csv_path;
+    FILE *csv;
+} evaluation;
+
+/* The file, its inputs, targets and boxes; old scores go. */
+static int open_run(evaluation *v)
 {
-    char name[256];
-    snprintf(name, sizeof name, "/metrics/%s/%s", method, metric_names[metric]);
-    hid_t links = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(links, 1);
-    hid_t space = H5Screate_simple(1, &n, NULL);
-    hid_t d = H5Dcreate2(f, name, H5T_NATIVE_DOUBLE, space, links, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t w = d >= 0 ? H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, scores) : -1;
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(space);
-    H5Pclose(links);
-    return w < 0 ? xai_fail("cannot write %s (disk full?)", name) : XAI_OK;
+    if (xai_store_open(&v->store, v->o->run, XAI_STORE_UPDATE)) return XAI_ERR;
+    v->shape = xai_store_shape_of(v->store);
+    v->n = v->shape->rows;
+    v->plane = (size_t)v->shape->height * v->shape->width;
+    size_t image = (size_t)v->shape->channels * v->plane;
+    v->targets = xai_malloc(((size_t)v->n + 1) * sizeof *v->targets);
+    v->input = xai_malloc(((size_t)v->n * image + 1) * sizeof *v->input);
+    v->heat = xai_malloc(((size_t)v->n * v->plane + 1) * sizeof *v->heat);
+    v->scores = xai_malloc(((size_t)N_METRICS * v->n + 1) * sizeof *v->scores);
+    if (!v->targets || !v->input || !v->heat || !v->scores || xai_store_read(v->store, "/target", 0, v->n, v->targets) ||
+        xai_store_read(v->store, "/input", 0, v->n, v->input))
+        return XAI_ERR;
+    if (xai_store_has(v->store, "/images/bbox_frame") &&
+        (!(v->boxes = xai_malloc(((size_t)v->n * 4 + 1) * sizeof *v->boxes)) ||
+         xai_store_read(v->store, "/images/bbox_frame", 0, v->n, v->boxes)))
+        return XAI_ERR;
+    return xai_store_clear_metrics(v->store); /* scores are replaced */
+}
+
+/* The model (--model, else the file's model_path) and an engine for a curve's images. */
+static int open_model(evaluation *v)
+{
+    int steps = v->o->faithfulness_steps;
+    if (steps <= 0 || v->n == 0) return XAI_OK;
+    char *recorded = NULL;
+    const char *path = v->o->model;
+    if (!path && xai_store_get_attribute(v->store, "model_path", &recorded)) return XAI_ERR;
+    if (!path) path = recorded;
+    int status = path ? XAI_OK : xai_fail("%s: no model_path attribute; give --model or --steps 0", v->o->run);
+    if (status == XAI_OK) status = xai_graph_load(&v->g, path, NULL);
+    free(recorded);
+    xai_transform t;
+    if (status == XAI_OK) status = xai_transform_for_model(&t, v->g);
+    if (status) return status;
+    v->classes = xai_graph_outputs(v->g);
+    v->label_offset = t.label_offset;
+    if (xai_engine_create_consuming(&v->e, v->g, steps + 1, v->o->threads)) return XAI_ERR;
+    v->batch = xai_malloc((size_t)(steps + 1) * v->shape->channels * v->plane * sizeof(float));
+    v->logits = xai_malloc((size_t)(steps + 1) * v->classes * sizeof(float));
+    v->order = xai_malloc(v->plane * sizeof(int));
+    v->curve = xai_malloc((size_t)(steps + 1) * sizeof(double));
+    return v->batch && v->logits && v->order && v->curve ? XAI_OK : XAI_ERR;
+}
+
+/* The summary table's CSV: --csv, else RUN with .h5 replaced by .metrics.csv. */
+static int open_csv(evaluation *v)
+{
+    if (v->o->csv) v->csv_path = xai_strdup(v->o->csv);
+    else {
+        size_t n = strlen(v->o->run);
+        if (n > 3 && !strcmp(v->o->run + n - 3, ".h5")) n -= 3;
+        v->csv_path = xai_format("%.*s.metrics.csv", (int)n, v->o->run);
+    }
+    if (!v->csv_path) return XAI_ERR;
+    if (!(v->csv = fopen(v->csv_path, "w"))) return xai_fail("%s: cannot create: %s", v->csv_path, strerror(errno));
+    fprintf(v->csv, "method,metric,n,mean,median,ci95_low,ci95_high\n");
+    return XAI_OK;
+}
+
+/* Every metric of every image for the heat maps in v->heat. */
+static int score_maps(evaluation *v)
+{
+    long long n = v->n;
+    int h = v->shape->height, w = v->shape->width;
+#pragma omp parallel for schedule(dynamic)
+    for (long long i = 0; i < n; i++) {
+        const float *a = v->heat + i * v->plane;
+        double *s = v->scores;
+        s[TV * n + i] = xai_metric_total_variation(a, h, w);
+        s[HIGH_FREQ * n + i] = xai_metric_high_frequency(a, h, w, 0.25);
+        s[COMPLEXITY * n + i] = xai_metric_complexity(a, v->plane);
+        s[LAPLACIAN * n + i] = xai_metric_laplacian_variance(a, h, w);
+        s[SPARSENESS * n + i] = xai_metric_sparseness(a, v->plane);
+        const xai_box *box = v->boxes ? (const xai_box *)(v->boxes + i * 4) : NULL;
+        int has_box = box && !isnan(box->x0) && box->x1 > box->x0 && box->y1 > box->y0;
+        s[MASS * n + i] = has_box ? xai_metric_mass_in_box(a, h, w, box) : NAN;
+        s[RANK * n + i] = has_box ? xai_metric_rank_in_box(a, h, w, box) : NAN;
+        s[POINTING * n + i] = has_box ? xai_metric_pointing_game(a, h, w, box) : NAN;
+    }
+    int status = XAI_OK, steps = v->o->faithfulness_steps;
+    size_t image = (size_t)v->shape->channels * v->plane;
+    for (long long i = 0; i < n && status == XAI_OK; i++) {
+        v->scores[DELETION * n + i] = v->scores[INSERTION * n + i] = NAN;
+        int target = v->targets[i] + v->label_offset;
+        if (v->e && v->targets[i] >= 0 && target < v->classes)
+            status = faithfulness(v->e, v->input + i * image, v->heat + i * v->plane, target, v->shape->channels, h, w,
+                                  steps, v->classes, v->batch, v->logits, v->order, v->curve,
+                                  &v->scores[DELETION * n + i], &v->scores[INSERTION * n + i]);
+    }
+    return status;
+}
+
+/* One method: its scores into the file, their summary printed and into the CSV. */
+static int evaluate_method(evaluation *v, const char *method)
+{
+    char *name = xai_format("/heatmaps/%s", method);
+    int status = name ? xai_store_read(v->store, name, 0, v->n, v->heat) : XAI_ERR;
+    free(name);
+    if (status == XAI_OK) status = score_maps(v);
+    for (int k = 0; k < N_METRICS && status == XAI_OK; k++) {
+        const double *scores = v->scores + k * v->n;
+        status = xai_store_write_metric(v->store, method, metric_names[k], scores);
+        xai_summary sum;
+        xai_summarize(scores, (int)v->n, &sum);
+        printf("%-16s %-22s %5d %10.4g %10.4g   [%9.4g, %9.4g]\n", method, metric_names[k], sum.n, sum.mean,
+               sum.median, sum.low, sum.high);
+        fprintf(v->csv, "%s,%s,%d,%.9g,%.9g,%.9g,%.9g\n", method, metric_names[k], sum.n, sum.mean, sum.median,
+                sum.low, sum.high);
+    }
+    return status;
 }
 
 int xai_evaluate(const xai_evaluate_options *o)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(o->run, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0) return xai_fail("%s: cannot open as an HDF5 result file for writing", o->run);
-    char *methods[XAI_METHODS_MAX + 1] = {NULL};
-    int status = XAI_OK, n_methods = 0;
-    hsize_t n = 0, rows;
-    float *input = NULL, *boxes = NULL, *heat = NULL;
-    int *targets = NULL;
-    double *scores = NULL;
-    xai_graph *g = NULL;
-    xai_engine *e = NULL;
-    FILE *csv = NULL;
-    hid_t group = H5Gopen2(f, "/heatmaps", H5P_DEFAULT);
-    if (group < 0 || H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, NULL, list_methods, methods) < 0) {
-        status = xai_fail("%s: no /heatmaps (not an xaibench result file)", o->run);
-        goto done;
-    }
-    H5Gclose(group);
-    while (n_methods < XAI_METHODS_MAX && methods[n_methods]) n_methods++;
-    int dims_ok = 1;
-    hsize_t input_dims[4] = {0};
-    hid_t din = H5Dopen2(f, "/input", H5P_DEFAULT);
-    if (din >= 0) {
-        hid_t s = H5Dget_space(din);
-        dims_ok = H5Sget_simple_extent_ndims(s) == 4;
-        H5Sget_simple_extent_dims(s, input_dims, NULL);
-        H5Sclose(s);
-        H5Dclose(din);
-    }
-    if (din < 0 || !dims_ok || !(targets = read_dataset(f, "/target", H5T_NATIVE_INT, sizeof(int), &n)) ||
-        !(input = read_dataset(f, "/input", H5T_NATIVE_FLOAT, sizeof(float), &rows))) {
-        status = xai_fail("%s: no readable /input and /target", o->run);
-        goto done;
-    }
-    int channels = (int)input_dims[1], h = (int)input_dims[2], w = (int)input_dims[3];
-    size_t plane = (size_t)h * w;
-    boxes = read_dataset(f, "/images/bbox_frame", H5T_NATIVE_FLOAT, sizeof(float), &rows); /* may be absent */
-    if (H5Lexists(f, "/metrics", H5P_DEFAULT) > 0) H5Ldelete(f, "/metrics", H5P_DEFAULT); /* scores are replaced */
-
-    int steps = o->faithfulness_steps, classes = 0, label_offset = 0;
-    float *batch = NULL, *logits = NULL;
-    int *order = NULL;
-    double *curve = NULL;
-    if (steps > 0 && n > 0) {
-        char model[4096];
-        const char *path = o->model;
-        if (!path && xai_h5_string_attribute(f, "model_path", model, sizeof model) == XAI_OK) path = model;
-        if (!path) {
-            status = xai_fail("%s: no model_path attribute; give --model or --steps 0", o->run);
-            goto done;
-        }
-        if (xai_graph_load(&g, path, NULL) || xai_engine_create_consuming(&e, g, steps + 1, o->threads)) {
-            status = XAI_ERR;
-            goto done;
-        }
-        classes = xai_graph_outputs(g);
-        xai_transform t;
-        if (xai_transform_for_model(&t, g)) {
-            status = XAI_ERR;
-            goto done;
-        }
-        label_offset = t.label_offset;
-        batch = xai_malloc((size_t)(steps + 1) * channels * plane * sizeof(float));
-        logits = xai_malloc((size_t)(steps + 1) * classes * sizeof(float));
-        order = xai_malloc(plane * sizeof(int));
-        curve = xai_malloc((size_t)(steps + 1) * sizeof(double));
-        if (!batch || !logits || !order || !curve) status = xai_fail("out of memory");
-    }
-    char csv_path[4096];
-    if (o->csv) snprintf(csv_path, sizeof csv_path, "%s", o->csv);
-    else {
-        snprintf(csv_path, sizeof csv_path, "%s", o->run);
-        char *dot = strrchr(csv_path, '.');
-        if (dot && !strcmp(dot, ".h5")) *dot = '\0';
-        strncat(csv_path, ".metrics.csv", sizeof csv_path - strlen(csv_path) - 1);
-    }
-    if (status == XAI_OK && !(csv = fopen(csv_path, "w"))) status = xai_fail("%s: cannot create", csv_path);
-    if (csv) fprintf(csv, "method,metric,n,mean,median,ci95_low,ci95_high\n");
-    printf("%-16s %-22s %5s %10s %10s %23s\n", "method", "metric", "n", "mean", "median", "95% CI of the mean");
-    scores = xai_malloc((size_t)N_METRICS * (n ? n : 1) * sizeof(double));
-    if (!scores) status = xai_fail("out of memory");
-    for (int m = 0; m < n_methods && status == XAI_OK; m++) {
-        char name[256];
-        snprintf(name, sizeof name, "/heatmaps/%s", methods[m]);
-        free(heat);
-        if (!(heat = read_dataset(f, name, H5T_NATIVE_FLOAT, sizeof(float), &rows)) || rows != n) {
-            status = xai_fail("%s: %s does not match /target", o->run, name);
-            break;
-        }
-#pragma omp parallel for schedule(dynamic)
-        for (hsize_t i = 0; i < n; i++) {
-            const float *a = heat + i * plane;
-            double *s = scores;
-            s[TV * n + i] = xai_metric_total_variation(a, h, w);
-            s[HIGH_FREQ * n + i] = xai_metric_high_frequency(a, h, w, 0.25);
-            s[COMPLEXITY * n + i] = xai_metric_complexity(a, plane);
-            s[LAPLACIAN * n + i] = xai_metric_laplacian_variance(a, h, w);
-            s[SPARSENESS * n + i] = xai_metric_sparseness(a, plane);
-            const xai_box *box = boxes ? (const xai_box *)(boxes + i * 4) : NULL;
-            int has_box = box && !isnan(box->x0) && box->x1 > box->x0 && box->y1 > box->y0;
-            s[MASS * n + i] = has_box ? xai_metric_mass_in_box(a, h, w, box) : NAN;
-            s[RANK * n + i] = has_box ? xai_metric_rank_in_box(a, h, w, box) : NAN;
-            s[POINTING * n + i] = has_box ? xai_metric_pointing_game(a, h, w, box) : NAN;
-        }
-        for (hsize_t i = 0; i < n && status == XAI_OK; i++) {
-            scores[DELETION * n + i] = scores[INSERTION * n + i] = NAN;
-            if (steps > 0 && targets[i] >= 0 && targets[i] + label_offset < classes)
-                status = faithfulness(e, input + i * channels * plane, heat + i * plane, targets[i] + label_offset, channels, h, w,
-                                      steps, classes, batch, logits, order, curve, &scores[DELETION * n + i],
-                                      &scores[INSERTION * n + i]);
-        }
-        for (int k = 0; k < N_METRICS && status == XAI_OK; k++) {
-            status = write_scores(f, methods[m], k, scores + k * n, n);
-            xai_summary sum;
-            xai_summarize(scores + k * n, (int)n, &sum);
-            printf("%-16s %-22s %5d %10.4g %10.4g   [%9.4g, %9.4g]\n", methods[m], metric_names[k], sum.n, sum.mean,
-                   sum.median, sum.low, sum.high);
-            if (csv) fprintf(csv, "%s,%s,%d,%.9g,%.9g,%.9g,%.9g\n", methods[m], metric_names[k], sum.n, sum.mean,
-                             sum.median, sum.low, sum.high);
-        }
-    }
-    if (status == XAI_OK) printf("wrote /metrics/<method>/<metric> to %s and the summary to %s\n", o->run, csv_path);
-    free(batch), free(logits), free(order), free(curve);
-done:
-    if (csv && fclose(csv) != 0 && status == XAI_OK) status = xai_fail("%s: cannot write (disk full?)", csv_path);
-    for (int m = 0; methods[m]; m++) free(methods[m]);
-    free(input), free(boxes), free(heat), free(targets), free(scores);
-    xai_engine_destroy(e);
-    xai_graph_free(g);
-    if (H5Fclose(f) < 0 && status == XAI_OK) status = xai_fail("%s: cannot finish writing (disk full?)", o->run);
+    evaluation v = {.o = o};
+    int status = open_run(&v);
+    if (status == XAI_OK) status = open_model(&v);
+    if (status == XAI_OK) status = open_csv(&v);
+    if (status == XAI_OK)
+        printf("%-16s %-22s %5s %10s %10s %23s\n", "method", "metric", "n", "mean", "median", "95% CI of the mean");
+    for (int m = 0; status == XAI_OK && m < v.shape->n_methods; m++) status = evaluate_method(&v, v.shape->methods[m]);
+    if (v.csv && fclose(v.csv) != 0 && status == XAI_OK) status = xai_fail("%s: cannot write (disk full?)", v.csv_path);
+    if (v.store && status == XAI_OK) status = xai_store_close(v.store);
+    else xai_store_abort(v.store);
+    if (status == XAI_OK) printf("wrote /metrics/<method>/<metric> to %s and the summary to %s\n", o->run, v.csv_path);
+    free(v.input), free(v.boxes), free(v.heat), free(v.targets), free(v.scores);
+    free(v.batch), free(v.logits), free(v.order), free(v.curve), free(v.csv_path);
+    xai_engine_destroy(v.e);
+    xai_graph_free(v.g);
     return status;
 }

@@ -58,13 +58,18 @@ void xai_utc_now(char *out, size_t size)
     strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void xai_command_line(int argc, char **argv, char *out, size_t size)
+char *xai_command_line(int argc, char **argv)
 {
+    size_t size = 1;
+    for (int i = 0; i < argc; i++) size += strlen(argv[i]) + 3;
+    char *out = xai_malloc(size);
+    if (!out) return NULL;
     size_t used = 0;
     out[0] = '\0';
-    for (int i = 0; i < argc && used < size; i++) {
+    for (int i = 0; i < argc; i++) {
         int quote = strchr(argv[i], ' ') != NULL;
-        used += (size_t)snprintf(out + used, size - used, "%s%s%s%s", i ? " " : "",
-                                 quote ? "'" : "", argv[i], quote ? "'" : "");
+        used += (size_t)snprintf(out + used, size - used, "%s%s%s%s", i ? " " : "", quote ? "'" : "", argv[i],
+                                 quote ? "'" : "");
     }
+    return out;
 }

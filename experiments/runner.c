@@ -1,17 +1,13 @@
 /* runner.c - `xaibench run` (see xai_run.h): batches of a data set selection through the
  * engine into per-batch part files and OUT, written by a thread while the engine computes the
  * next batch; resumable, with a progress line. */
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <hdf5.h>
-
+#include "run_parts.h"
 #include "xai_clock.h"
 #include "xai_engine.h"
 #include "xai_heatmap.h"
@@ -20,61 +16,10 @@
 #include "xai_run.h"
 #include "xai_status.h"
 #include "xai_store.h"
-#include "xai_version.h"
 #include "xai_write_behind.h"
 
-/* What makes two runs the same run: resuming with anything else would mix results. */
-static void describe_run(const xai_run_options *o, const char *sha, char *out, size_t size)
-{
-    const xai_dataset_selection *s = &o->selection;
-    int used = snprintf(out, size,
-                        "xaibench %s run\nmodel_sha256 %s\ndataset %s\nsplit %s\nbreed %s\nlimit %d\n"
-                        "shard %d/%d\nbatch %d\nthreads %d\ntarget %s\nrules %s\nmethods",
-                        XAI_VERSION, sha, o->dataset, s->split ? s->split : "all",
-                        s->breed ? s->breed : "-", s->limit, s->shard_index, s->shard_count, o->batch,
-                        o->threads, o->target_predicted ? "predicted" : "label", o->relu_only_rules ? "relu-only" : "all");
-    for (int m = 0; m < o->n_methods && used < (int)size; m++)
-        used += snprintf(out + used, size - (size_t)used, " %s", o->methods[m]->name);
-    if (used < (int)size) snprintf(out + used, size - (size_t)used, "\n");
-}
 
-/* Create OUT.parts with its manifest, or check that an existing one is this run's. */
-static int open_parts(const char *parts, const char *manifest_text)
-{
-    char manifest[4200], partial[4300];
-    snprintf(manifest, sizeof manifest, "%s/manifest", parts);
-    if (mkdir(parts, 0755) != 0) {
-        if (errno != EEXIST) return xai_fail("%s: cannot create: %s", parts, strerror(errno));
-        FILE *f = fopen(manifest, "r");
-        char existing[8192] = "";
-        size_t n = f ? fread(existing, 1, sizeof existing - 1, f) : 0;
-        if (f) fclose(f);
-        existing[n] = '\0';
-        if (f && strcmp(existing, manifest_text) == 0) return XAI_OK;
-        if (f)
-            return xai_fail("%s: holds an unfinished run of another command (model, data set, selection, "
-                            "methods, batch, threads or target differ); remove it to start over", parts);
-    }
-    snprintf(partial, sizeof partial, "%s.partial", manifest);
-    FILE *f = fopen(partial, "w");
-    if (!f) return xai_fail("%s: cannot create: %s", partial, strerror(errno));
-    int bad = fputs(manifest_text, f) < 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(partial, manifest) != 0) return xai_fail("%s: cannot write (disk full?)", manifest);
-    return XAI_OK;
-}
 
-static void remove_parts(const char *parts, int n_batches)
-{
-    char path[4200];
-    for (int b = 0; b < n_batches; b++) {
-        snprintf(path, sizeof path, "%s/batch-%06d.h5", parts, b);
-        remove(path);
-    }
-    snprintf(path, sizeof path, "%s/manifest", parts);
-    remove(path);
-    rmdir(parts);
-}
 
 static void progress(const xai_run_options *o, int done, int total, int skipped, double started, int resumed)
 {
@@ -96,39 +41,25 @@ static void progress(const xai_run_options *o, int done, int total, int skipped,
 /* Top-1 / top-5 accuracy and counts from a finished run file, into a zeroed summary. */
 static int summarize(const char *path, xai_run_summary *s)
 {
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return xai_fail("%s: cannot open the finished run", path);
-    hid_t labels = H5Dopen2(f, "/images/label", H5P_DEFAULT), top5 = H5Dopen2(f, "/predictions/top5", H5P_DEFAULT);
-    hid_t skipped = H5Dopen2(f, "/skipped/reason", H5P_DEFAULT);
-    int status = labels < 0 || top5 < 0 || skipped < 0 ? xai_fail("%s: not a run file", path) : XAI_OK;
-    if (status == XAI_OK) {
-        hid_t space = H5Dget_space(labels);
-        hsize_t n;
-        H5Sget_simple_extent_dims(space, &n, NULL);
-        H5Sclose(space);
-        space = H5Dget_space(skipped);
-        hsize_t k;
-        H5Sget_simple_extent_dims(space, &k, NULL);
-        H5Sclose(space);
-        s->images = (int)n;
-        s->skipped = (int)k;
-        int *label = xai_malloc((n + 1) * sizeof *label), *top = xai_malloc((n + 1) * 5 * sizeof *top);
-        if (!label || !top) status = xai_fail("out of memory");
-        else if (n && (H5Dread(labels, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, label) < 0 ||
-                       H5Dread(top5, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, top) < 0))
-            status = xai_fail("%s: cannot read the predictions", path);
-        for (hsize_t i = 0; status == XAI_OK && i < n; i++) {
-            s->top1 += top[i * 5] == label[i];
-            for (int r = 0; r < 5; r++) s->top5 += top[i * 5 + r] == label[i];
-        }
-        if (n) s->top1 /= (double)n, s->top5 /= (double)n;
-        free(label);
-        free(top);
+    xai_store *store;
+    if (xai_store_open(&store, path, XAI_STORE_READ)) return XAI_ERR;
+    long long n = 0, skipped = 0;
+    int status = xai_store_rows(store, "/images/label", &n, NULL);
+    if (status == XAI_OK) status = xai_store_rows(store, "/skipped/reason", &skipped, NULL);
+    int *label = xai_malloc(((size_t)n + 1) * sizeof *label), *top = xai_malloc(((size_t)n + 1) * 5 * sizeof *top);
+    if (status == XAI_OK && (!label || !top)) status = XAI_ERR;
+    if (status == XAI_OK) status = xai_store_read(store, "/images/label", 0, n, label);
+    if (status == XAI_OK) status = xai_store_read(store, "/predictions/top5", 0, n, top);
+    for (long long i = 0; status == XAI_OK && i < n; i++) {
+        s->top1 += top[i * 5] == label[i];
+        for (int r = 0; r < 5; r++) s->top5 += top[i * 5 + r] == label[i];
     }
-    if (labels >= 0) H5Dclose(labels);
-    if (top5 >= 0) H5Dclose(top5);
-    if (skipped >= 0) H5Dclose(skipped);
-    H5Fclose(f);
+    s->images = (int)n;
+    s->skipped = (int)skipped;
+    if (n) s->top1 /= (double)n, s->top5 /= (double)n;
+    free(label);
+    free(top);
+    xai_store_abort(store);
     return status;
 }
 
@@ -201,7 +132,7 @@ static int create_store(const xai_run_options *o, const char *path, const xai_st
     snprintf(shard, sizeof shard, "%d/%d", o->selection.shard_index, o->selection.shard_count ? o->selection.shard_count : 1);
     if (xai_store_create(out, path, shape)) return XAI_ERR;
     if (xai_store_provenance(*out, o->model, sha, o->threads, o->argc, o->argv) ||
-        xai_store_attribute(*out, "dataset", o->dataset) || xai_store_attribute(*out, "shard", shard) ||
+        xai_store_set_attribute(*out, "dataset", o->dataset) || xai_store_set_attribute(*out, "shard", shard) ||
         xai_store_transform_attributes(*out, d->transform.mean, d->transform.std, d->transform.label_offset)) {
         xai_store_abort(*out);
         *out = NULL;
@@ -218,11 +149,6 @@ typedef struct {
     int presized, given_up;
 } run_output;
 
-/* The part file of batch b. */
-static void part_name(const char *parts, int batch, char *out, size_t size)
-{
-    snprintf(out, size, "%s/batch-%06d.h5", parts, batch);
-}
 
 /* Decode and explain batch `batch` (items first..first+count-1) into slot b, ready to write. */
 static int compute_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, const xai_store_shape *shape,
@@ -297,16 +223,16 @@ static int write_batch(void *context, int slot)
 {
     run_writing *w = context;
     const run_slot *b = &w->slots[slot];
-    char part[4200];
-    part_name(w->parts, b->batch, part, sizeof part);
+    char *part = run_parts_batch(w->parts, b->batch);
     double t0 = xai_now_seconds();
-    xai_store *store;
-    if (create_store(w->o, part, w->shape, w->sha, w->d, &store)) return XAI_ERR;
-    if (xai_store_append(store, &b->rows)) {
+    xai_store *store = NULL;
+    int status = part ? create_store(w->o, part, w->shape, w->sha, w->d, &store) : XAI_ERR;
+    free(part);
+    if (status == XAI_OK && xai_store_append(store, &b->rows)) {
         xai_store_abort(store);
         return XAI_ERR;
     }
-    int status = xai_store_close(store);
+    if (status == XAI_OK) status = xai_store_close(store);
     double t1 = xai_now_seconds();
     w->phases.parts += t1 - t0;
     run_output *whole = w->whole;
@@ -318,158 +244,194 @@ static int write_batch(void *context, int slot)
     return status;
 }
 
-/* Merge the parts in order into OUT; a kill here leaves the parts, and the same command merges
- * again. */
-static int merge_parts(const xai_run_options *o, const xai_team *team, const char *parts, int n_batches)
+
+/* Everything one sweep holds, from the lock on OUT to the writing thread. */
+typedef struct {
+    const xai_run_options *o;
+    const xai_team *team;
+    xai_output_lock *lock;
+    xai_graph *g;
+    xai_engine *e;
+    xai_dataset *d;
+    xai_transform transform;
+    char sha[65], *parts, *manifest;
+    const char *names[XAI_METHODS_MAX];
+    xai_store_shape shape;
+    int *mine, n_mine, n_batches; /* the batches this process computes, of all the run's */
+    int resumed, quiet;           /* images finished by an earlier run */
+    run_slot slots[XAI_WRITE_BEHIND_SLOTS];
+    int n_slots;
+    run_output whole;
+    run_phases phases;
+    run_writing writing;
+    double started, sweep_started;
+} run_state;
+
+/* The lock on OUT, the model, the data set and OUT.parts with this run's manifest. Each stage
+ * below ends agreed: every rank of a team leaves it with the same status. */
+static int prepare(run_state *r)
 {
-    const char **names = xai_calloc((size_t)n_batches, sizeof *names);
-    char *storage = xai_calloc((size_t)n_batches, 4200);
-    int status = names && storage ? XAI_OK : XAI_ERR;
-    for (int b = 0; status == XAI_OK && b < n_batches; b++) {
-        part_name(parts, b, storage + (size_t)b * 4200, 4200);
-        names[b] = storage + (size_t)b * 4200;
+    const xai_run_options *o = r->o;
+    const xai_team *team = r->team;
+    /* One job per OUT: rank 0 holds OUT.lock until the end, and a second job is refused here,
+     * before it reads or writes anything of the first's. */
+    int status = team->rank == 0 ? xai_output_lock_take(&r->lock, o->output) : XAI_OK;
+    if ((status = xai_team_agree(team, status)) != XAI_OK) return status;
+    xai_graph_options load = {.relu_only_rules = o->relu_only_rules, .max_activation_gb = o->max_activation_gb};
+    xai_dataset_selection selection = o->selection;
+    selection.transform = &r->transform;
+    selection.shard_block = o->batch; /* shards hold whole batches of the unsharded run */
+    status = xai_sha256_file(o->model, r->sha);
+    if (status == XAI_OK) status = xai_graph_load(&r->g, o->model, &load);
+    if (status == XAI_OK) status = xai_transform_for_model(&r->transform, r->g);
+    if (status == XAI_OK && r->g->values[r->g->input].c != 3)
+        status = xai_fail("%s: input has %d channels; images give 3", o->model, r->g->values[r->g->input].c);
+    if (status == XAI_OK) status = xai_dataset_open(&r->d, o->dataset, &selection);
+    if (status == XAI_OK && r->d->count == 0) status = xai_fail("%s: the selection holds no image", o->dataset);
+    if (status == XAI_OK && (!(r->parts = xai_format("%s.parts", o->output)) || !(r->manifest = run_parts_manifest(o, r->sha))))
+        status = XAI_ERR;
+    /* Rank 0 makes OUT.parts and its manifest; then every rank checks that it is this run's. */
+    if (status == XAI_OK && team->rank == 0) status = run_parts_open(r->parts, r->manifest);
+    if ((status = xai_team_agree(team, status)) != XAI_OK) return status;
+    if (team->rank != 0) status = run_parts_open(r->parts, r->manifest);
+    r->quiet = o->quiet || team->rank != 0;
+    if (r->d->warning && !r->quiet) fprintf(stderr, "xaibench: warning: %s\n", r->d->warning);
+    for (int k = 0; k < r->d->skipped && !r->quiet; k++) fprintf(stderr, "xaibench: skipped: %s\n", r->d->problems[k]);
+    return xai_team_agree(team, status);
+}
+
+/* The batches no earlier run finished, dealt out round-robin; all ranks look before any writes. */
+static int find_missing(run_state *r)
+{
+    int B = r->o->batch, missing = 0, status = XAI_OK;
+    r->n_batches = (r->d->count + B - 1) / B;
+    if (!(r->mine = xai_calloc((size_t)r->n_batches, sizeof *r->mine))) status = XAI_ERR;
+    for (int batch = 0; status == XAI_OK && batch < r->n_batches; batch++) {
+        int count = r->d->count - batch * B < B ? r->d->count - batch * B : B;
+        if (run_parts_has(r->parts, batch)) r->resumed += count;
+        else if (missing++ % r->team->size == r->team->rank) r->mine[r->n_mine++] = batch;
     }
-    status = xai_team_agree(team, status);
-    if (status == XAI_OK) status = xai_store_merge(o->output, names, n_batches, NULL, team);
-    free(names);
-    free(storage);
+    return xai_team_agree(r->team, status);
+}
+
+/* The buffers, the engine, and OUT written while the sweep goes. A fresh run writes each batch
+ * into OUT as it finishes, so that no merge is left for the end; a resumed run merges the parts
+ * at the end. Under MPI, rank 0 creates OUT presized to the whole selection, then all ranks
+ * open it through MPI-IO. */
+static int set_up_output(run_state *r)
+{
+    const xai_run_options *o = r->o;
+    for (int m = 0; m < o->n_methods; m++) r->names[m] = o->methods[m]->name;
+    const xai_value *in = &r->g->values[r->g->input];
+    r->shape = (xai_store_shape){.channels = in->c, .height = in->h, .width = in->w, .classes = xai_graph_outputs(r->g),
+                                 .n_methods = o->n_methods, .methods = r->names, .with_images = 1};
+    /* One process writes each batch in a thread of its own while the engine computes the next
+     * (two slots of buffers alternate); under MPI the writes stay on this thread, which alone
+     * may call MPI. */
+    r->n_slots = r->team->size == 1 && r->n_mine > 1 ? XAI_WRITE_BEHIND_SLOTS : 1;
+    int status = XAI_OK;
+    for (int k = 0; status == XAI_OK && r->n_mine && k < r->n_slots; k++)
+        status = allocate_slot(&r->slots[k], o->batch, &r->shape);
+    if (status == XAI_OK && r->n_mine) status = xai_engine_create_consuming(&r->e, r->g, o->batch, o->threads);
+    if (r->team->size == 1) {
+        if (status == XAI_OK && r->resumed == 0) status = create_store(o, o->output, &r->shape, r->sha, r->d, &r->whole.store);
+        return status;
+    }
+    if (r->resumed) return xai_team_agree(r->team, status);
+    xai_store_shape presized = r->shape;
+    presized.rows = r->d->count;
+    r->whole.presized = 1;
+    if (status == XAI_OK && r->team->rank == 0 &&
+        (status = create_store(o, o->output, &presized, r->sha, r->d, &r->whole.store)) == XAI_OK)
+        status = xai_store_suspend(r->whole.store);
+    r->whole.store = NULL;
+    if ((status = xai_team_agree(r->team, status)) != XAI_OK) return status;
+    status = xai_store_open_shared(&r->whole.store, o->output, &presized, r->team);
+    return xai_team_agree(r->team, status);
+}
+
+/* This process's batches through the engine, each written (by the thread, or here) as soon as
+ * it is computed. */
+static int sweep(run_state *r)
+{
+    const xai_run_options *o = r->o;
+    int status = XAI_OK, B = o->batch, done = r->resumed, skipped = 0;
+    xai_write_behind *writer = NULL;
+    r->writing = (run_writing){.o = o, .shape = &r->shape, .sha = r->sha, .parts = r->parts, .d = r->d,
+                               .slots = r->slots, .whole = &r->whole};
+    r->sweep_started = xai_now_seconds();
+    if (r->n_slots > 1) status = xai_write_behind_start(&writer, write_batch, &r->writing);
+    for (int k = 0; k < r->n_mine && status == XAI_OK; k++) {
+        int slot = k % r->n_slots, first = r->mine[k] * B, count = r->d->count - first < B ? r->d->count - first : B;
+        if (writer) status = xai_write_behind_claim(writer, slot, &r->phases.waiting);
+        if (status == XAI_OK)
+            status = compute_batch(o, r->e, r->d, &r->shape, &r->slots[slot], r->mine[k], first, count, &r->phases);
+        if (status == XAI_OK && writer) xai_write_behind_post(writer, slot);
+        else if (status == XAI_OK) status = write_batch(&r->writing, slot);
+        /* Under MPI rank 0 speaks for all, counting the others as fast as itself. */
+        int shown = r->resumed + ((done += count) - r->resumed) * r->team->size;
+        skipped += r->slots[slot].rows.n_skipped;
+        if (status == XAI_OK && !r->quiet)
+            progress(o, shown < r->d->count && k + 1 < r->n_mine ? shown : r->d->count, r->d->count, skipped,
+                     r->sweep_started, r->resumed);
+    }
+    double waiting_started = xai_now_seconds();
+    status = xai_write_behind_finish(writer, status);
+    r->phases.waiting += xai_now_seconds() - waiting_started;
+    return xai_team_agree(r->team, status);
+}
+
+/* OUT closed (or merged from the parts), its accuracy, the parts removed, the time per phase. */
+static int finish(run_state *r, xai_run_summary *summary)
+{
+    const xai_team *team = r->team;
+    double merge_started = xai_now_seconds();
+    long long given_up = r->whole.given_up;
+    int status = r->whole.presized ? xai_team_sum(team, &given_up, 1) : XAI_OK;
+    if (status) return status;
+    if (r->whole.store && !given_up) status = xai_store_close(r->whole.store);
+    else {
+        xai_store_abort(r->whole.store); /* collective when shared */
+        status = run_parts_merge(r->o->output, r->parts, r->n_batches, team);
+    }
+    r->whole.store = NULL;
+    summary->seconds_merge = xai_team_max(team, xai_now_seconds() - merge_started + r->writing.phases.output);
+    if (status == XAI_OK) status = summarize(r->o->output, summary);
+    if (status == XAI_OK && team->rank == 0) run_parts_remove(r->parts, r->n_batches);
+    summary->seconds_decode = xai_team_max(team, r->phases.decode);
+    summary->seconds_engine = xai_team_max(team, r->phases.engine);
+    summary->seconds_parts = xai_team_max(team, r->writing.phases.parts);
+    summary->seconds_waiting = xai_team_max(team, r->phases.waiting);
+    summary->seconds_total = xai_team_max(team, xai_now_seconds() - r->started);
+    summary->seconds_startup = xai_team_max(team, r->sweep_started - r->started);
     return status;
+}
+
+static void release(run_state *r)
+{
+    xai_store_abort(r->whole.store);
+    free(r->mine);
+    for (int k = 0; k < XAI_WRITE_BEHIND_SLOTS; k++) free_slot(&r->slots[k]);
+    xai_engine_destroy(r->e);
+    xai_dataset_free(r->d);
+    xai_graph_free(r->g);
+    free(r->parts);
+    free(r->manifest);
+    xai_output_lock_release(r->lock);
 }
 
 int xai_run(const xai_run_options *o, xai_run_summary *summary)
 {
     xai_team alone = {.rank = 0, .size = 1};
-    const xai_team *team = o->team ? o->team : &alone;
     memset(summary, 0, sizeof *summary);
     if (o->n_methods < 1 || o->n_methods > XAI_METHODS_MAX) return xai_fail("run: 1 to %d methods", XAI_METHODS_MAX);
     if (o->batch < 1) return xai_fail("run: batch must be >= 1");
-    double started = xai_now_seconds();
-    char manifest[8192], sha[65] = "", parts[4096];
-    snprintf(parts, sizeof parts, "%s.parts", o->output);
-
-    xai_output_lock *lock = NULL;
-    xai_graph *g = NULL;
-    xai_engine *e = NULL;
-    xai_dataset *d = NULL;
-    run_slot slots[XAI_WRITE_BEHIND_SLOTS] = {0};
-    run_output whole = {0};
-    xai_write_behind *writer = NULL;
-    int *mine = NULL, n_mine = 0, n_batches = 0;
-    xai_graph_options load = {.relu_only_rules = o->relu_only_rules, .max_activation_gb = o->max_activation_gb};
-    xai_transform t;
-    xai_dataset_selection selection = o->selection;
-    selection.transform = &t;
-    selection.shard_block = o->batch; /* shards hold whole batches of the unsharded run */
-    /* One job per OUT: rank 0 holds OUT.lock until the end, and a second job is refused here,
-     * before it reads or writes anything of the first's. */
-    int status = team->rank == 0 ? xai_output_lock_take(&lock, o->output) : XAI_OK;
-    if ((status = xai_team_agree(team, status)) != XAI_OK) return status;
-    status = xai_sha256_file(o->model, sha);
-    if (status == XAI_OK) status = xai_graph_load(&g, o->model, &load);
-    if (status == XAI_OK) status = xai_transform_for_model(&t, g);
-    if (status == XAI_OK && g->values[g->input].c != 3)
-        status = xai_fail("%s: input has %d channels; images give 3", o->model, g->values[g->input].c);
-    if (status == XAI_OK) status = xai_dataset_open(&d, o->dataset, &selection);
-    if (status == XAI_OK && d->count == 0) status = xai_fail("%s: the selection holds no image", o->dataset);
-    /* Rank 0 makes OUT.parts and its manifest; then every rank checks that it is this run's. */
-    describe_run(o, sha, manifest, sizeof manifest);
-    if (status == XAI_OK && team->rank == 0) status = open_parts(parts, manifest);
-    if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
-    if (team->rank != 0) status = open_parts(parts, manifest);
-    int quiet = o->quiet || team->rank != 0;
-    if (d->warning && !quiet) fprintf(stderr, "xaibench: warning: %s\n", d->warning);
-    for (int k = 0; k < d->skipped && !quiet; k++) fprintf(stderr, "xaibench: skipped: %s\n", d->problems[k]);
-
-    /* The batches no earlier run finished, dealt out round-robin; all ranks look before any
-     * writes. */
-    int B = o->batch, done_images = 0, resumed = 0, missing = 0;
-    n_batches = (d->count + B - 1) / B;
-    if (status == XAI_OK && !(mine = xai_calloc((size_t)n_batches, sizeof *mine))) status = XAI_ERR;
-    for (int batch = 0; status == XAI_OK && batch < n_batches; batch++) {
-        char part[4200];
-        part_name(parts, batch, part, sizeof part);
-        int count = d->count - batch * B < B ? d->count - batch * B : B;
-        if (access(part, R_OK) == 0) done_images += count, resumed += count;
-        else if (missing++ % team->size == team->rank) mine[n_mine++] = batch;
-    }
-    if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
-
-    const char *names[XAI_METHODS_MAX];
-    for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
-    const xai_value *in = &g->values[g->input];
-    xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = xai_graph_outputs(g),
-                             .n_methods = o->n_methods, .methods = names, .with_images = 1};
-    /* One process writes each batch in a thread of its own while the engine computes the next
-     * (two slots of buffers alternate); under MPI the writes stay on this thread, which alone
-     * may call MPI. */
-    int n_slots = team->size == 1 && n_mine > 1 ? XAI_WRITE_BEHIND_SLOTS : 1;
-    for (int k = 0; status == XAI_OK && n_mine && k < n_slots; k++) status = allocate_slot(&slots[k], B, &shape);
-    if (status == XAI_OK && n_mine) status = xai_engine_create_consuming(&e, g, B, o->threads);
-    /* A fresh run also writes each batch into OUT as it finishes, so that no merge is left for
-     * the end; a resumed run merges the parts at the end. Under MPI, rank 0 creates OUT
-     * presized to the whole selection, then all ranks open it through MPI-IO. */
-    if (team->size == 1 && resumed == 0 && n_mine) {
-        if (status == XAI_OK) status = create_store(o, o->output, &shape, sha, d, &whole.store);
-    } else if (team->size > 1 && resumed == 0) {
-        xai_store_shape presized = shape;
-        presized.rows = d->count;
-        whole.presized = 1;
-        if (status == XAI_OK && team->rank == 0 && (status = create_store(o, o->output, &presized, sha, d, &whole.store)) == XAI_OK)
-            status = xai_store_suspend(whole.store);
-        whole.store = NULL;
-        if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
-        status = xai_store_open_shared(&whole.store, o->output, &presized, team);
-        if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
-    }
-    run_phases phases = {0};
-    run_writing writing = {.o = o, .shape = &shape, .sha = sha, .parts = parts, .d = d, .slots = slots, .whole = &whole};
-    int skipped_total = 0;
-    double sweep_started = xai_now_seconds();
-    if (status == XAI_OK && n_slots > 1) status = xai_write_behind_start(&writer, write_batch, &writing);
-    for (int k = 0; k < n_mine && status == XAI_OK; k++) {
-        int slot = k % n_slots, first = mine[k] * B, count = d->count - first < B ? d->count - first : B;
-        if (writer) status = xai_write_behind_claim(writer, slot, &phases.waiting);
-        if (status == XAI_OK) status = compute_batch(o, e, d, &shape, &slots[slot], mine[k], first, count, &phases);
-        if (status == XAI_OK && writer) xai_write_behind_post(writer, slot);
-        else if (status == XAI_OK) status = write_batch(&writing, slot);
-        /* Under MPI rank 0 speaks for all, counting the others as fast as itself. */
-        int new_images = (done_images += count) - resumed, shown = resumed + new_images * team->size;
-        skipped_total += slots[slot].rows.n_skipped;
-        if (status == XAI_OK && !quiet)
-            progress(o, shown < d->count && k + 1 < n_mine ? shown : d->count, d->count, skipped_total,
-                     sweep_started, resumed);
-    }
-    double waiting_started = xai_now_seconds();
-    status = xai_write_behind_finish(writer, status);
-    writer = NULL;
-    phases.waiting += xai_now_seconds() - waiting_started;
-    if ((status = xai_team_agree(team, status)) != XAI_OK) goto done;
-    double merge_started = xai_now_seconds();
-    long long given_up = whole.given_up;
-    if (whole.presized && (status = xai_team_sum(team, &given_up, 1)) != XAI_OK) goto done;
-    if (whole.store && !given_up) status = xai_store_close(whole.store);
-    else {
-        xai_store_abort(whole.store); /* collective when shared */
-        status = merge_parts(o, team, parts, n_batches);
-    }
-    whole.store = NULL;
-    summary->seconds_merge = xai_team_max(team, xai_now_seconds() - merge_started + writing.phases.output);
-    if (status == XAI_OK) status = summarize(o->output, summary);
-    if (status == XAI_OK && team->rank == 0) remove_parts(parts, n_batches);
-    summary->seconds_decode = xai_team_max(team, phases.decode);
-    summary->seconds_engine = xai_team_max(team, phases.engine);
-    summary->seconds_parts = xai_team_max(team, writing.phases.parts);
-    summary->seconds_waiting = xai_team_max(team, phases.waiting);
-    summary->seconds_total = xai_team_max(team, xai_now_seconds() - started);
-    summary->seconds_startup = xai_team_max(team, sweep_started - started);
-done:
-    xai_write_behind_finish(writer, XAI_ERR);
-    xai_store_abort(whole.store);
-    free(mine);
-    for (int k = 0; k < XAI_WRITE_BEHIND_SLOTS; k++) free_slot(&slots[k]);
-    xai_engine_destroy(e);
-    xai_dataset_free(d);
-    xai_graph_free(g);
-    xai_output_lock_release(lock);
+    run_state r = {.o = o, .team = o->team ? o->team : &alone, .started = xai_now_seconds()};
+    int status = prepare(&r);
+    if (status == XAI_OK) status = find_missing(&r);
+    if (status == XAI_OK) status = set_up_output(&r);
+    if (status == XAI_OK) status = sweep(&r);
+    if (status == XAI_OK) status = finish(&r, summary);
+    release(&r);
     return status;
 }

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hdf5.h>
-
 #include "xai_run.h"
 #include "xai_status.h"
 #include "xai_store.h"
@@ -17,26 +15,33 @@ static const char *const same_in_all[] = {"model_sha256", "mean", "std", "label_
 
 typedef struct {
     int index, count; /* count 0: no shard attribute */
-    char same[N_SAME][256];
+    char *same[N_SAME]; /* "" when absent */
 } shard_info;
 
 static int read_info(const char *path, shard_info *info)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return xai_fail("%s: cannot open as HDF5", path);
-    char shard[64];
-    int status = XAI_OK;
-    memset(info, 0, sizeof *info);
-    if (xai_h5_string_attribute(f, "shard", shard, sizeof shard) == XAI_OK &&
+    xai_store *store;
+    if (xai_store_open(&store, path, XAI_STORE_READ)) return XAI_ERR;
+    char *shard = NULL;
+    int status = xai_store_get_attribute(store, "shard", &shard);
+    if (status == XAI_OK && shard &&
         (sscanf(shard, "%d/%d", &info->index, &info->count) != 2 || info->count < 1 || info->index < 0 ||
          info->index >= info->count))
         status = xai_fail("%s: bad shard attribute '%s'", path, shard);
-    for (size_t k = 0; k < N_SAME; k++)
-        if (xai_h5_string_attribute(f, same_in_all[k], info->same[k], sizeof info->same[k]) != XAI_OK)
-            info->same[k][0] = '\0';
-    H5Fclose(f);
+    for (size_t k = 0; k < N_SAME && status == XAI_OK; k++) {
+        status = xai_store_get_attribute(store, same_in_all[k], &info->same[k]);
+        if (status == XAI_OK && !info->same[k] && !(info->same[k] = xai_strdup(""))) status = XAI_ERR;
+    }
+    free(shard);
+    xai_store_abort(store);
     return status;
+}
+
+static void free_info(shard_info *info, int n)
+{
+    for (int k = 0; info && k < n; k++)
+        for (size_t a = 0; a < N_SAME; a++) free(info[k].same[a]);
+    free(info);
 }
 
 int xai_merge_shards(const char *output, const char *const *files, int n, const xai_team *team)
@@ -63,7 +68,7 @@ int xai_merge_shards(const char *output, const char *const *files, int n, const 
     }
     const char *const whole[] = {"shard", "0/1", NULL};
     if (status == XAI_OK) status = xai_store_merge(output, ordered, n, sharded ? whole : NULL, team);
-    free(info);
+    free_info(info, n);
     free(ordered);
     return status;
 }

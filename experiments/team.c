@@ -77,29 +77,3 @@ double xai_team_max(const xai_team *team, double value)
 #endif
     return value;
 }
-
-hid_t xai_team_file_access(const xai_team *team)
-{
-    hid_t access = H5Pcreate(H5P_FILE_ACCESS);
-#ifdef XAI_WITH_MPI
-    if (team->size > 1) {
-        H5Pset_fapl_mpio(access, MPI_COMM_WORLD, MPI_INFO_NULL);
-        H5Pset_all_coll_metadata_ops(access, 1);
-        H5Pset_coll_metadata_write(access, 1);
-    }
-#else
-    (void)team;
-#endif
-    return access;
-}
-
-hid_t xai_team_transfer(const xai_team *team, int collective)
-{
-    hid_t transfer = H5Pcreate(H5P_DATASET_XFER);
-#ifdef XAI_WITH_MPI
-    if (team->size > 1) H5Pset_dxpl_mpio(transfer, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
-#else
-    (void)team, (void)collective;
-#endif
-    return transfer;
-}

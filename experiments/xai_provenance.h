@@ -13,7 +13,8 @@ void xai_cpu_name(char *out, size_t size);
 /* The current UTC time as ISO 8601. */
 void xai_utc_now(char *out, size_t size);
 
-/* argv joined with spaces (each argument quoted when it holds a space). */
-void xai_command_line(int argc, char **argv, char *out, size_t size);
+/* argv joined with spaces (each argument quoted when it holds a space), allocated; NULL when out
+ * of memory (recorded). */
+char *xai_command_line(int argc, char **argv);
 
 #endif

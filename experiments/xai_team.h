@@ -4,8 +4,6 @@
 #ifndef XAI_TEAM_H
 #define XAI_TEAM_H
 
-#include <hdf5.h>
-
 typedef struct {
     int rank, size;
     int joined_mpi; /* MPI_Init was called by xai_team_join */
@@ -23,11 +21,5 @@ int xai_team_agree(const xai_team *team, int status);
 /* In-place sums and maxima over the members. */
 int xai_team_sum(const xai_team *team, long long *values, int n);
 double xai_team_max(const xai_team *team, double value);
-
-/* File access properties for one HDF5 file that all members write together (MPI-IO with
- * collective metadata when the team has several members), and transfer properties for raw
- * writes into it (collective or independent). The caller closes both. */
-hid_t xai_team_file_access(const xai_team *team);
-hid_t xai_team_transfer(const xai_team *team, int collective);
 
 #endif

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <hdf5.h>
 
 #include "test_support.h"
 #include "xai_dogs.h"

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
-#include <hdf5.h>
 
 #include "test_support.h"
 #include "xai_evaluate.h"

@@ -15,8 +15,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <hdf5.h>
-
 #include "test_support.h"
 #include "xai_dogs.h"
 #include "xai_model.h"
@@ -87,26 +85,30 @@ Test(run, sweep_of_the_sample_set, .timeout = 120)
     char parts[1024];
     snprintf(parts, sizeof parts, "%s.parts", out);
     cr_expect_neq(access(parts, F_OK), 0, "the parts were not removed");
-    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert_geq(f, 0);
     size_t bytes;
-    int *labels = test_read_all(f, "/images/label", &bytes);
+    int *labels = test_read_all(out, "/images/label", &bytes);
     cr_expect_eq(bytes, 6 * sizeof(int), "6 decodable images");
-    int *targets = test_read_all(f, "/target", &bytes);
+    int *targets = test_read_all(out, "/target", &bytes);
     for (int k = 0; k < 6; k++) cr_expect_eq(targets[k], labels[k], "target is the label by default");
     cr_expect_eq(labels[0], 281);
-    char *paths = test_read_all(f, "/images/path", &bytes);
+    char *paths = test_read_all(out, "/images/path", &bytes);
     cr_expect(strstr(paths, "n02123045_1.png") != NULL);
-    char *skipped = test_read_all(f, "/skipped/reason", &bytes);
+    char *skipped = test_read_all(out, "/skipped/reason", &bytes);
     cr_expect_eq(bytes, 1024u, "one skipped image");
     cr_expect(strstr(skipped, "n02123045_2.jpg") && strstr(skipped, "JPEG"), "%s", skipped);
-    float *frame = test_read_all(f, "/images/bbox_frame", &bytes);
+    float *frame = test_read_all(out, "/images/bbox_frame", &bytes);
     cr_expect_eq(bytes, 6 * 4 * sizeof(float));
-    int *top5 = test_read_all(f, "/predictions/top5", &bytes);
+    int *top5 = test_read_all(out, "/predictions/top5", &bytes);
     cr_expect_eq(bytes, 6 * 5 * sizeof(int));
-    cr_expect(H5Aexists(f, "model_sha256") > 0 && H5Aexists(f, "command_line") > 0);
+    xai_store *store;
+    cr_assert_eq(xai_store_open(&store, out, XAI_STORE_READ), XAI_OK, "%s", xai_last_error());
+    char *sha = NULL, *command_line = NULL;
+    cr_expect(xai_store_get_attribute(store, "model_sha256", &sha) == XAI_OK && sha && strlen(sha) == 64);
+    cr_expect(xai_store_get_attribute(store, "command_line", &command_line) == XAI_OK && command_line &&
+              strstr(command_line, " run "), "%s", command_line ? command_line : "(none)");
+    free(sha), free(command_line);
+    xai_store_abort(store);
     free(labels), free(targets), free(paths), free(skipped), free(frame), free(top5);
-    H5Fclose(f);
     if (access("/usr/bin/h5dump", X_OK) == 0) {
         char command[1200];
         snprintf(command, sizeof command, "/usr/bin/h5dump -H %s >/dev/null", out);
@@ -116,14 +118,12 @@ Test(run, sweep_of_the_sample_set, .timeout = 120)
     char command[4096], csv[1024];
     snprintf(command, sizeof command, "%s metrics %s --steps 4 >/dev/null 2>%s", binary(), out, test_path("metrics.log"));
     cr_assert_eq(system(command), 0, "see %s", test_path("metrics.log"));
-    f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
-    double *mass = test_read_all(f, "/metrics/guided_backprop/mass_in_box", &bytes);
+    double *mass = test_read_all(out, "/metrics/guided_backprop/mass_in_box", &bytes);
     cr_expect_eq(bytes, 6 * sizeof(double));
     for (int k = 0; k < 6; k++) cr_expect(mass[k] >= 0 && mass[k] <= 1, "image %d: %g", k, mass[k]);
-    double *deletion = test_read_all(f, "/metrics/saliency/deletion_auc", &bytes);
+    double *deletion = test_read_all(out, "/metrics/saliency/deletion_auc", &bytes);
     for (int k = 0; k < 6; k++) cr_expect(deletion[k] > 0 && deletion[k] <= 1, "image %d: %g", k, deletion[k]);
     free(mass), free(deletion);
-    H5Fclose(f);
     snprintf(csv, sizeof csv, "%s", out);
     strcpy(strrchr(csv, '.'), ".metrics.csv");
     FILE *table = fopen(csv, "r");
@@ -206,12 +206,9 @@ Test(run, a_second_process_on_the_same_output_is_refused_at_once, .timeout = 600
     cr_expect(strstr(line, "in use by another xaibench"), "%s", line);
 
     cr_assert_eq(finish(first), 0, "the first run failed; see %s", test_path("run.log"));
-    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert_geq(f, 0);
     size_t bytes;
-    free(test_read_all(f, "/images/label", &bytes));
+    free(test_read_all(out, "/images/label", &bytes));
     cr_expect_eq(bytes, 6 * sizeof(int), "the first run's results are whole");
-    H5Fclose(f);
     char lock[1100];
     snprintf(lock, sizeof lock, "%s.lock", out);
     cr_expect_neq(access(lock, F_OK), 0, "the lock file outlived its run");
@@ -329,8 +326,6 @@ Test(store, image_rows_past_the_page_cache_read_back_exactly)
     } else {
         cr_log_info("O_DIRECT unsupported under %s: only the read-back is checked", test_dir());
     }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert_geq(f, 0);
     struct {
         const char *name;
         const void *expected;
@@ -341,11 +336,10 @@ Test(store, image_rows_past_the_page_cache_read_back_exactly)
                 {"/target", targets, sizeof targets}};
     for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
         size_t bytes;
-        void *got = test_read_all(f, want[k].name, &bytes);
+        void *got = test_read_all(path, want[k].name, &bytes);
         cr_expect(bytes == want[k].bytes && memcmp(got, want[k].expected, bytes) == 0, "%s differs", want[k].name);
         free(got);
     }
-    H5Fclose(f);
     free(input), free(logits);
     for (int m = 0; m < 2; m++) free(maps[m]), free(heat_memory[m]);
 }

@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "test_support.h"
+#include "xai_store.h"
 #include "xai_engine.h"
 #include "xai_model.h"
 #include "xai_reference.h"
@@ -348,29 +349,28 @@ void test_engine_matches_reference(const xai_graph *g, const float *inputs, int 
     cr_expect_eq(failures, 0, "%d maps or logits fail the float32 criterion; first: %s", failures, why);
 }
 
-void *test_read_all(hid_t file, const char *name, size_t *bytes)
+void *test_read_all(const char *path, const char *name, size_t *bytes)
 {
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    cr_assert_geq(d, 0, "dataset %s missing", name);
-    hid_t type = H5Dget_type(d), space = H5Dget_space(d);
-    *bytes = H5Tget_size(type) * (size_t)H5Sget_simple_extent_npoints(space);
+    xai_store *store;
+    cr_assert_eq(xai_store_open(&store, path, XAI_STORE_READ), XAI_OK, "%s", xai_last_error());
+    long long rows;
+    size_t row_bytes;
+    cr_assert_eq(xai_store_rows(store, name, &rows, &row_bytes), XAI_OK, "%s", xai_last_error());
+    *bytes = (size_t)rows * row_bytes;
     void *data = malloc(*bytes + 1);
-    cr_assert_geq(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
-    H5Sclose(space), H5Tclose(type), H5Dclose(d);
+    cr_assert_eq(xai_store_read(store, name, 0, rows, data), XAI_OK, "%s", xai_last_error());
+    xai_store_abort(store);
     return data;
 }
 
 void test_expect_same_datasets(const char *a_path, const char *b_path, const char *const *names, size_t n)
 {
-    hid_t a = H5Fopen(a_path, H5F_ACC_RDONLY, H5P_DEFAULT), b = H5Fopen(b_path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    cr_assert(a >= 0 && b >= 0, "cannot open %s or %s", a_path, b_path);
     for (size_t k = 0; k < n; k++) {
         size_t na, nb;
-        void *x = test_read_all(a, names[k], &na), *y = test_read_all(b, names[k], &nb);
+        void *x = test_read_all(a_path, names[k], &na), *y = test_read_all(b_path, names[k], &nb);
         cr_expect(na == nb && memcmp(x, y, na) == 0, "%s differs between %s and %s", names[k], a_path, b_path);
         free(x), free(y);
     }
-    H5Fclose(a), H5Fclose(b);
 }
 
 const char *test_write_built(xai_onnx_builder *b, const char *name)

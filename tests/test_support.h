@@ -6,8 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <hdf5.h>
-
 #include "xai_graph.h"
 #include "xai_method.h"
 #include "xai_onnx_builder.h"
@@ -59,8 +57,9 @@ void test_engine_matches_reference(const xai_graph *g, const float *inputs, int 
 /* max |a - b| over n, and max |b| */
 double test_max_abs_diff_fd(const float *a, const double *b, size_t n, double *max_abs_b);
 
-/* All bytes of dataset `name` (asserting it exists); *bytes gets their count; free() them. */
-void *test_read_all(hid_t file, const char *name, size_t *bytes);
+/* All rows of dataset `name` of results file `path`, read through the store (asserting they are
+ * there); *bytes gets their count; free() them. */
+void *test_read_all(const char *path, const char *name, size_t *bytes);
 
 /* Each dataset of `names` holds the same bytes in result files a and b. */
 void test_expect_same_datasets(const char *a, const char *b, const char *const *names, size_t n);

@@ -1,4 +1,4 @@
-/* h5_merge.c - joins result files of one layout into one (xai_store_merge, see xai_store.h).
+/* store_merge.c - joins result files of one layout into one (xai_store_merge, see xai_store.h).
  * The rows of every part are counted first, the merged datasets are created at their final
  * size, and each part's rows are written at their offset. A team of processes shares the parts
  * out round by round (part p to member p mod size) and writes into one file through MPI-IO. */
@@ -8,10 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <hdf5.h>
-
+#include "store_hdf5.h"
 #include "xai_status.h"
-#include "xai_store.h"
 
 typedef struct {
     char *name;
@@ -166,6 +164,12 @@ static int copy_attributes(merge *m, hid_t out, const char *const *overrides)
     if (in < 0) return xai_fail("%s: cannot open as HDF5", m->parts[0]);
     const void *context[2] = {&out, overrides};
     herr_t copied = H5Aiterate2(in, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, copy_attribute, context);
+    /* and each dataset's own (a method's parameters on /maps/<method>) */
+    for (int k = 0; copied >= 0 && k < m->n_sets; k++) {
+        const void *of_set[2] = {&m->out_sets[k], NULL};
+        copied = H5Aiterate_by_name(in, m->sets[k].name, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, copy_attribute,
+                                    of_set, H5P_DEFAULT);
+    }
     H5Fclose(in);
     if (copied < 0) return xai_fail("%s: cannot copy its attributes", m->parts[0]);
     for (int k = 0; overrides && overrides[k]; k += 2) {
@@ -215,7 +219,7 @@ int xai_store_merge(const char *path, const char *const *parts, int n_parts, con
 {
     xai_team alone = {.rank = 0, .size = 1};
     if (!team) team = &alone;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    store_library_init();
     if (n_parts < 1) return xai_fail("%s: nothing to merge", path);
     merge m = {.path = path, .parts = parts, .n_parts = n_parts};
     size_t n = strlen(path) + 9;
@@ -243,7 +247,7 @@ int xai_store_merge(const char *path, const char *const *parts, int n_parts, con
     /* One file, created and laid out by all members together. */
     hid_t out = -1;
     if (status == XAI_OK) {
-        hid_t access = xai_team_file_access(team);
+        hid_t access = store_team_file_access(team);
         out = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, access);
         H5Pclose(access);
         int err = errno;
@@ -257,7 +261,7 @@ int xai_store_merge(const char *path, const char *const *parts, int n_parts, con
      * datasets must be written collectively; the others independently, which measured a little
      * faster (bench/bench_cluster.sh, README). */
     if (status == XAI_OK) {
-        hid_t collective = xai_team_transfer(team, 1), independent = xai_team_transfer(team, 0);
+        hid_t collective = store_team_transfer(team, 1), independent = store_team_transfer(team, 0);
         int rounds = (n_parts + team->size - 1) / team->size, failed = XAI_OK;
         for (int r = 0; r < rounds; r++) {
             int p = r * team->size + team->rank;
