@@ -38,6 +38,12 @@ int cli_take_gigabytes(const char *value, void *gb);
     CLI_OPT_CUSTOM("--max-activations-gb", "G", "refuse models whose activations for one image " \
                    "pass G GiB, default 4", where, cli_take_gigabytes)
 
+/* --threads T: the command's threads. An engine keeps its own count (xai_engine_create); this
+ * also sizes the OpenMP regions outside it (decoding, metrics), as a table entry. */
+int cli_take_threads(const char *value, void *threads);
+#define CLI_THREADS_OPTION(where) \
+    CLI_OPT_CUSTOM("--threads", "T", "threads, default OpenMP's", where, cli_take_threads)
+
 /* Print "xaibench: <last error>" to stderr and return the exit status 1. */
 int cli_report(void);
 

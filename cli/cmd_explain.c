@@ -81,7 +81,7 @@ static int parse(int argc, char **argv, explain_options *o)
                        cli_take_methods),
         CLI_OPT_CUSTOM("--target", "auto|INDEX", "the ImageNet class explained, default auto (the top one)",
                        &o->target, take_target),
-        CLI_OPT_INT("--threads", "T", "threads, default OpenMP's", &o->threads, 1, 1024),
+        CLI_THREADS_OPTION(&o->threads),
         CLI_OPT_INT("--batch", "B", "images per forward pass, default 8", &o->batch, 1, 256),
         CLI_OPT_CHOICE("--rules", "WHICH", "where the rules apply, default all", &o->relu_only_rules, rule_names),
         CLI_MAX_ACTIVATIONS_OPTION(&o->max_activation_gb),

@@ -11,7 +11,7 @@ int cmd_metrics(int argc, char **argv)
     const cli_option options[] = {
         CLI_OPT_TEXT("--model", "FILE.onnx", "the model, for deletion and insertion (default: the run's)", &o.model, 0),
         CLI_OPT_INT("--steps", "N", "deletion/insertion steps, default 16 (0: none)", &o.faithfulness_steps, 0, 4096),
-        CLI_OPT_INT("--threads", "T", "threads, default OpenMP's", &o.threads, 1, 1024),
+        CLI_THREADS_OPTION(&o.threads),
         CLI_OPT_TEXT("--csv", "FILE", "the summary table, default RUN.metrics.csv", &o.csv, 0),
         CLI_OPT_END};
     const cli_command command = {"metrics", "score a run's maps and write the scores into it", "RUN.h5", 1, 1, options};

@@ -22,7 +22,7 @@ int cmd_run(int argc, char **argv)
         CLI_OPT_CHOICE("--target", "WHICH", "the class explained, default label", &target, targets),
         CLI_OPT_CHOICE("--rules", "WHICH", "where the rules apply, default all", &rules, rule_names),
         CLI_OPT_INT("--batch", "B", "images per forward pass, default 8", &o.batch, 1, 256),
-        CLI_OPT_INT("--threads", "T", "threads, default OpenMP's", &o.threads, 1, 1024),
+        CLI_THREADS_OPTION(&o.threads),
         CLI_MAX_ACTIVATIONS_OPTION(&o.max_activation_gb),
         CLI_OPT_END};
     const cli_command command = {"run", "a resumable sweep of a data set selection through the methods; "

@@ -1,4 +1,5 @@
 /* options.c - cli_parse: subcommand options from a table, with their usage text. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,15 @@ int cli_take_methods(const char *value, void *out)
     int n = xai_methods_parse(value, methods->list, XAI_METHODS_MAX);
     if (n < 0) return XAI_ERR;
     methods->count = n;
+    return XAI_OK;
+}
+
+int cli_take_threads(const char *value, void *out)
+{
+    long threads;
+    if (cli_int(value, 1, 1024, "--threads", &threads)) return XAI_ERR;
+    *(int *)out = (int)threads;
+    omp_set_num_threads((int)threads); /* the process's own regions: a program's choice, not the library's */
     return XAI_OK;
 }
 

@@ -552,19 +552,32 @@ static int setup(xai_engine *e)
     return append_kernels(e);
 }
 
+/* The engine's threads are its own: each call sets the calling thread's OpenMP team size (which
+ * oneDNN's primitives and the kernels above both read) to the engine's for its duration and
+ * gives the caller's back, so engines of different sizes in one process, used in turn or from
+ * threads of their own, do not change each other's or the caller's. */
+static int enter(const xai_engine *e)
+{
+    int caller = omp_get_max_threads();
+    omp_set_num_threads(e->threads);
+    return caller;
+}
+
 static int create(xai_engine **out, const xai_graph *graph, xai_graph *consumed, int batch,
                   int threads)
 {
     *out = NULL;
     if (batch < 1 || batch > 4096) return xai_fail("batch %d outside 1..4096", batch);
-    if (threads > 0) omp_set_num_threads(threads);
     xai_engine *e = xai_calloc(1, sizeof *e);
     if (!e) return XAI_ERR;
     e->graph = graph;
     e->consumed = consumed;
     e->batch = batch;
     e->threads = threads > 0 ? threads : omp_get_max_threads();
-    if (setup(e)) {
+    int caller = enter(e); /* oneDNN sizes its kernels for the threads at creation */
+    int status = setup(e);
+    omp_set_num_threads(caller);
+    if (status) {
         xai_engine_destroy(e);
         return XAI_ERR;
     }
@@ -791,7 +804,7 @@ static void gemm_backward(const xai_node *g, const float *weight_t, const float 
 
 /* ---- passes -------------------------------------------------------------------------------- */
 
-int xai_engine_forward(xai_engine *e, const float *input, float *logits)
+static int forward(xai_engine *e, const float *input, float *logits)
 {
     const xai_graph *g = e->graph;
     value_buffer *in = &e->values[g->input];
@@ -872,7 +885,7 @@ static void activation_backward(xai_engine *e, const xai_method *m, const xai_no
     if (accumulate) add_buffers(a->grad, e->scratch, NULL, a->floats);
 }
 
-int xai_engine_backward(xai_engine *e, const xai_method *method, const int *targets, float *map)
+static int backward(xai_engine *e, const xai_method *method, const int *targets, float *map)
 {
     const xai_graph *g = e->graph;
     if (!e->forward_done) return xai_fail("engine: backward before forward");
@@ -941,4 +954,18 @@ int xai_engine_backward(xai_engine *e, const xai_method *method, const int *targ
     const value_buffer *in = &e->values[g->input];
     memcpy(map, in->grad, in->floats * sizeof(float));
     return XAI_OK;
+}
+
+int xai_engine_forward(xai_engine *e, const float *input, float *logits)
+{
+    int caller = enter(e), status = forward(e, input, logits);
+    omp_set_num_threads(caller);
+    return status;
+}
+
+int xai_engine_backward(xai_engine *e, const xai_method *method, const int *targets, float *map)
+{
+    int caller = enter(e), status = backward(e, method, targets, map);
+    omp_set_num_threads(caller);
+    return status;
 }

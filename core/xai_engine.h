@@ -12,7 +12,9 @@
 
 typedef struct xai_engine xai_engine;
 
-/* `graph` must outlive the engine. threads <= 0 keeps OpenMP's default. */
+/* `graph` must outlive the engine. threads <= 0: OpenMP's default at creation. The count is the
+ * engine's own: its passes run on that many threads whatever the caller's OpenMP setting, which
+ * each call leaves as it found it (so engines of different sizes share a process). */
 int xai_engine_create(xai_engine **out, const xai_graph *graph, int batch, int threads);
 
 /* The same, freeing each Conv's and Gemm's weights in `graph` as soon as the engine holds its
