@@ -1,0 +1,143 @@
+/* dnnl_internal.h - private to the oneDNN engine's files (core/dnnl_*.c): the engine's state,
+ * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns the set-up and
+ * the passes, dnnl_conv.c the convolutions, dnnl_kernels.c our own loops, dnnl_primitives.c the
+ * oneDNN plumbing (memories, reorders, descriptors). */
+#ifndef XAI_DNNL_INTERNAL_H
+#define XAI_DNNL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dnnl.h>
+#include <dnnl_debug.h>
+
+#include "xai_engine.h"
+#include "xai_status.h"
+
+#define CHECK(call, what)                                                                    \
+    do {                                                                                     \
+        dnnl_status_t status_ = (call);                                                      \
+        if (status_ != dnnl_success)                                                         \
+            return xai_fail("oneDNN: %s: %s", what, dnnl_status2str(status_));               \
+    } while (0)
+
+/* Where element (n, c, h, w) sits: n*sn + (c/block)*scb + h*sh + w*sw + c%block. */
+typedef struct {
+    size_t sn, scb, sh, sw;
+    int block;
+} layout;
+
+typedef struct {
+    dnnl_memory_desc_t md;
+    layout lay;
+    float *data, *grad;
+    dnnl_memory_t data_mem, grad_mem;
+    size_t floats;          /* buffer size, padding included */
+} value_buffer;
+
+/* A reorder primitive with its two memories bound. */
+typedef struct {
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst;
+} reorder;
+
+typedef struct {
+    /* CONV */
+    dnnl_primitive_t forward, backward;
+    dnnl_memory_t weight_forward, weight_backward, bias;
+    dnnl_memory_t src;                  /* what the forward reads (value or src_reorder.dst) */
+    reorder src_reorder;                /* value layout -> forward src layout */
+    reorder diff_dst_reorder;           /* gradient layout -> backward diff_dst layout */
+    dnnl_memory_t diff_dst;             /* what the backward reads */
+    dnnl_memory_t diff_src;             /* what the backward writes */
+    reorder diff_src_reorder;           /* diff_src -> input gradient (adds when accumulating) */
+    int fused_activation;               /* the next node (an activation) runs as a post-op */
+    int skip_forward;                   /* an activation fused into the Conv before it */
+    /* FLATTEN */
+    reorder flatten_forward, flatten_backward;
+    /* ADD: input[1] in input[0]'s layout when they differ */
+    reorder add_rhs;
+    /* MAXPOOL: buffer offset of the chosen input element, per output element */
+    int32_t *argmax;
+    /* GEMM: the weight [out][in] and, for the backward pass, transposed to [in][out] */
+    float *weight, *weight_t;
+    int accumulate[2];                  /* backward adds into input k's gradient */
+    const char *impl[2];                /* oneDNN kernel names, forward and backward */
+} node_exec;
+
+struct xai_engine {
+    const xai_graph *graph;
+    xai_graph *consumed;                /* set when weights are freed as they are copied */
+    int batch, threads;
+    dnnl_engine_t dnnl;
+    dnnl_stream_t stream;
+    value_buffer *values;
+    node_exec *exec;
+    float *scratch;                     /* activation gradient before adding */
+    size_t scratch_floats;
+    /* Outputs kept in a blocked layout (single-op graphs) are read and seeded in NCHW order. */
+    float *output_plain;
+    dnnl_memory_t output_plain_mem;
+    reorder output_reorder, output_seed_reorder;
+    char *kernels;
+    int forward_done;
+    int profiling;
+    double *node_ms;                    /* [2][n_nodes]: forward, backward */
+};
+
+static inline size_t offset_of(const layout *l, int n, int c, int h, int w)
+{
+    return n * l->sn + (size_t)(c / l->block) * l->scb + h * l->sh + w * l->sw +
+           (size_t)(c % l->block);
+}
+
+/* ---- dnnl_primitives.c ---- */
+
+/* The layout of a blocked memory descriptor; fails for layouts our loops do not read. */
+int engine_layout_of(const dnnl_memory_desc_t *md, layout *out, const char *what);
+
+/* A descriptor for `dims` in the same kind of layout as `like` (plain NCHW, NHWC or nChw{b}c). */
+int engine_md_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *like, const layout *l, const dnnl_dims_t dims);
+
+/* NCHW (rank 4) or NC (rank 2) for value v at this batch. */
+int engine_plain_md(dnnl_memory_desc_t *md, const xai_value *v, int batch);
+
+/* A reorder from src to dst (dst += src when accumulating), with both memories bound. */
+int engine_make_reorder(xai_engine *e, reorder *r, dnnl_memory_t src, dnnl_memory_t dst, int accumulate);
+int engine_run_reorder(xai_engine *e, const reorder *r);
+void engine_destroy_reorder(reorder *r);
+
+/* A memory on the engine over `handle`, or allocated by oneDNN when it is NULL. */
+int engine_memory(xai_engine *e, dnnl_memory_t *m, const dnnl_memory_desc_t *md, void *handle);
+
+/* The kernel oneDNN chose for a primitive descriptor. */
+const char *engine_impl_name(const_dnnl_primitive_desc_t pd);
+
+/* ---- dnnl_conv.c ---- */
+
+/* Node i's convolution: primitives, weights in their layouts, and its input's reorder; *out_md
+ * gets the layout of its output value. The gradient side is bound once every value exists. */
+int engine_conv_create(xai_engine *e, int i, dnnl_memory_desc_t *out_md);
+int engine_conv_bind_gradients(xai_engine *e, int i);
+int engine_conv_forward(xai_engine *e, int i);
+int engine_conv_backward(xai_engine *e, int i);
+void engine_conv_destroy(xai_engine *e, int i);
+
+/* ---- dnnl_kernels.c: our loops, over the values' layouts ---- */
+
+void kernel_activation_forward(const float *restrict x, float *restrict y, size_t n, float lo, float hi);
+void kernel_copy(float *restrict dst, const float *restrict src, size_t n);
+void kernel_add(float *restrict dst, const float *restrict a, const float *restrict b, size_t n);
+void kernel_maxpool_forward(const xai_node *m, const xai_value *in, const xai_value *out, const value_buffer *x,
+                            value_buffer *y, int32_t *argmax, int batch);
+void kernel_maxpool_backward(const xai_value *in, const xai_value *out, value_buffer *x, const value_buffer *y,
+                             const int32_t *argmax, int batch, int accumulate);
+void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out, value_buffer *x, value_buffer *y,
+                    int batch, int backward, int accumulate);
+void kernel_global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y, int batch, int backward,
+                           int accumulate);
+void kernel_gemm_forward(const xai_node *g, const float *weight, const float *x, float *y, int batch);
+void kernel_gemm_backward(const xai_node *g, const float *weight_t, const float *dy, float *dx, int batch,
+                          int accumulate);
+
+#endif

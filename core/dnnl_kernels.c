@@ -1,0 +1,195 @@
+/* dnnl_kernels.c - the engine's own loops (dnnl_internal.h): activations, sums, pooling and the
+ * fully connected layer, each reading the values' layouts (plain or channel-blocked) directly,
+ * split over the engine's threads. */
+#include <math.h>
+#include <string.h>
+
+#include "dnnl_internal.h"
+
+/* y = clamp(x, lo, hi) over the whole buffer (padding lanes are zero and stay zero for ReLU). */
+void kernel_activation_forward(const float *restrict x, float *restrict y, size_t n, float lo, float hi)
+{
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) { /* comparisons, not fminf/fmaxf: those are libm calls here */
+        float v = x[i] > lo ? x[i] : lo;
+        y[i] = v < hi ? v : hi;
+    }
+}
+
+/* dst = src, or dst = 0 when src is NULL; split over the threads like the other loops. */
+void kernel_copy(float *restrict dst, const float *restrict src, size_t n)
+{
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) dst[i] = src ? src[i] : 0.f;
+}
+
+/* dst = a + b, or dst += a when b is NULL. */
+void kernel_add(float *restrict dst, const float *restrict a, const float *restrict b, size_t n)
+{
+    if (b) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++) dst[i] = a[i] + b[i];
+    } else {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (size_t i = 0; i < n; i++) dst[i] += a[i];
+    }
+}
+
+/* One window tap for `block` channel lanes: keep the larger value and its offset; a tie keeps
+ * the earlier tap. Masks instead of branches, so that the loop vectorizes. */
+static inline void update_max(const float *restrict v, float *restrict best, int32_t *restrict at,
+                              int block, int32_t base)
+{
+#pragma omp simd
+    for (int l = 0; l < block; l++) {
+        int32_t wins = -(int32_t)(v[l] > best[l]); /* all ones where v wins */
+        at[l] = (at[l] & ~wins) | ((base + l) & wins);
+        best[l] = v[l] > best[l] ? v[l] : best[l];
+    }
+}
+
+/* y[n,c,p,q] = max over the window of x (padding never wins), argmax = the buffer offset of the
+ * first maximal element in row-major window order (PyTorch's choice on ties). */
+void kernel_maxpool_forward(const xai_node *m, const xai_value *in, const xai_value *out,
+                            const value_buffer *x, value_buffer *y, int32_t *argmax, int batch)
+{
+    const layout *li = &x->lay, *lo = &y->lay;
+    int block = li->block, blocks = (in->c + block - 1) / block;
+#pragma omp parallel for collapse(3) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int cb = 0; cb < blocks; cb++)
+            for (int p = 0; p < out->h; p++) {
+                size_t in_plane = offset_of(li, n, cb * block, 0, 0);
+                size_t out_row = offset_of(lo, n, cb * block, p, 0);
+                int lanes = in->c - cb * block < block ? in->c - cb * block : block;
+                for (int q = 0; q < out->w; q++) {
+                    float best[64];
+                    int32_t at[64];
+                    for (int l = 0; l < block; l++) best[l] = -INFINITY, at[l] = 0;
+                    for (int kh = 0; kh < m->kernel_h; kh++) {
+                        int ih = p * m->stride_h - m->pad_top + kh;
+                        if (ih < 0 || ih >= in->h) continue;
+                        for (int kw = 0; kw < m->kernel_w; kw++) {
+                            int iw = q * m->stride_w - m->pad_left + kw;
+                            if (iw < 0 || iw >= in->w) continue;
+                            size_t base = in_plane + ih * li->sh + iw * li->sw;
+                            update_max(x->data + base, best, at, block, (int32_t)base);
+                        }
+                    }
+                    size_t o = out_row + q * lo->sw;
+                    for (int l = 0; l < lanes; l++) y->data[o + l] = best[l], argmax[o + l] = at[l];
+                }
+            }
+}
+
+/* dx[argmax[o]] += dy[o]; within one (image, channel block) sequentially, so overlapping windows
+ * never race. */
+void kernel_maxpool_backward(const xai_value *in, const xai_value *out, value_buffer *x,
+                             const value_buffer *y, const int32_t *argmax, int batch, int accumulate)
+{
+    const layout *lo = &y->lay;
+    int block = lo->block, blocks = (in->c + block - 1) / block;
+    if (!accumulate) kernel_copy(x->grad, NULL, x->floats);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int cb = 0; cb < blocks; cb++) {
+            int lanes = in->c - cb * block < block ? in->c - cb * block : block;
+            for (int p = 0; p < out->h; p++) {
+                size_t row = offset_of(lo, n, cb * block, p, 0);
+                for (int q = 0; q < out->w; q++)
+                    for (int l = 0; l < lanes; l++) {
+                        size_t o = row + q * lo->sw + l;
+                        x->grad[argmax[o]] += y->grad[o];
+                    }
+            }
+        }
+}
+
+/* Average pool forward (dy NULL) or backward (dy given): the divisor counts the window's
+ * positions inside the input, or the whole window with count_include_pad. */
+void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out,
+                    value_buffer *x, value_buffer *y, int batch, int backward, int accumulate)
+{
+    const layout *li = &x->lay, *lo = &y->lay;
+    if (backward && !accumulate) memset(x->grad, 0, x->floats * sizeof(float));
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int c = 0; c < in->c; c++)
+            for (int p = 0; p < out->h; p++)
+                for (int q = 0; q < out->w; q++) {
+                    int h0 = p * m->stride_h - m->pad_top, w0 = q * m->stride_w - m->pad_left;
+                    int h1 = h0 + m->kernel_h, w1 = w0 + m->kernel_w;
+                    h0 = h0 < 0 ? 0 : h0, w0 = w0 < 0 ? 0 : w0;
+                    h1 = h1 > in->h ? in->h : h1, w1 = w1 > in->w ? in->w : w1;
+                    float count = m->count_include_pad ? (float)(m->kernel_h * m->kernel_w)
+                                                       : (float)((h1 - h0) * (w1 - w0));
+                    size_t o = offset_of(lo, n, c, p, q);
+                    float sum = 0.f, share = backward ? y->grad[o] / count : 0.f;
+                    for (int ih = h0; ih < h1; ih++)
+                        for (int iw = w0; iw < w1; iw++) {
+                            size_t at = offset_of(li, n, c, ih, iw);
+                            if (backward) x->grad[at] += share;
+                            else sum += x->data[at];
+                        }
+                    if (!backward) y->data[o] = sum / count;
+                }
+}
+
+/* y[n,c] = mean over (h, w) of x[n,c,h,w]; backward dx[n,c,h,w] (+)= dy[n,c] / (H W). */
+void kernel_global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y, int batch,
+                           int backward, int accumulate)
+{
+    const layout *li = &x->lay;
+    int block = li->block, blocks = (in->c + block - 1) / block;
+    float scale = 1.f / (float)(in->h * in->w);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int cb = 0; cb < blocks; cb++) {
+            int lanes = in->c - cb * block < block ? in->c - cb * block : block;
+            float sum[64] = {0};
+            for (int h = 0; h < in->h; h++)
+                for (int w = 0; w < in->w; w++) {
+                    size_t at = offset_of(li, n, cb * block, h, w);
+                    for (int l = 0; l < lanes; l++) {
+                        size_t yo = (size_t)n * in->c + cb * block + l;
+                        if (!backward) sum[l] += x->data[at + l];
+                        else if (accumulate) x->grad[at + l] += y->grad[yo] * scale;
+                        else x->grad[at + l] = y->grad[yo] * scale;
+                    }
+                }
+            if (!backward)
+                for (int l = 0; l < lanes; l++) y->data[(size_t)n * in->c + cb * block + l] = sum[l] * scale;
+        }
+}
+
+/* y[n,o] = b[o] + sum_k W[o,k] x[n,k] */
+void kernel_gemm_forward(const xai_node *g, const float *weight, const float *x, float *y, int batch)
+{
+    int K = g->in_channels, M = g->out_channels;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int o = 0; o < M; o++) {
+            const float *w = weight + (size_t)o * K, *xr = x + (size_t)n * K;
+            float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+            for (int k = 0; k < K; k++) sum += w[k] * xr[k];
+            y[(size_t)n * M + o] = sum + g->bias[o];
+        }
+}
+
+/* dx[n,k] (+)= sum_o W[o,k] dy[n,o], with W transposed to [k][o] at set-up */
+void kernel_gemm_backward(const xai_node *g, const float *weight_t, const float *dy, float *dx,
+                          int batch, int accumulate)
+{
+    int K = g->in_channels, M = g->out_channels;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int k = 0; k < K; k++) {
+            const float *w = weight_t + (size_t)k * M, *d = dy + (size_t)n * M;
+            float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+            for (int o = 0; o < M; o++) sum += w[o] * d[o];
+            dx[(size_t)n * K + k] = accumulate ? dx[(size_t)n * K + k] + sum : sum;
+        }
+}
+
