@@ -122,109 +122,148 @@ static void free_buffers(batch_buffers *b)
     for (int m = 0; m < XAI_METHODS_MAX; m++) free(b->maps[m]), free(b->heat[m]);
 }
 
+/* One explain command's state, from the lock on OUT to the results file. */
+typedef struct {
+    explain_options *o;
+    xai_output_lock *lock;
+    xai_graph *g;
+    xai_engine *e;
+    xai_store *store;
+    xai_transform t;
+    batch_buffers b;
+    const char *names[XAI_METHODS_MAX];
+    int classes, channels;
+    size_t image_floats, plane;
+} explaining;
+
+/* The model and its preprocessing, with the command line's overrides, checked against it. */
+static int open_model(explaining *x)
+{
+    const explain_options *o = x->o;
+    xai_graph_options load = {.relu_only_rules = o->relu_only_rules, .max_activation_gb = o->max_activation_gb};
+    if (xai_graph_load(&x->g, o->model, &load)) return XAI_ERR;
+    const xai_value *in = &x->g->values[x->g->input];
+    x->classes = xai_graph_outputs(x->g);
+    x->channels = in->c;
+    x->image_floats = xai_value_size(in), x->plane = (size_t)in->h * in->w;
+    if (in->c != 3) return xai_fail("%s: input has %d channels; images give 3", o->model, in->c);
+    if (xai_transform_for_model(&x->t, x->g)) return XAI_ERR;
+    for (int k = 0; k < o->n_settings; k++)
+        if (xai_transform_set(&x->t, o->setting_key[k], o->setting_value[k], "command line")) return XAI_ERR;
+    int out_w, out_h;
+    xai_transform_output_size(&x->t, &out_w, &out_h);
+    if (out_w != in->w || out_h != in->h)
+        return xai_fail("command line: the preprocessing gives %dx%d images, %s takes %dx%d", out_w, out_h, o->model,
+                        in->w, in->h);
+    if (o->target >= 0 && o->target + x->t.label_offset >= x->classes)
+        return xai_fail("--target %d: the model has %d classes", o->target, x->classes - x->t.label_offset);
+    return XAI_OK;
+}
+
+/* The engine, one batch's buffers, and the results file with its provenance. */
+static int open_output(explaining *x, int argc, char **argv)
+{
+    const explain_options *o = x->o;
+    batch_buffers *b = &x->b;
+    const xai_value *in = &x->g->values[x->g->input];
+    if (xai_engine_create_consuming(&x->e, x->g, o->batch, o->threads)) return XAI_ERR;
+    b->input = xai_calloc((size_t)o->batch * x->image_floats, sizeof(float));
+    b->logits = xai_calloc((size_t)o->batch * x->classes, sizeof(float));
+    b->targets = xai_calloc((size_t)o->batch, sizeof(int));
+    b->chosen = xai_calloc((size_t)o->batch, sizeof(int));
+    int ok = b->input && b->logits && b->targets && b->chosen;
+    for (int m = 0; ok && m < o->n_methods; m++)
+        ok = (b->maps[m] = xai_calloc((size_t)o->batch * x->image_floats, sizeof(float))) &&
+             (b->heat[m] = xai_calloc((size_t)o->batch * x->plane, sizeof(float)));
+    if (!ok) return XAI_ERR;
+    for (int m = 0; m < o->n_methods; m++) x->names[m] = o->methods[m]->name;
+    xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = x->classes,
+                             .n_methods = o->n_methods, .methods = x->names};
+    char sha[65];
+    if (xai_sha256_file(o->model, sha) || xai_store_create(&x->store, o->output, &shape) ||
+        xai_store_provenance(x->store, o->model, sha, o->threads, argc, argv) ||
+        xai_store_transform_attributes(x->store, x->t.mean, x->t.std, x->t.label_offset))
+        return XAI_ERR;
+    return XAI_OK;
+}
+
+/* Images first .. first + count - 1, decoded and preprocessed into the batch. */
+static int load_images(explaining *x, int first, int count)
+{
+    for (int k = 0; k < count; k++) {
+        xai_image image;
+        const char *path = x->o->images[first + k];
+        if (xai_image_load(&image, path, 0)) return XAI_ERR;
+        int bad = xai_preprocess(&image, &x->t, x->b.input + (size_t)k * x->image_floats, NULL);
+        xai_image_free(&image);
+        if (bad) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", xai_last_error());
+            return xai_fail("%s: %s", path, why);
+        }
+    }
+    return XAI_OK;
+}
+
+/* One line per image: the class explained, its logit, and the time of each pass. */
+static void report(const explaining *x, int first, int count, double ms_forward, const double *ms_methods)
+{
+    int offset = x->t.label_offset;
+    for (int k = 0; k < count; k++) {
+        printf("%s: class %d", x->o->images[first + k], x->b.chosen[k]);
+        if (x->classes - offset == XAI_IMAGENET_CLASSES) printf(" %s", xai_imagenet_name(x->b.chosen[k]));
+        printf(" (logit %.4f)", x->b.logits[(size_t)k * x->classes + x->b.chosen[k] + offset]);
+        printf("  forward %.1f ms", ms_forward);
+        for (int m = 0; m < x->o->n_methods; m++) printf(", %s %.1f ms", x->names[m], ms_methods[m]);
+        printf("\n");
+    }
+}
+
+/* One batch: images, the engine's forward and one backward per method, heat maps, the file. */
+static int explain_batch(explaining *x, int first, int count)
+{
+    const explain_options *o = x->o;
+    batch_buffers *b = &x->b;
+    for (int k = 0; k < o->batch; k++) b->targets[k] = o->target >= 0 ? o->target + x->t.label_offset : -1;
+    if (load_images(x, first, count)) return XAI_ERR;
+    double ms_forward, ms_methods[XAI_METHODS_MAX];
+    xai_explain_request rq = {b->input, o->n_methods, o->methods, b->targets, b->chosen, b->logits,
+                              b->maps, &ms_forward, ms_methods};
+    if (xai_engine_explain(x->e, &rq)) return XAI_ERR;
+    for (int m = 0; m < o->n_methods; m++) {
+        for (int k = 0; k < count; k++)
+            xai_heatmap_max_abs(b->maps[m] + (size_t)k * x->image_floats, x->channels, x->plane,
+                                b->heat[m] + (size_t)k * x->plane);
+        ms_methods[m] /= o->batch;
+    }
+    ms_forward /= o->batch;
+    for (int k = 0; k < count; k++) b->chosen[k] -= x->t.label_offset; /* logit index -> ImageNet index */
+    xai_store_batch rows = {.count = count, .input = b->input, .logits = b->logits, .targets = b->chosen,
+                            .maps = (const float *const *)b->maps, .heatmaps = (const float *const *)b->heat,
+                            .ms_forward = ms_forward, .ms_methods = ms_methods};
+    if (xai_store_append(x->store, &rows)) return XAI_ERR;
+    report(x, first, count, ms_forward, ms_methods);
+    return XAI_OK;
+}
+
 static int run(explain_options *o, int argc, char **argv)
 {
-    xai_graph *g = NULL;
-    xai_engine *e = NULL;
-    xai_store *store = NULL;
-    xai_output_lock *lock = NULL;
-    batch_buffers b = {0};
-    int status = XAI_ERR;
-    xai_graph_options load = {.relu_only_rules = o->relu_only_rules, .max_activation_gb = o->max_activation_gb};
-    if (xai_output_lock_take(&lock, o->output)) return XAI_ERR;
-    if (xai_graph_load(&g, o->model, &load)) goto done;
-    const xai_value *in = &g->values[g->input];
-    int classes = xai_graph_outputs(g);
-    size_t image_floats = xai_value_size(in), plane = (size_t)in->h * in->w;
-    if (in->c != 3) {
-        xai_fail("%s: input has %d channels; images give 3", o->model, in->c);
-        goto done;
+    explaining x = {.o = o};
+    if (xai_output_lock_take(&x.lock, o->output)) return XAI_ERR;
+    int status = open_model(&x);
+    if (status == XAI_OK) status = open_output(&x, argc, argv);
+    for (int first = 0; status == XAI_OK && first < o->n_images; first += o->batch)
+        status = explain_batch(&x, first, o->n_images - first < o->batch ? o->n_images - first : o->batch);
+    if (status == XAI_OK) {
+        status = xai_store_close(x.store);
+        x.store = NULL;
+        if (status == XAI_OK) printf("wrote %s\n", o->output);
     }
-    xai_transform t;
-    if (xai_transform_for_model(&t, g)) goto done;
-    for (int k = 0; k < o->n_settings; k++)
-        if (xai_transform_set(&t, o->setting_key[k], o->setting_value[k], "command line")) goto done;
-    int out_w, out_h;
-    xai_transform_output_size(&t, &out_w, &out_h);
-    if (out_w != in->w || out_h != in->h) {
-        xai_fail("command line: the preprocessing gives %dx%d images, %s takes %dx%d", out_w, out_h, o->model, in->w, in->h);
-        goto done;
-    }
-    if (o->target >= 0 && o->target + t.label_offset >= classes) {
-        xai_fail("--target %d: the model has %d classes", o->target, classes - t.label_offset);
-        goto done;
-    }
-    if (xai_engine_create_consuming(&e, g, o->batch, o->threads)) goto done;
-    b.input = xai_calloc((size_t)o->batch * image_floats, sizeof(float));
-    b.logits = xai_calloc((size_t)o->batch * classes, sizeof(float));
-    b.targets = xai_calloc((size_t)o->batch, sizeof(int));
-    b.chosen = xai_calloc((size_t)o->batch, sizeof(int));
-    int ok = b.input && b.logits && b.targets && b.chosen;
-    for (int m = 0; ok && m < o->n_methods; m++)
-        ok = (b.maps[m] = xai_calloc((size_t)o->batch * image_floats, sizeof(float))) &&
-             (b.heat[m] = xai_calloc((size_t)o->batch * plane, sizeof(float)));
-    if (!ok) goto done;
-
-    const char *names[XAI_METHODS_MAX];
-    for (int m = 0; m < o->n_methods; m++) names[m] = o->methods[m]->name;
-    xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = classes,
-                             .n_methods = o->n_methods, .methods = names};
-    char sha[65];
-    if (xai_sha256_file(o->model, sha) || xai_store_create(&store, o->output, &shape) ||
-        xai_store_provenance(store, o->model, sha, o->threads, argc, argv) ||
-        xai_store_transform_attributes(store, t.mean, t.std, t.label_offset))
-        goto done;
-
-    for (int first = 0; first < o->n_images; first += o->batch) {
-        int count = o->n_images - first < o->batch ? o->n_images - first : o->batch;
-        for (int k = 0; k < o->batch; k++) b.targets[k] = o->target >= 0 ? o->target + t.label_offset : -1;
-        for (int k = 0; k < count; k++) {
-            xai_image image;
-            const char *path = o->images[first + k];
-            if (xai_image_load(&image, path, 0)) goto done;
-            int bad = xai_preprocess(&image, &t, b.input + (size_t)k * image_floats, NULL);
-            xai_image_free(&image);
-            if (bad) {
-                char why[512];
-                snprintf(why, sizeof why, "%s", xai_last_error());
-                xai_fail("%s: %s", path, why);
-                goto done;
-            }
-        }
-        double ms_forward, ms_methods[XAI_METHODS_MAX];
-        xai_explain_request rq = {b.input, o->n_methods, o->methods, b.targets, b.chosen, b.logits,
-                                  b.maps, &ms_forward, ms_methods};
-        if (xai_engine_explain(e, &rq)) goto done;
-        for (int m = 0; m < o->n_methods; m++) {
-            for (int k = 0; k < count; k++)
-                xai_heatmap_max_abs(b.maps[m] + (size_t)k * image_floats, in->c, plane,
-                                    b.heat[m] + (size_t)k * plane);
-            ms_methods[m] /= o->batch;
-        }
-        ms_forward /= o->batch;
-        for (int k = 0; k < count; k++) b.chosen[k] -= t.label_offset; /* logit index -> ImageNet index */
-        xai_store_batch rows = {.count = count, .input = b.input, .logits = b.logits, .targets = b.chosen,
-                                .maps = (const float *const *)b.maps, .heatmaps = (const float *const *)b.heat,
-                                .ms_forward = ms_forward, .ms_methods = ms_methods};
-        if (xai_store_append(store, &rows)) goto done;
-        for (int k = 0; k < count; k++) {
-            printf("%s: class %d", o->images[first + k], b.chosen[k]);
-            if (classes - t.label_offset == XAI_IMAGENET_CLASSES) printf(" %s", xai_imagenet_name(b.chosen[k]));
-            printf(" (logit %.4f)", b.logits[(size_t)k * classes + b.chosen[k] + t.label_offset]);
-            printf("  forward %.1f ms", ms_forward);
-            for (int m = 0; m < o->n_methods; m++) printf(", %s %.1f ms", names[m], ms_methods[m]);
-            printf("\n");
-        }
-    }
-    status = xai_store_close(store);
-    store = NULL;
-    if (status == XAI_OK) printf("wrote %s\n", o->output);
-done:
-    xai_store_abort(store);
-    free_buffers(&b);
-    xai_engine_destroy(e);
-    xai_graph_free(g);
-    xai_output_lock_release(lock);
+    xai_store_abort(x.store);
+    free_buffers(&x.b);
+    xai_engine_destroy(x.e);
+    xai_graph_free(x.g);
+    xai_output_lock_release(x.lock);
     return status;
 }
 
