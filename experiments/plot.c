@@ -271,10 +271,7 @@ static int open_plotting(plotting *p)
 int xai_plot(const xai_plot_options *o)
 {
     plotting p = {.o = o};
-    int status = open_plotting(&p);
-    if (status == XAI_OK) status = figure1(&p);
-    if (status == XAI_OK) status = grid(&p);
-    if (status == XAI_OK) status = boxplots(&p);
+    int status = open_plotting(&p) || figure1(&p) || grid(&p) || boxplots(&p) ? XAI_ERR : XAI_OK;
     xai_store_abort(p.store);
     free(p.methods), free(p.names), free(p.data), free(p.targets);
     return status;

@@ -410,13 +410,11 @@ static int finish(run_state *r, xai_run_summary *summary)
 static void release(run_state *r)
 {
     xai_store_abort(r->whole.store);
-    free(r->mine);
     for (int k = 0; k < XAI_WRITE_BEHIND_SLOTS; k++) free_slot(&r->slots[k]);
     xai_engine_destroy(r->e);
     xai_dataset_free(r->d);
     xai_graph_free(r->g);
-    free(r->parts);
-    free(r->manifest);
+    free(r->mine), free(r->parts), free(r->manifest);
     xai_output_lock_release(r->lock);
 }
 

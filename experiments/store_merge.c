@@ -214,6 +214,68 @@ static int write_rows(merge *m, int k, int p, hid_t in, hid_t transfer, int fail
     return status;
 }
 
+/* The layout, from the first part; then every part's rows, each part counted by one member,
+ * and where each part's rows go. */
+static int read_layout(merge *m, const xai_team *team)
+{
+    hid_t first = H5Fopen(m->parts[0], H5F_ACC_RDONLY, H5P_DEFAULT);
+    int status = first < 0 ? xai_fail("%s: cannot open as HDF5", m->parts[0]) : XAI_OK;
+    if (status == XAI_OK && H5Ovisit2(first, H5_INDEX_NAME, H5_ITER_NATIVE, list_dataset, m, H5O_INFO_BASIC) < 0)
+        status = xai_fail("%s: cannot list its datasets", m->parts[0]);
+    if (first >= 0) H5Fclose(first);
+    size_t cells = (size_t)m->n_parts * m->n_sets + 1;
+    if (status == XAI_OK && (!(m->rows = xai_calloc(cells, sizeof *m->rows)) ||
+                             !(m->first = xai_calloc(cells, sizeof *m->first)) ||
+                             !(m->out_sets = xai_calloc((size_t)m->n_sets + 1, sizeof *m->out_sets))))
+        status = XAI_ERR;
+    for (int p = team->rank; p < m->n_parts && status == XAI_OK; p += team->size) status = count_rows(m, p);
+    status = xai_team_agree(team, status);
+    if (status == XAI_OK) status = xai_team_sum(team, m->rows, m->n_parts * m->n_sets);
+    for (int p = 1; status == XAI_OK && p < m->n_parts; p++)
+        for (int k = 0; k < m->n_sets; k++) {
+            size_t here = (size_t)p * m->n_sets + k, before = here - (size_t)m->n_sets;
+            m->first[here] = m->first[before] + m->rows[before];
+        }
+    return status;
+}
+
+/* One file, created and laid out by all members together, with the first part's attributes. */
+static int create_merged(merge *m, const char *partial, const char *const *overrides, const xai_team *team, hid_t *out)
+{
+    hid_t access = store_team_file_access(team);
+    *out = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, access);
+    H5Pclose(access);
+    int err = errno, status = XAI_OK;
+    if (*out < 0) status = xai_fail("%s: cannot create the HDF5 file%s%s", m->path, err ? ": " : "", err ? strerror(err) : "");
+    if (status == XAI_OK) status = create_sets(m, *out);
+    if (status == XAI_OK) status = copy_attributes(m, *out, overrides);
+    return xai_team_agree(team, status);
+}
+
+/* Round r: member i writes part r * size + i; all members make every write call. Filtered
+ * datasets must be written collectively; the others independently, which measured a little
+ * faster (bench/bench_cluster.sh, README). */
+static int write_parts(merge *m, const xai_team *team)
+{
+    hid_t collective = store_team_transfer(team, 1), independent = store_team_transfer(team, 0);
+    int rounds = (m->n_parts + team->size - 1) / team->size, failed = XAI_OK;
+    for (int r = 0; r < rounds; r++) {
+        int p = r * team->size + team->rank;
+        if (p >= m->n_parts) p = -1;
+        hid_t in = p >= 0 && !failed ? H5Fopen(m->parts[p], H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+        if (p >= 0 && !failed && in < 0) failed = xai_fail("%s: cannot open as HDF5", m->parts[p]);
+        for (int k = 0; k < m->n_sets; k++) {
+            hid_t transfer = H5Pget_nfilters(m->sets[k].create) > 0 ? collective : independent;
+            int w = write_rows(m, k, failed ? -1 : p, in, transfer, failed);
+            if (w && !failed) failed = w;
+        }
+        if (in >= 0) H5Fclose(in);
+    }
+    H5Pclose(collective);
+    H5Pclose(independent);
+    return failed;
+}
+
 int xai_store_merge(const char *path, const char *const *parts, int n_parts, const char *const *overrides,
                     const xai_team *team)
 {
@@ -222,63 +284,12 @@ int xai_store_merge(const char *path, const char *const *parts, int n_parts, con
     store_library_init();
     if (n_parts < 1) return xai_fail("%s: nothing to merge", path);
     merge m = {.path = path, .parts = parts, .n_parts = n_parts};
-    size_t n = strlen(path) + 9;
-    char *partial = xai_malloc(n);
+    char *partial = xai_format("%s.partial", path);
     if (!partial) return XAI_ERR;
-    snprintf(partial, n, "%s.partial", path);
-
-    /* The layout, from the first part; then every part's rows, each counted by one member. */
-    hid_t first = H5Fopen(parts[0], H5F_ACC_RDONLY, H5P_DEFAULT);
-    int status = first < 0 ? xai_fail("%s: cannot open as HDF5", parts[0]) : XAI_OK;
-    if (status == XAI_OK && H5Ovisit2(first, H5_INDEX_NAME, H5_ITER_NATIVE, list_dataset, &m, H5O_INFO_BASIC) < 0)
-        status = xai_fail("%s: cannot list its datasets", parts[0]);
-    if (first >= 0) H5Fclose(first);
-    if (status == XAI_OK && (!(m.rows = xai_calloc((size_t)n_parts * m.n_sets + 1, sizeof *m.rows)) ||
-                             !(m.first = xai_calloc((size_t)n_parts * m.n_sets + 1, sizeof *m.first)) ||
-                             !(m.out_sets = xai_calloc((size_t)m.n_sets + 1, sizeof *m.out_sets))))
-        status = XAI_ERR;
-    for (int p = team->rank; p < n_parts && status == XAI_OK; p += team->size) status = count_rows(&m, p);
-    status = xai_team_agree(team, status);
-    if (status == XAI_OK) status = xai_team_sum(team, m.rows, n_parts * m.n_sets);
-    for (int p = 1; status == XAI_OK && p < n_parts; p++)
-        for (int k = 0; k < m.n_sets; k++)
-            m.first[(size_t)p * m.n_sets + k] = m.first[(size_t)(p - 1) * m.n_sets + k] + m.rows[(size_t)(p - 1) * m.n_sets + k];
-
-    /* One file, created and laid out by all members together. */
     hid_t out = -1;
-    if (status == XAI_OK) {
-        hid_t access = store_team_file_access(team);
-        out = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, access);
-        H5Pclose(access);
-        int err = errno;
-        if (out < 0) status = xai_fail("%s: cannot create the HDF5 file%s%s", path, err ? ": " : "", err ? strerror(err) : "");
-        if (status == XAI_OK) status = create_sets(&m, out);
-        if (status == XAI_OK) status = copy_attributes(&m, out, overrides);
-    }
-    status = xai_team_agree(team, status);
-
-    /* Round r: member i writes part r * size + i; all members make every write call. Filtered
-     * datasets must be written collectively; the others independently, which measured a little
-     * faster (bench/bench_cluster.sh, README). */
-    if (status == XAI_OK) {
-        hid_t collective = store_team_transfer(team, 1), independent = store_team_transfer(team, 0);
-        int rounds = (n_parts + team->size - 1) / team->size, failed = XAI_OK;
-        for (int r = 0; r < rounds; r++) {
-            int p = r * team->size + team->rank;
-            if (p >= n_parts) p = -1;
-            hid_t in = p >= 0 && !failed ? H5Fopen(parts[p], H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-            if (p >= 0 && !failed && in < 0) failed = xai_fail("%s: cannot open as HDF5", parts[p]);
-            for (int k = 0; k < m.n_sets; k++) {
-                hid_t transfer = H5Pget_nfilters(m.sets[k].create) > 0 ? collective : independent;
-                int w = write_rows(&m, k, failed ? -1 : p, in, transfer, failed);
-                if (w && !failed) failed = w;
-            }
-            if (in >= 0) H5Fclose(in);
-        }
-        H5Pclose(collective);
-        H5Pclose(independent);
-        status = failed;
-    }
+    int status = read_layout(&m, team);
+    if (status == XAI_OK) status = create_merged(&m, partial, overrides, team, &out);
+    if (status == XAI_OK) status = write_parts(&m, team);
     for (int k = 0; m.out_sets && k < m.n_sets; k++)
         if (m.out_sets[k] > 0) H5Dclose(m.out_sets[k]), m.out_sets[k] = 0;
     if (out >= 0 && H5Fclose(out) < 0 && status == XAI_OK) status = xai_fail("%s: cannot finish writing (disk full?)", path);
