@@ -56,59 +56,68 @@ static int copy_file(const char *from, const char *to)
     return bad ? xai_fail("%s: cannot copy to %s", from, to) : XAI_OK;
 }
 
+/* Copy the sample photo s (`copies` times when it is annotated, with its box) into its breed's
+ * folders under root; its relative names and labels go to names[*count..]. */
+static int write_sample(const sample *s, const char *from, const char *root, int copies, char (*relative)[1024],
+                        const char **names, double *labels, int *count)
+{
+    int index = xai_imagenet_index_of_wnid(s->wnid);
+    if (index < 0) return xai_fail("sample set: unknown wnid %s", s->wnid);
+    char folder[256], stem[256];
+    snprintf(folder, sizeof folder, "%s-%s", s->wnid, xai_imagenet_name(index));
+    snprintf(stem, sizeof stem, "%s", s->target);
+    char *dot = strrchr(stem, '.');
+    *dot = '\0';
+    char *images = xai_format("%s/Images/%s", root, folder), *boxes = xai_format("%s/Annotation/%s", root, folder);
+    char *source = xai_format("%s/%s", from, s->source);
+    int status = images && boxes && source ? XAI_OK : XAI_ERR;
+    if (status == XAI_OK) status = make_dir(images);
+    if (status == XAI_OK) status = make_dir(boxes);
+    /* Copy k > 1 of an annotated photo: STEM_cK.EXT, with the same box. */
+    for (int k = 1; k <= (s->box.x1 > 0 ? copies : 1) && status == XAI_OK; k++) {
+        char name[300];
+        if (k == 1) snprintf(name, sizeof name, "%s", s->target);
+        else snprintf(name, sizeof name, "%s_c%d.%s", stem, k, dot + 1);
+        char *image = xai_format("%s/%s", images, name), *box = xai_format("%s/%.*s", boxes, (int)(strrchr(name, '.') - name), name);
+        status = image && box ? copy_file(source, image) : XAI_ERR;
+        if (status == XAI_OK && s->box.x1 > 0)
+            status = xai_voc_write(box, folder, name, s->width, s->height, xai_imagenet_name(index), &s->box, 1);
+        free(image), free(box);
+        snprintf(relative[*count], sizeof relative[*count], "%s/%s", folder, name);
+        names[*count] = relative[*count];
+        labels[(*count)++] = index + 1.0; /* 1-based, like the official lists */
+    }
+    free(images), free(boxes), free(source);
+    return status;
+}
+
+/* ROOT/lists/NAME.mat with `count` of the images. */
+static int write_list(const char *root, const char *name, const char **names, const double *labels, int count)
+{
+    char *path = xai_format("%s/lists/%s", root, name);
+    int status = path ? xai_mat_write_file_list(path, names, labels, count) : XAI_ERR;
+    free(path);
+    return status;
+}
+
 int xai_sample_set_write(const char *from, const char *root, int copies)
 {
     if (copies < 1) return xai_fail("sample set: copies must be >= 1, not %d", copies);
-    char path[4096], folder[256];
     char(*relative)[1024] = xai_calloc((size_t)N_SAMPLES * copies, sizeof *relative);
     const char **names = xai_calloc((size_t)N_SAMPLES * copies, sizeof *names);
     double *labels = xai_calloc((size_t)N_SAMPLES * copies, sizeof *labels);
     int count = 0, status = relative && names && labels ? XAI_OK : XAI_ERR;
     const char *parts[] = {"", "/Images", "/Annotation", "/lists"};
     for (int i = 0; i < 4 && status == XAI_OK; i++) {
-        snprintf(path, sizeof path, "%s%s", root, parts[i]);
-        status = make_dir(path);
+        char *path = xai_format("%s%s", root, parts[i]);
+        status = path ? make_dir(path) : XAI_ERR;
+        free(path);
     }
-    for (int i = 0; i < N_SAMPLES && status == XAI_OK; i++) {
-        const sample *s = &samples[i];
-        int index = xai_imagenet_index_of_wnid(s->wnid);
-        if (index < 0) {
-            status = xai_fail("sample set: unknown wnid %s", s->wnid);
-            break;
-        }
-        snprintf(folder, sizeof folder, "%s-%s", s->wnid, xai_imagenet_name(index));
-        for (int p = 1; p <= 2 && status == XAI_OK; p++) {
-            snprintf(path, sizeof path, "%s%s/%s", root, parts[p], folder);
-            status = make_dir(path);
-        }
-        char source[4096], stem[256], name[300];
-        snprintf(source, sizeof source, "%s/%s", from, s->source);
-        snprintf(stem, sizeof stem, "%s", s->target);
-        char *dot = strrchr(stem, '.');
-        *dot = '\0';
-        /* Copy k > 1 of an annotated photo: STEM_cK.EXT, with the same box. */
-        for (int k = 1; k <= (s->box.x1 > 0 ? copies : 1) && status == XAI_OK; k++) {
-            if (k == 1) snprintf(name, sizeof name, "%s", s->target);
-            else snprintf(name, sizeof name, "%s_c%d.%s", stem, k, dot + 1);
-            snprintf(path, sizeof path, "%s/Images/%s/%s", root, folder, name);
-            if ((status = copy_file(source, path))) break;
-            if (s->box.x1 > 0) {
-                snprintf(path, sizeof path, "%s/Annotation/%s/%s", root, folder, name);
-                *strrchr(path, '.') = '\0';
-                status = xai_voc_write(path, folder, name, s->width, s->height, xai_imagenet_name(index), &s->box, 1);
-            }
-            snprintf(relative[count], sizeof relative[count], "%s/%s", folder, name);
-            names[count] = relative[count];
-            labels[count++] = index + 1.0; /* 1-based, like the official lists */
-        }
-    }
-    static const char *const lists[] = {"test_list.mat", "file_list.mat"};
-    for (int l = 0; l < 2 && status == XAI_OK; l++) {
-        snprintf(path, sizeof path, "%s/lists/%s", root, lists[l]);
-        status = xai_mat_write_file_list(path, names, labels, count);
-    }
-    snprintf(path, sizeof path, "%s/lists/train_list.mat", root);
-    if (status == XAI_OK) status = xai_mat_write_file_list(path, names, labels, 0);
+    for (int i = 0; i < N_SAMPLES && status == XAI_OK; i++)
+        status = write_sample(&samples[i], from, root, copies, relative, names, labels, &count);
+    if (status == XAI_OK) status = write_list(root, "test_list.mat", names, labels, count);
+    if (status == XAI_OK) status = write_list(root, "file_list.mat", names, labels, count);
+    if (status == XAI_OK) status = write_list(root, "train_list.mat", names, labels, 0);
     free(relative);
     free(names);
     free(labels);
