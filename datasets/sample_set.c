@@ -78,7 +78,8 @@ static int write_sample(const sample *s, const char *from, const char *root, int
         char name[300];
         if (k == 1) snprintf(name, sizeof name, "%s", s->target);
         else snprintf(name, sizeof name, "%s_c%d.%s", stem, k, dot + 1);
-        char *image = xai_format("%s/%s", images, name), *box = xai_format("%s/%.*s", boxes, (int)(strrchr(name, '.') - name), name);
+        char *image = xai_format("%s/%s", images, name);
+        char *box = xai_format("%s/%.*s", boxes, (int)(strrchr(name, '.') - name), name); /* no extension */
         status = image && box ? copy_file(source, image) : XAI_ERR;
         if (status == XAI_OK && s->box.x1 > 0)
             status = xai_voc_write(box, folder, name, s->width, s->height, xai_imagenet_name(index), &s->box, 1);
