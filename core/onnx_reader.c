@@ -130,37 +130,33 @@ static int read_tensor(reader *r, Onnx__TensorProto *t, const char *name)
     for (int d = 0; d < c->rank; d++) c->dims[d] = t->dims[d];
     c->count = count;
 
+    /* The data's length must match the shape before anything is allocated for it: a corrupt
+     * shape over little data must not ask for gigabytes. */
     if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
-        if (!(c->data = xai_malloc(count * sizeof(float)))) return XAI_ERR;
+        if (t->has_raw_data ? t->raw_data.len != count * sizeof(float) : t->n_float_data != count)
+            return t->has_raw_data ? xai_fail("%s: tensor '%s' holds %zu bytes for %zu floats", r->path, name,
+                                              t->raw_data.len, count)
+                                   : xai_fail("%s: tensor '%s' holds %zu floats for shape of %zu", r->path, name,
+                                              t->n_float_data, count);
+        if (!(c->data = xai_malloc(count * sizeof(float) + 1))) return XAI_ERR;
+        memcpy(c->data, t->has_raw_data ? (const void *)t->raw_data.data : (const void *)t->float_data,
+               count * sizeof(float)); /* raw data is little-endian, as ONNX says */
         if (t->has_raw_data) {
-            if (t->raw_data.len != count * sizeof(float))
-                return xai_fail("%s: tensor '%s' holds %zu bytes for %zu floats", r->path, name,
-                                t->raw_data.len, count);
-            memcpy(c->data, t->raw_data.data, t->raw_data.len); /* little-endian, as ONNX says */
             free(t->raw_data.data); /* protobuf-c's default allocator is malloc */
             t->raw_data.data = NULL;
             t->raw_data.len = 0;
-        } else {
-            if (t->n_float_data != count)
-                return xai_fail("%s: tensor '%s' holds %zu floats for shape of %zu", r->path,
-                                name, t->n_float_data, count);
-            memcpy(c->data, t->float_data, count * sizeof(float));
         }
         return XAI_OK;
     }
     if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
-        if (!(c->int_data = xai_malloc(count * sizeof(int64_t)))) return XAI_ERR;
-        if (t->has_raw_data) {
-            if (t->raw_data.len != count * sizeof(int64_t))
-                return xai_fail("%s: tensor '%s' holds %zu bytes for %zu int64", r->path, name,
-                                t->raw_data.len, count);
-            memcpy(c->int_data, t->raw_data.data, t->raw_data.len);
-        } else {
-            if (t->n_int64_data != count)
-                return xai_fail("%s: tensor '%s' holds %zu int64 for shape of %zu", r->path,
-                                name, t->n_int64_data, count);
-            memcpy(c->int_data, t->int64_data, count * sizeof(int64_t));
-        }
+        if (t->has_raw_data ? t->raw_data.len != count * sizeof(int64_t) : t->n_int64_data != count)
+            return t->has_raw_data ? xai_fail("%s: tensor '%s' holds %zu bytes for %zu int64", r->path, name,
+                                              t->raw_data.len, count)
+                                   : xai_fail("%s: tensor '%s' holds %zu int64 for shape of %zu", r->path, name,
+                                              t->n_int64_data, count);
+        if (!(c->int_data = xai_malloc(count * sizeof(int64_t) + 1))) return XAI_ERR;
+        memcpy(c->int_data, t->has_raw_data ? (const void *)t->raw_data.data : (const void *)t->int64_data,
+               count * sizeof(int64_t));
         return XAI_OK;
     }
     return xai_fail("%s: tensor '%s' has data type %d; xaibench reads float32 weights only",

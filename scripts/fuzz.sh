@@ -34,9 +34,10 @@ for name in "${harnesses[@]}"; do
   # matio allocates what a corrupt .mat declares (GiBs) before it fails: let such allocations
   # through; resident memory stays bounded by -rss_limit_mb.
   [[ $name == mat ]] && extra=(-malloc_limit_mb=65536)
+  rerun=("${extra[@]}") # the limits, for re-running a finding
   # HDF5 1.10 crashes on some corrupt files inside its own parser (h5dump too): the results
   # harness runs in fork mode, going on past crashes, and each crash is judged by its stack below.
-  [[ $name == results ]] && extra=(-fork=1 -ignore_crashes=1)
+  [[ $name == results ]] && extra=(-fork=1 -ignore_crashes=1) rerun=()
   export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1
   build-fuzz/fuzz_"$name" "$corpus" "${seeds[@]}" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2560 \
     -timeout=30 -artifact_prefix="$artifacts/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
@@ -49,11 +50,13 @@ for name in "${harnesses[@]}"; do
   ours=$(ls "$artifacts" | grep -c '^timeout-') theirs=0
   for input in "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/oom-*; do
     [[ -f $input ]] || continue
-    if timeout 120 build-fuzz/fuzz_"$name" "$input" -timeout=30 2>&1 | grep -E '^ *#[0-9]+ ' |
-        grep -vE 'fuzzer::|__sanitizer|__interceptor|libc\.so|/posix/|/sysdeps/| in (malloc|calloc|realloc) ' | head -4 | grep -qv 'libhdf5'; then
-      ours=$((ours + 1))
-    else
+    # Re-run under the same limits; a finding that does not come back with a stack is ours.
+    frames=$(timeout 120 build-fuzz/fuzz_"$name" "$input" -timeout=30 -rss_limit_mb=2560 "${rerun[@]}" 2>&1 |
+      grep -E '^ *#[0-9]+ ' | grep -vE 'fuzzer::|__sanitizer|__interceptor|__asan|libc\.so|/posix/|/sysdeps/| in (malloc|calloc|realloc) ' | head -4)
+    if [[ -n $frames ]] && ! grep -qv 'libhdf5' <<<"$frames"; then
       theirs=$((theirs + 1))
+    else
+      ours=$((ours + 1))
     fi
   done
   [[ $name != results ]] && ((status != 0 && ours == 0 && theirs == 0)) && ours=1

@@ -351,6 +351,9 @@ Test(onnx, sizes_are_checked_before_anything_is_allocated)
     expect_load_error(edited_conv("group-negative.onnx", NULL, "group", -3), "group -3 does not divide");
     int64_t empty[4] = {0, 1, 2, 2};
     expect_load_error(edited_conv("empty-weight.onnx", empty, NULL, 0), "holds 16 bytes for 0 floats");
+    /* A shape of 64 GiB over 16 bytes of data (fuzz_onnx's find): refused before any allocation. */
+    int64_t vast[4] = {131072, 131072, 1, 1};
+    expect_load_error(edited_conv("vast-weight.onnx", vast, NULL, 0), "holds 16 bytes for 17179869184 floats");
 
     xai_onnx_builder *b = xai_onnx_builder_new("huge-input");
     float w[4] = {1, 2, 3, 4};
