@@ -55,8 +55,8 @@ static void cpu_clock_and_lanes(double *ghz, int *lanes)
  * forward. Forked before this process loads the model or starts any OpenMP thread. */
 static long explain_peak_rss_mb(const char *model, int threads)
 {
-    static const xai_method *const methods[3] = {&xai_method_saliency, &xai_method_deconvnet,
-                                                 &xai_method_guided_backprop};
+    static const xai_rule *const methods[3] = {&xai_rule_saliency, &xai_rule_deconvnet,
+                                                 &xai_rule_guided_backprop};
     pid_t child = fork();
     if (child < 0) return -1;
     if (child == 0) {
@@ -120,8 +120,8 @@ static double copy_bandwidth(int threads)
 /* Time every node over `iterations` explains of three maps; report the depthwise convolutions. */
 static int depthwise_report(const xai_graph *g, int batch, int threads, int iterations)
 {
-    static const xai_method *const methods[3] = {&xai_method_saliency, &xai_method_deconvnet,
-                                                 &xai_method_guided_backprop};
+    static const xai_rule *const methods[3] = {&xai_rule_saliency, &xai_rule_deconvnet,
+                                                 &xai_rule_guided_backprop};
     xai_engine *e;
     if (xai_engine_create(&e, g, batch, threads)) return XAI_ERR;
     size_t image = xai_value_size(&g->values[g->input]);
@@ -174,8 +174,8 @@ static int depthwise_report(const xai_graph *g, int batch, int threads, int iter
 static int measure(const xai_graph *g, int batch, const int *threads, int n_threads, int iterations,
                    timing *out)
 {
-    static const xai_method *const methods[3] = {&xai_method_saliency, &xai_method_deconvnet,
-                                                 &xai_method_guided_backprop};
+    static const xai_rule *const methods[3] = {&xai_rule_saliency, &xai_rule_deconvnet,
+                                                 &xai_rule_guided_backprop};
     size_t image = xai_value_size(&g->values[g->input]);
     int classes = xai_graph_outputs(g), status = XAI_OK;
     xai_engine *engines[8] = {NULL};
@@ -316,7 +316,7 @@ int main(int argc, char **argv)
     if (xai_reference_create(&ref, g, 1)) goto fail;
     double t0 = 1e3 * xai_now_seconds();
     if (xai_reference_forward(ref, input, NULL) ||
-        xai_reference_backward(ref, &xai_method_saliency, &target, map))
+        xai_reference_backward(ref, &xai_rule_saliency, &target, map))
         goto fail;
     double reference_ms = 1e3 * xai_now_seconds() - t0;
     printf("reference engine, forward + one map, batch 1, %d threads: %.0f ms = %.0fx the oneDNN engine\n",

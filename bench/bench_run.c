@@ -47,6 +47,7 @@ int main(int argc, char **argv)
         if (xai_model_write_resnet(&spec, default_model)) goto fail;
         model = default_model;
     }
+    const xai_rule *rules[3] = {&xai_rule_saliency, &xai_rule_deconvnet, &xai_rule_guided_backprop};
     const xai_method *methods[3] = {&xai_method_saliency, &xai_method_deconvnet, &xai_method_guided_backprop};
 
     /* Engine alone: the same images, decoded beforehand, in the run's batches (items
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
         if (xai_engine_create(&e, g, batch, threads)) goto fail;
         double t0 = xai_now_seconds();
         for (int b = 0; b < n_batches; b++) {
-            xai_explain_request rq = {inputs + (size_t)b * batch * image, 3, methods, NULL, chosen, logits, maps, NULL, NULL};
+            xai_explain_request rq = {inputs + (size_t)b * batch * image, 3, rules, NULL, chosen, logits, maps, NULL, NULL};
             if (xai_engine_explain(e, &rq)) goto fail;
         }
         engine_rates[r] = loaded / (xai_now_seconds() - t0);

@@ -38,6 +38,31 @@ int cli_take_gigabytes(const char *value, void *gb);
     CLI_OPT_CUSTOM("--max-activations-gb", "G", "refuse models whose activations for one image " \
                    "pass G GiB, default 4", where, cli_take_gigabytes)
 
+/* The methods' settings (xai_method_params) as options of explain and run; the layer is found
+ * by name once the model is loaded (xai_method_params_resolve). */
+typedef struct {
+    xai_method_params params;
+    const char *layer;
+} cli_method_settings;
+void cli_method_settings_init(cli_method_settings *settings);
+int cli_take_noise(const char *value, void *params);
+int cli_take_base(const char *value, void *params);
+int cli_take_seed(const char *value, void *params);
+extern const char *const cli_ig_rules[];
+#define CLI_METHOD_OPTIONS(s)                                                                                     \
+    CLI_OPT_INT("--smoothgrad-samples", "N", "smoothgrad: noisy copies per image, default 50", &(s)->params.samples, \
+                1, 100000),                                                                                         \
+    CLI_OPT_CUSTOM("--smoothgrad-noise", "S", "smoothgrad: noise sigma / the input's range, default 0.15",         \
+                   &(s)->params, cli_take_noise),                                                                   \
+    CLI_OPT_CUSTOM("--smoothgrad-base", "METHOD", "smoothgrad: the single-pass method averaged, default saliency",  \
+                   &(s)->params, cli_take_base),                                                                    \
+    CLI_OPT_INT("--ig-steps", "M", "integrated_gradients: steps, default 50", &(s)->params.steps, 1, 100000),       \
+    CLI_OPT_CHOICE("--ig-rule", "RULE", "integrated_gradients: gausslegendre (default) or riemann_trapezoid",       \
+                   &(s)->params.riemann_trapezoid, cli_ig_rules),                                                   \
+    CLI_OPT_TEXT("--grad-cam-layer", "NAME", "grad_cam: a 4-D tensor, default the one before the last pooling",    \
+                 &(s)->layer, 0),                                                                                   \
+    CLI_OPT_CUSTOM("--seed", "S", "smoothgrad's noise seed, default 0", &(s)->params, cli_take_seed)
+
 /* --threads T: the command's threads. An engine keeps its own count (xai_engine_create); this
  * also sizes the OpenMP regions outside it (decoding, metrics), as a table entry. */
 int cli_take_threads(const char *value, void *threads);

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "xai_classes.h"
-#include "xai_engine.h"
+#include "xai_driver.h"
 #include "xai_graph.h"
 #include "xai_heatmap.h"
 #include "xai_image.h"
@@ -27,6 +27,7 @@ typedef struct {
     const char *setting_key[8], *setting_value[8];
     int threads, batch;
     int relu_only_rules;
+    cli_method_settings settings;
     double max_activation_gb;
 } explain_options;
 
@@ -69,6 +70,7 @@ static int parse(int argc, char **argv, explain_options *o)
     cli_methods methods = {.count = 0};
     o->target = -1;
     o->batch = 8;
+    cli_method_settings_init(&o->settings);
     o->images = xai_calloc((size_t)argc + 1, sizeof *o->images);
     if (!o->images) return XAI_ERR;
     setting mean = {o, "xaibench.mean"}, std = {o, "xaibench.std"}, resize = {o, "xaibench.resize"},
@@ -77,8 +79,9 @@ static int parse(int argc, char **argv, explain_options *o)
         CLI_OPT_TEXT("--model", "FILE.onnx", "the ONNX model", &o->model, 1),
         CLI_OPT_CUSTOM("--image", "IMG", "a JPEG or PNG image (repeat for more)", o, take_image),
         CLI_OPT_TEXT("-o", "OUT.h5", "the results file", &o->output, 1),
-        CLI_OPT_CUSTOM("--methods", "a,b,c", "methods, default saliency,deconvnet,guided_backprop", &methods,
+        CLI_OPT_CUSTOM("--methods", "a,b,c|all", "methods, default saliency,deconvnet,guided_backprop", &methods,
                        cli_take_methods),
+        CLI_METHOD_OPTIONS(&o->settings),
         CLI_OPT_CUSTOM("--target", "auto|INDEX", "the ImageNet class explained, default auto (the top one)",
                        &o->target, take_target),
         CLI_THREADS_OPTION(&o->threads),
@@ -110,16 +113,15 @@ static int parse(int argc, char **argv, explain_options *o)
 /* Buffers for one batch. */
 typedef struct {
     float *input, *logits, *maps[XAI_METHODS_MAX], *heat[XAI_METHODS_MAX];
+    double *completeness[XAI_METHODS_MAX];
     int *targets, *chosen;
+    long long *ids;
 } batch_buffers;
 
 static void free_buffers(batch_buffers *b)
 {
-    free(b->input);
-    free(b->logits);
-    free(b->targets);
-    free(b->chosen);
-    for (int m = 0; m < XAI_METHODS_MAX; m++) free(b->maps[m]), free(b->heat[m]);
+    free(b->input), free(b->logits), free(b->targets), free(b->chosen), free(b->ids);
+    for (int m = 0; m < XAI_METHODS_MAX; m++) free(b->maps[m]), free(b->heat[m]), free(b->completeness[m]);
 }
 
 /* One explain command's state, from the lock on OUT to the results file. */
@@ -127,13 +129,15 @@ typedef struct {
     explain_options *o;
     xai_output_lock *lock;
     xai_graph *g;
-    xai_engine *e;
+    xai_driver *driver;
     xai_store *store;
     xai_transform t;
     batch_buffers b;
     const char *names[XAI_METHODS_MAX];
+    int map_channels[XAI_METHODS_MAX], completeness[XAI_METHODS_MAX];
     int classes, channels;
     size_t image_floats, plane;
+    double worst_completeness; /* of the methods that report it (integrated_gradients) */
 } explaining;
 
 /* The model and its preprocessing, with the command line's overrides, checked against it. */
@@ -157,30 +161,39 @@ static int open_model(explaining *x)
                         in->w, in->h);
     if (o->target >= 0 && o->target + x->t.label_offset >= x->classes)
         return xai_fail("--target %d: the model has %d classes", o->target, x->classes - x->t.label_offset);
-    return XAI_OK;
+    return xai_method_params_resolve(&x->o->settings.params, x->g, o->settings.layer);
 }
 
-/* The engine, one batch's buffers, and the results file with its provenance. */
+/* The engines, one batch's buffers, and the results file with its provenance. */
 static int open_output(explaining *x, int argc, char **argv)
 {
     const explain_options *o = x->o;
     batch_buffers *b = &x->b;
     const xai_value *in = &x->g->values[x->g->input];
-    if (xai_engine_create_consuming(&x->e, x->g, o->batch, o->threads)) return XAI_ERR;
+    xai_driver_config c = {.methods = o->methods, .n_methods = o->n_methods, .params = &o->settings.params,
+                           .batch = o->batch, .threads = o->threads};
+    if (xai_driver_create(&x->driver, x->g, &c)) return XAI_ERR;
     b->input = xai_calloc((size_t)o->batch * x->image_floats, sizeof(float));
     b->logits = xai_calloc((size_t)o->batch * x->classes, sizeof(float));
     b->targets = xai_calloc((size_t)o->batch, sizeof(int));
     b->chosen = xai_calloc((size_t)o->batch, sizeof(int));
-    int ok = b->input && b->logits && b->targets && b->chosen;
-    for (int m = 0; ok && m < o->n_methods; m++)
-        ok = (b->maps[m] = xai_calloc((size_t)o->batch * x->image_floats, sizeof(float))) &&
-             (b->heat[m] = xai_calloc((size_t)o->batch * x->plane, sizeof(float)));
+    b->ids = xai_calloc((size_t)o->batch, sizeof(long long));
+    int ok = b->input && b->logits && b->targets && b->chosen && b->ids;
+    for (int m = 0; ok && m < o->n_methods; m++) {
+        x->names[m] = o->methods[m]->name;
+        x->map_channels[m] = xai_driver_map_channels(x->driver, m);
+        x->completeness[m] = o->methods[m]->completeness;
+        ok = (b->maps[m] = xai_calloc((size_t)o->batch * x->map_channels[m] * x->plane, sizeof(float))) &&
+             (b->heat[m] = xai_calloc((size_t)o->batch * x->plane, sizeof(float))) &&
+             (!x->completeness[m] || (b->completeness[m] = xai_calloc((size_t)o->batch, sizeof(double))));
+    }
     if (!ok) return XAI_ERR;
-    for (int m = 0; m < o->n_methods; m++) x->names[m] = o->methods[m]->name;
     xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = x->classes,
-                             .n_methods = o->n_methods, .methods = x->names};
+                             .n_methods = o->n_methods, .methods = x->names, .map_channels = x->map_channels,
+                             .completeness = x->completeness};
     char sha[65];
     if (xai_sha256_file(o->model, sha) || xai_store_create(&x->store, o->output, &shape) ||
+        xai_store_method_parameters(x->store, o->methods, o->n_methods, &o->settings.params) ||
         xai_store_provenance(x->store, o->model, sha, o->threads, argc, argv) ||
         xai_store_transform_attributes(x->store, x->t.mean, x->t.std, x->t.label_offset))
         return XAI_ERR;
@@ -219,30 +232,30 @@ static void report(const explaining *x, int first, int count, double ms_forward,
     }
 }
 
-/* One batch: images, the engine's forward and one backward per method, heat maps, the file. */
+/* One batch: images, the methods (xai_driver.h), the file, a line per image. */
 static int explain_batch(explaining *x, int first, int count)
 {
     const explain_options *o = x->o;
     batch_buffers *b = &x->b;
-    for (int k = 0; k < o->batch; k++) b->targets[k] = o->target >= 0 ? o->target + x->t.label_offset : -1;
-    if (load_images(x, first, count)) return XAI_ERR;
-    double ms_forward, ms_methods[XAI_METHODS_MAX];
-    xai_explain_request rq = {b->input, o->n_methods, o->methods, b->targets, b->chosen, b->logits,
-                              b->maps, &ms_forward, ms_methods};
-    if (xai_engine_explain(x->e, &rq)) return XAI_ERR;
-    for (int m = 0; m < o->n_methods; m++) {
-        for (int k = 0; k < count; k++)
-            xai_heatmap_max_abs(b->maps[m] + (size_t)k * x->image_floats, x->channels, x->plane,
-                                b->heat[m] + (size_t)k * x->plane);
-        ms_methods[m] /= o->batch;
+    for (int k = 0; k < count; k++) {
+        b->targets[k] = o->target >= 0 ? o->target + x->t.label_offset : -1;
+        b->ids[k] = first + k; /* smoothgrad's noise key: the image's place on the command line */
     }
-    ms_forward /= o->batch;
+    if (load_images(x, first, count)) return XAI_ERR;
+    xai_driver_batch rows = {.input = b->input, .count = count, .targets = b->targets, .image_ids = b->ids,
+                             .chosen = b->chosen, .logits = b->logits, .maps = b->maps, .heatmaps = b->heat,
+                             .completeness = b->completeness};
+    if (xai_driver_explain(x->driver, &rows)) return XAI_ERR;
     for (int k = 0; k < count; k++) b->chosen[k] -= x->t.label_offset; /* logit index -> ImageNet index */
-    xai_store_batch rows = {.count = count, .input = b->input, .logits = b->logits, .targets = b->chosen,
-                            .maps = (const float *const *)b->maps, .heatmaps = (const float *const *)b->heat,
-                            .ms_forward = ms_forward, .ms_methods = ms_methods};
-    if (xai_store_append(x->store, &rows)) return XAI_ERR;
-    report(x, first, count, ms_forward, ms_methods);
+    xai_store_batch stored = {.count = count, .input = b->input, .logits = b->logits, .targets = b->chosen,
+                              .maps = (const float *const *)b->maps, .heatmaps = (const float *const *)b->heat,
+                              .ms_forward = rows.ms_forward, .ms_methods = rows.ms_methods,
+                              .completeness = (const double *const *)b->completeness};
+    if (xai_store_append(x->store, &stored)) return XAI_ERR;
+    report(x, first, count, rows.ms_forward, rows.ms_methods);
+    for (int m = 0; m < o->n_methods; m++)
+        for (int k = 0; b->completeness[m] && k < count; k++)
+            if (b->completeness[m][k] > x->worst_completeness) x->worst_completeness = b->completeness[m][k];
     return XAI_OK;
 }
 
@@ -258,10 +271,14 @@ static int run(explain_options *o, int argc, char **argv)
         status = xai_store_close(x.store);
         x.store = NULL;
         if (status == XAI_OK) printf("wrote %s\n", o->output);
+        for (int m = 0; status == XAI_OK && m < o->n_methods; m++)
+            if (o->methods[m]->completeness)
+                printf("integrated gradients: worst completeness error %.3g %% (|sum(map) - (F(x) - F(0))| / "
+                       "|F(x) - F(0)|)\n", 100 * x.worst_completeness);
     }
     xai_store_abort(x.store);
     free_buffers(&x.b);
-    xai_engine_destroy(x.e);
+    xai_driver_destroy(x.driver);
     xai_graph_free(x.g);
     xai_output_lock_release(x.lock);
     return status;

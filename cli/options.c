@@ -107,6 +107,46 @@ int cli_take_methods(const char *value, void *out)
     return XAI_OK;
 }
 
+const char *const cli_ig_rules[] = {"gausslegendre", "riemann_trapezoid", NULL};
+
+void cli_method_settings_init(cli_method_settings *s)
+{
+    xai_method_params_default(&s->params);
+    s->layer = NULL;
+}
+
+int cli_take_noise(const char *value, void *out)
+{
+    char *end;
+    double noise = strtod(value, &end);
+    if (!*value || *end || !(noise >= 0) || noise > 1e6)
+        return xai_fail("--smoothgrad-noise: bad value '%s' (expected a number >= 0)", value);
+    ((xai_method_params *)out)->noise = noise;
+    return XAI_OK;
+}
+
+int cli_take_base(const char *value, void *out)
+{
+    const xai_method *m = xai_method_find(value);
+    if (!m) {
+        char why[512]; /* xai_fail writes the buffer xai_last_error reads */
+        snprintf(why, sizeof why, "%s", xai_last_error());
+        return xai_fail("--smoothgrad-base: %s", why);
+    }
+    if (m->multi_pass) return xai_fail("--smoothgrad-base: %s is not a single-pass method", value);
+    ((xai_method_params *)out)->base = m;
+    return XAI_OK;
+}
+
+int cli_take_seed(const char *value, void *out)
+{
+    char *end;
+    unsigned long long seed = strtoull(value, &end, 10);
+    if (!*value || *end || *value == '-') return xai_fail("--seed: bad value '%s' (expected an integer >= 0)", value);
+    ((xai_method_params *)out)->seed = seed;
+    return XAI_OK;
+}
+
 int cli_take_threads(const char *value, void *out)
 {
     long threads;

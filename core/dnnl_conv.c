@@ -7,10 +7,12 @@
 
 #include "dnnl_internal.h"
 
-/* Is node i a Conv whose output feeds only the activation at i + 1? */
-static int activation_fuses(const xai_graph *g, int i)
+/* Is node i a Conv whose output feeds only the activation at i + 1, and need not be read? */
+static int activation_fuses(const xai_engine *e, int i)
 {
+    const xai_graph *g = e->graph;
     if (i + 1 >= g->n_nodes || g->nodes[i].op != XAI_OP_CONV) return 0;
+    if (e->readable && e->readable[g->nodes[i].output]) return 0;
     const xai_node *next = &g->nodes[i + 1];
     if ((next->op != XAI_OP_RELU && next->op != XAI_OP_CLIP) ||
         next->input[0] != g->nodes[i].output || g->nodes[i].output == g->output)
@@ -67,7 +69,7 @@ static int choose_kernels(xai_engine *e, int i, const conv_descs *d, dnnl_primit
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     dnnl_status_t s = dnnl_success;
-    e->exec[i].fused_activation = activation_fuses(g, i);
+    e->exec[i].fused_activation = activation_fuses(e, i);
     if (e->exec[i].fused_activation) {
         const xai_node *act = &g->nodes[i + 1];
         s = dnnl_primitive_attr_create(&attr);

@@ -51,6 +51,8 @@ void xai_engine_destroy(xai_engine *e)
     free(e->exec);
     free(e->scratch);
     free(e->kernels);
+    free(e->seed);
+    free(e->readable);
     free(e->node_ms);
     free(e);
 }
@@ -224,6 +226,7 @@ static int setup(xai_engine *e)
     if (plain_output(e)) return XAI_ERR;
     if (!(e->scratch = xai_aligned_alloc(64, (e->scratch_floats * sizeof(float) + 63) / 64 * 64)))
         return xai_fail("out of memory for the scratch buffer");
+    if (!(e->seed = xai_malloc((size_t)e->batch * xai_graph_outputs(g) * sizeof(float)))) return XAI_ERR;
     return append_kernels(e);
 }
 
@@ -238,20 +241,26 @@ static int enter(const xai_engine *e)
     return caller;
 }
 
-static int create(xai_engine **out, const xai_graph *graph, xai_graph *consumed, int batch,
-                  int threads)
+int xai_engine_create_with(xai_engine **out, xai_graph *graph, const xai_engine_config *c)
 {
     *out = NULL;
-    if (batch < 1 || batch > 4096) return xai_fail("batch %d outside 1..4096", batch);
+    if (c->batch < 1 || c->batch > 4096) return xai_fail("batch %d outside 1..4096", c->batch);
     xai_engine *e = xai_calloc(1, sizeof *e);
     if (!e) return XAI_ERR;
     e->graph = graph;
-    e->consumed = consumed;
-    e->batch = batch;
-    e->threads = threads > 0 ? threads : omp_get_max_threads();
-    int caller = enter(e); /* oneDNN sizes its kernels for the threads at creation */
-    int status = setup(e);
-    omp_set_num_threads(caller);
+    e->consumed = c->consume ? graph : NULL;
+    e->batch = c->batch;
+    e->threads = c->threads > 0 ? c->threads : omp_get_max_threads();
+    int status = c->n_readable ? ((e->readable = xai_calloc((size_t)graph->n_values, 1)) ? XAI_OK : XAI_ERR) : XAI_OK;
+    for (int k = 0; status == XAI_OK && k < c->n_readable; k++) {
+        if (c->readable[k] < 0 || c->readable[k] >= graph->n_values) status = xai_fail("engine: no value %d", c->readable[k]);
+        else e->readable[c->readable[k]] = 1;
+    }
+    if (status == XAI_OK) {
+        int caller = enter(e); /* oneDNN sizes its kernels for the threads at creation */
+        status = setup(e);
+        omp_set_num_threads(caller);
+    }
     if (status) {
         xai_engine_destroy(e);
         return XAI_ERR;
@@ -262,15 +271,19 @@ static int create(xai_engine **out, const xai_graph *graph, xai_graph *consumed,
 
 int xai_engine_create(xai_engine **out, const xai_graph *graph, int batch, int threads)
 {
-    return create(out, graph, NULL, batch, threads);
+    xai_engine_config c = {.batch = batch, .threads = threads};
+    return xai_engine_create_with(out, (xai_graph *)graph, &c); /* not consumed: left as it is */
 }
 
 int xai_engine_create_consuming(xai_engine **out, xai_graph *graph, int batch, int threads)
 {
-    return create(out, graph, graph, batch, threads);
+    xai_engine_config c = {.batch = batch, .threads = threads, .consume = 1};
+    return xai_engine_create_with(out, graph, &c);
 }
 
 int xai_engine_batch(const xai_engine *e) { return e->batch; }
+
+const xai_graph *xai_engine_graph(const xai_engine *e) { return e->graph; }
 
 void xai_engine_set_profiling(xai_engine *e, int on)
 {
@@ -354,31 +367,31 @@ static int forward(xai_engine *e, const float *input, float *logits)
 }
 
 /* Deliver an activation's gradient rule(y, dy) into the input's gradient. */
-static void activation_backward(xai_engine *e, const xai_method *m, const xai_node *n, int accumulate)
+static void activation_backward(xai_engine *e, const xai_rule *r, const xai_node *n, int accumulate)
 {
     value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
     float *dx = accumulate ? e->scratch : a->grad;
-    const xai_method *rule = n->plain_gradient ? &xai_method_saliency : m; /* the true gradient */
+    const xai_rule *rule = n->plain_gradient ? &xai_rule_saliency : r; /* the true gradient */
     rule->activation_backward(y->data, y->grad, dx, y->floats, n->clip_min, n->clip_max);
     if (accumulate) kernel_add(a->grad, e->scratch, NULL, a->floats);
 }
 
-static int backward(xai_engine *e, const xai_method *method, const int *targets, float *map)
+/* The seed, [batch][classes] in NCHW order, into the output's gradient in its own layout. */
+static int place_seed(xai_engine *e, const float *seed)
 {
     const xai_graph *g = e->graph;
-    if (!e->forward_done) return xai_fail("engine: backward before forward");
-    int classes = xai_graph_outputs(g);
-    for (int n = 0; n < e->batch; n++)
-        if (targets[n] < 0 || targets[n] >= classes)
-            return xai_fail("target class %d outside 0..%d", targets[n], classes - 1);
-    /* The one-hot seed, in NCHW order, then in the output's own layout. */
     value_buffer *out = &e->values[g->output];
-    float *seed = e->output_reorder.prim ? e->output_plain : out->grad;
-    memset(seed, 0, (size_t)e->batch * classes * sizeof(float));
-    for (int n = 0; n < e->batch; n++) seed[(size_t)n * classes + targets[n]] = 1.f;
-    if (e->output_reorder.prim && engine_run_reorder(e, &e->output_seed_reorder)) return XAI_ERR;
+    float *plain = e->output_reorder.prim ? e->output_plain : out->grad;
+    memcpy(plain, seed, (size_t)e->batch * xai_graph_outputs(g) * sizeof(float));
+    return e->output_reorder.prim ? engine_run_reorder(e, &e->output_seed_reorder) : XAI_OK;
+}
 
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
+/* The nodes after `stop` (the node that produces the value whose gradient is wanted; -1: all
+ * nodes), last first, each node's gradient rule into its inputs' gradients. */
+static int backward(xai_engine *e, const xai_rule *rule, int stop)
+{
+    const xai_graph *g = e->graph;
+    for (int i = g->n_nodes - 1; i > stop; i--) {
         const xai_node *n = &g->nodes[i];
         node_exec *x = &e->exec[i];
         value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
@@ -389,7 +402,7 @@ static int backward(xai_engine *e, const xai_method *method, const int *targets,
             break;
         case XAI_OP_RELU:
         case XAI_OP_CLIP:
-            activation_backward(e, method, n, x->accumulate[0]);
+            activation_backward(e, rule, n, x->accumulate[0]);
             break;
         case XAI_OP_ADD:
             for (int k = 0; k < 2; k++) {
@@ -423,8 +436,60 @@ static int backward(xai_engine *e, const xai_method *method, const int *targets,
         CHECK(dnnl_stream_wait(e->stream), n->name);
         if (e->profiling) e->node_ms[g->n_nodes + i] += (omp_get_wtime() - started) * 1e3;
     }
-    const value_buffer *in = &e->values[g->input];
-    memcpy(map, in->grad, in->floats * sizeof(float));
+    return XAI_OK;
+}
+
+/* The node that produces value v; -1 for the graph's input. */
+static int producer(const xai_graph *g, int v)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].output == v) return i;
+    return -1;
+}
+
+static int seeded_backward(xai_engine *e, const xai_rule *rule, const float *seed, float *map, int stop_value)
+{
+    const xai_graph *g = e->graph;
+    if (!e->forward_done) return xai_fail("engine: backward before forward");
+    if (stop_value >= g->n_values) return xai_fail("engine: no value %d", stop_value);
+    if (place_seed(e, seed) || backward(e, rule, stop_value >= 0 ? producer(g, stop_value) : -1)) return XAI_ERR;
+    if (stop_value < 0) memcpy(map, e->values[g->input].grad, e->values[g->input].floats * sizeof(float));
+    return XAI_OK;
+}
+
+/* One-hot seeds at the targets, checked. */
+static int one_hot(const xai_engine *e, const int *targets, float *seed)
+{
+    int classes = xai_graph_outputs(e->graph);
+    memset(seed, 0, (size_t)e->batch * classes * sizeof(float));
+    for (int n = 0; n < e->batch; n++) {
+        if (targets[n] < 0 || targets[n] >= classes)
+            return xai_fail("target class %d outside 0..%d", targets[n], classes - 1);
+        seed[(size_t)n * classes + targets[n]] = 1.f;
+    }
+    return XAI_OK;
+}
+
+static int read_value(const xai_engine *e, int v, float *activation, float *gradient)
+{
+    const xai_graph *g = e->graph;
+    if (v < 0 || v >= g->n_values) return xai_fail("engine: no value %d", v);
+    const xai_value *value = &g->values[v];
+    const value_buffer *b = &e->values[v];
+    int i = producer(g, v);
+    if (activation && i >= 0 && e->exec[i].fused_activation)
+        return xai_fail("%s: value '%s' is fused into the activation after it; ask for it at engine creation", g->path,
+                        value->name);
+    int channels = value->c, height = value->rank == 4 ? value->h : 1, width = value->rank == 4 ? value->w : 1;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < e->batch; n++)
+        for (int c = 0; c < channels; c++)
+            for (int h = 0; h < height; h++)
+                for (int w = 0; w < width; w++) {
+                    size_t at = offset_of(&b->lay, n, c, h, w), to = (((size_t)n * channels + c) * height + h) * width + w;
+                    if (activation) activation[to] = b->data[at];
+                    if (gradient) gradient[to] = b->grad[at];
+                }
     return XAI_OK;
 }
 
@@ -435,9 +500,24 @@ int xai_engine_forward(xai_engine *e, const float *input, float *logits)
     return status;
 }
 
-int xai_engine_backward(xai_engine *e, const xai_method *method, const int *targets, float *map)
+int xai_engine_backward(xai_engine *e, const xai_rule *rule, const int *targets, float *map)
 {
-    int caller = enter(e), status = backward(e, method, targets, map);
+    int caller = enter(e);
+    int status = one_hot(e, targets, e->seed) || seeded_backward(e, rule, e->seed, map, -1) ? XAI_ERR : XAI_OK;
+    omp_set_num_threads(caller);
+    return status;
+}
+
+int xai_engine_backward_seeded(xai_engine *e, const xai_rule *rule, const float *seed, float *map, int stop_value)
+{
+    int caller = enter(e), status = seeded_backward(e, rule, seed, map, stop_value);
+    omp_set_num_threads(caller);
+    return status;
+}
+
+int xai_engine_read_value(xai_engine *e, int value, float *activation, float *gradient)
+{
+    int caller = enter(e), status = read_value(e, value, activation, gradient);
     omp_set_num_threads(caller);
     return status;
 }

@@ -80,6 +80,8 @@ struct xai_engine {
     dnnl_memory_t output_plain_mem;
     reorder output_reorder, output_seed_reorder;
     char *kernels;
+    float *seed;                        /* [batch][classes]: one-hot seeds of xai_engine_backward */
+    char *readable;                     /* per value: must stay materialized (xai_engine_config) */
     int forward_done;
     int profiling;
     double *node_ms;                    /* [2][n_nodes]: forward, backward */

@@ -295,20 +295,50 @@ int REFERENCE(forward)(reference_engine *r, const real *input, real *logits)
     return XAI_OK;
 }
 
-int REFERENCE(backward)(reference_engine *r, const xai_method *method, const int *targets, real *map)
+/* The node that produces value v; -1 for the graph's input. */
+static int producer(const xai_graph *g, int v)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].output == v) return i;
+    return -1;
+}
+
+int REFERENCE(backward)(reference_engine *r, const xai_rule *rule, const int *targets, real *map)
+{
+    const xai_graph *g = r->graph;
+    int N = r->batch, classes = xai_graph_outputs(g);
+    for (int n = 0; n < N; n++)
+        if (targets[n] < 0 || targets[n] >= classes)
+            return xai_fail("target class %d outside 0..%d", targets[n], classes - 1);
+    real *seed = xai_calloc((size_t)N * classes, sizeof *seed);
+    if (!seed) return XAI_ERR;
+    for (int n = 0; n < N; n++) seed[(size_t)n * classes + targets[n]] = 1.0;
+    int status = REFERENCE(backward_seeded)(r, rule, seed, map, -1);
+    free(seed);
+    return status;
+}
+
+int REFERENCE(read_value)(reference_engine *r, int v, real *activation, real *gradient)
+{
+    if (v < 0 || v >= r->graph->n_values) return xai_fail("reference engine: no value %d", v);
+    size_t n = (size_t)r->batch * xai_value_size(&r->graph->values[v]) * sizeof(real);
+    if (activation) memcpy(activation, r->value[v], n);
+    if (gradient) memcpy(gradient, r->grad[v], n);
+    return XAI_OK;
+}
+
+int REFERENCE(backward_seeded)(reference_engine *r, const xai_rule *method, const real *seed, real *map, int stop_value)
 {
     const xai_graph *g = r->graph;
     int N = r->batch;
     if (!r->forward_done) return xai_fail("reference engine: backward before forward");
-    int classes = xai_graph_outputs(g);
-    for (int n = 0; n < N; n++)
-        if (targets[n] < 0 || targets[n] >= classes)
-            return xai_fail("target class %d outside 0..%d", targets[n], classes - 1);
+    if (stop_value >= g->n_values) return xai_fail("reference engine: no value %d", stop_value);
+    int classes = xai_graph_outputs(g), stop = stop_value >= 0 ? producer(g, stop_value) : -1;
     for (int v = 0; v < g->n_values; v++)
         memset(r->grad[v], 0, (size_t)N * xai_value_size(&g->values[v]) * sizeof(real));
-    for (int n = 0; n < N; n++) r->grad[g->output][(size_t)n * classes + targets[n]] = 1.0;
+    memcpy(r->grad[g->output], seed, (size_t)N * classes * sizeof(real));
 
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
+    for (int i = g->n_nodes - 1; i > stop; i--) {
         const xai_node *node = &g->nodes[i];
         const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
         real *dx = r->grad[node->input[0]];
@@ -332,7 +362,7 @@ int REFERENCE(backward)(reference_engine *r, const xai_method *method, const int
         case XAI_OP_RELU:
         case XAI_OP_CLIP: {
             const real *y = r->value[node->output];
-            const xai_method *rule = node->plain_gradient ? &xai_method_saliency : method;
+            const xai_rule *rule = node->plain_gradient ? &xai_rule_saliency : method;
             for (size_t k = 0; k < (size_t)N * in_size; k++)
                 dx[k] += (real)rule->activation_backward_one(y[k], dy[k], node->clip_min, node->clip_max);
             break;
@@ -372,6 +402,6 @@ int REFERENCE(backward)(reference_engine *r, const xai_method *method, const int
             break;
         }
     }
-    memcpy(map, r->grad[g->input], (size_t)N * xai_value_size(&g->values[g->input]) * sizeof(real));
+    if (stop_value < 0) memcpy(map, r->grad[g->input], (size_t)N * xai_value_size(&g->values[g->input]) * sizeof(real));
     return XAI_OK;
 }

@@ -1,5 +1,7 @@
 /* rng.c - splitmix64 and a platform-independent Box-Muller (see xai_rng.h).
  * Built with -ffp-contract=off (CMakeLists.txt): every operation below rounds as written. */
+#include <math.h>
+
 #include "xai_rng.h"
 
 void xai_rng_seed(xai_rng *rng, uint64_t seed)
@@ -77,4 +79,31 @@ double xai_rng_normal(xai_rng *rng)
                                                                           : -4.71238898038469));
     rng->has_spare = 1;
     return radius * portable_cos(angle);
+}
+
+static uint64_t mix(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t xai_rng_key(uint64_t a, uint64_t b, uint64_t c)
+{
+    return mix(mix(mix(a) ^ b) ^ c);
+}
+
+void xai_rng_keyed_normals(uint64_t key, float *out, size_t n)
+{
+    size_t pairs = (n + 1) / 2;
+#pragma omp parallel for schedule(static) if (pairs > 16384)
+    for (size_t p = 0; p < pairs; p++) {
+        uint64_t bits = mix(key ^ (p * 0xD1B54A32D192ED03ull));
+        float u1 = (float)((bits >> 40) + 1) * 0x1.0p-24f; /* (0, 1] */
+        float u2 = (float)((bits >> 16) & 0xFFFFFF) * 0x1.0p-24f;
+        float radius = sqrtf(-2.f * logf(u1)), angle = 6.28318530717958648f * u2;
+        out[2 * p] = radius * cosf(angle);
+        if (2 * p + 1 < n) out[2 * p + 1] = radius * sinf(angle);
+    }
 }

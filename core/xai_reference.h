@@ -9,7 +9,7 @@
 #define XAI_REFERENCE_H
 
 #include "xai_graph.h"
-#include "xai_method.h"
+#include "xai_rule.h"
 
 typedef struct xai_reference xai_reference;
 typedef struct xai_reference_f32 xai_reference_f32;
@@ -21,15 +21,24 @@ void xai_reference_destroy(xai_reference *ref);
 int xai_reference_forward(xai_reference *ref, const double *input, double *logits);
 
 /* After a forward: the gradient of logit targets[n] of image n with respect to the input,
- * crossing every activation by `method`'s rule; map [batch][C][H][W]. */
-int xai_reference_backward(xai_reference *ref, const xai_method *method, const int *targets,
-                           double *map);
+ * crossing every activation by `rule`; map [batch][C][H][W]. */
+int xai_reference_backward(xai_reference *ref, const xai_rule *rule, const int *targets, double *map);
 
-/* The same four in float32. */
+/* From any seed [batch][classes], stopping once value stop_value's gradient is complete (>= 0;
+ * map then unused), as xai_engine_backward_seeded. */
+int xai_reference_backward_seeded(xai_reference *ref, const xai_rule *rule, const double *seed, double *map,
+                                  int stop_value);
+
+/* Value v's activation and gradient, NCHW [batch][c][h][w]; either may be NULL. */
+int xai_reference_read_value(xai_reference *ref, int value, double *activation, double *gradient);
+
+/* The same in float32. */
 int xai_reference_f32_create(xai_reference_f32 **out, const xai_graph *graph, int batch);
 void xai_reference_f32_destroy(xai_reference_f32 *ref);
 int xai_reference_f32_forward(xai_reference_f32 *ref, const float *input, float *logits);
-int xai_reference_f32_backward(xai_reference_f32 *ref, const xai_method *method, const int *targets,
-                               float *map);
+int xai_reference_f32_backward(xai_reference_f32 *ref, const xai_rule *rule, const int *targets, float *map);
+int xai_reference_f32_backward_seeded(xai_reference_f32 *ref, const xai_rule *rule, const float *seed, float *map,
+                                      int stop_value);
+int xai_reference_f32_read_value(xai_reference_f32 *ref, int value, float *activation, float *gradient);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef XAI_RNG_H
 #define XAI_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -20,5 +21,13 @@ uint64_t xai_rng_next(xai_rng *rng);
 double xai_rng_uniform(xai_rng *rng);
 /* Standard normal. */
 double xai_rng_normal(xai_rng *rng);
+
+/* Counter-based noise: out[k] = standard normal deviates that depend only on (key, k), so that
+ * any split of the work (batches, threads, ranks, a resumed run) gives the same numbers. The
+ * key mixes what names the stream: xai_rng_key(seed, image, sample). Box-Muller on pairs, with
+ * the C library's float logarithm and sine: bit-identical on one machine, fast enough for the
+ * millions SmoothGrad draws per image. */
+uint64_t xai_rng_key(uint64_t a, uint64_t b, uint64_t c);
+void xai_rng_keyed_normals(uint64_t key, float *out, size_t n);
 
 #endif

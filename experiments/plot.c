@@ -76,6 +76,14 @@ static int triple_attribute(xai_store *store, const char *key, const float *fall
     return XAI_OK;
 }
 
+/* Where method `name` is in the file's own order (its map_channels). */
+static int method_index(const plotting *p, const char *name)
+{
+    for (int m = 0; m < p->shape->n_methods; m++)
+        if (!strcmp(p->shape->methods[m], name)) return m;
+    return 0;
+}
+
 /* Crop image i as RGB bytes at rgb_path (the input denormalized with the file's mean and std),
  * and each method's map as a [0,1] display image at map_pattern (%d: the method's number). */
 static int write_image_data(const plotting *p, int i, const char *rgb_path, const char *map_pattern)
@@ -95,8 +103,9 @@ static int write_image_data(const plotting *p, int i, const char *rgb_path, cons
     for (int m = 0; p->methods[m] && status == XAI_OK; m++) {
         char *name = xai_format("/maps/%s", p->methods[m]), *path = xai_format(map_pattern, m + 1);
         status = name && path ? xai_store_read(p->store, name, i, 1, map) : XAI_ERR;
-        if (status == XAI_OK) {
-            xai_visualize(map, 3, plane, p->o->reduce, p->o->sign, 2.0, shown);
+        if (status == XAI_OK) { /* three channels, or one (grad_cam) */
+            xai_visualize(map, p->shape->map_channels[method_index(p, p->methods[m])], plane, p->o->reduce, p->o->sign,
+                          2.0, shown);
             status = write_raw(path, shown, plane * sizeof(float));
         }
         free(name);

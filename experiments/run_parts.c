@@ -7,11 +7,12 @@
 #include <unistd.h>
 
 #include "run_parts.h"
+#include "xai_driver.h"
 #include "xai_status.h"
 #include "xai_store.h"
 #include "xai_version.h"
 
-char *run_parts_manifest(const xai_run_options *o, const char *sha)
+char *run_parts_manifest(const xai_run_options *o, const xai_method_params *params, const char *sha)
 {
     const xai_dataset_selection *s = &o->selection;
     size_t names = 1;
@@ -19,13 +20,16 @@ char *run_parts_manifest(const xai_run_options *o, const char *sha)
     char *methods = xai_calloc(names, 1);
     if (!methods) return NULL;
     for (int m = 0; m < o->n_methods; m++) strcat(strcat(methods, " "), o->methods[m]->name);
-    char *text = xai_format("xaibench %s run\nmodel_sha256 %s\ndataset %s\nsplit %s\nbreed %s\nlimit %d\n"
-                            "shard %d/%d\nbatch %d\nthreads %d\ntarget %s\nrules %s\nmethods%s\n",
+    char *settings = xai_driver_describe(o->methods, o->n_methods, params);
+    char *text = !settings ? NULL :
+                 xai_format("xaibench %s run\nmodel_sha256 %s\ndataset %s\nsplit %s\nbreed %s\nlimit %d\n"
+                            "shard %d/%d\nbatch %d\nthreads %d\ntarget %s\nrules %s\nmethods%s\n%s",
                             XAI_VERSION, sha, o->dataset, s->split ? s->split : "all", s->breed ? s->breed : "-",
                             s->limit, s->shard_index, s->shard_count, o->batch, o->threads,
                             o->target_predicted ? "predicted" : "label", o->relu_only_rules ? "relu-only" : "all",
-                            methods);
+                            methods, settings);
     free(methods);
+    free(settings);
     return text;
 }
 
@@ -44,15 +48,30 @@ static char *read_text(const char *path)
     return text;
 }
 
+/* The first line of `a` that `b` does not have at the same place ("" when they agree). */
+static void first_difference(const char *a, const char *b, char *out, size_t size)
+{
+    out[0] = '\0';
+    while (*a || *b) {
+        size_t na = strcspn(a, "\n"), nb = strcspn(b, "\n");
+        if (na != nb || strncmp(a, b, na)) {
+            snprintf(out, size, "%.*s", (int)(na ? na : nb), na ? a : b);
+            return;
+        }
+        a += na + (a[na] == '\n'), b += nb + (b[nb] == '\n');
+    }
+}
+
 static int check_manifest(const char *parts, const char *path, const char *manifest)
 {
     char *existing = read_text(path);
     if (!existing) return 1; /* none (a kill before it was written): write it */
-    int same = strcmp(existing, manifest) == 0;
+    char setting[256];
+    first_difference(existing, manifest, setting, sizeof setting);
     free(existing);
-    return same ? XAI_OK
-                : xai_fail("%s: holds an unfinished run of another command (model, data set, selection, "
-                           "methods, batch, threads or target differ); remove it to start over", parts);
+    if (!*setting) return XAI_OK;
+    return xai_fail("%s: holds an unfinished run of another command (its %s differs from this one's); remove it "
+                    "to start over", parts, setting);
 }
 
 static int write_manifest(const char *path, const char *manifest)

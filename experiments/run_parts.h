@@ -6,10 +6,12 @@
 
 #include "xai_run.h"
 
-/* What makes two runs the same run, as the manifest's text, allocated; NULL when out of memory. */
-char *run_parts_manifest(const xai_run_options *options, const char *model_sha256);
+/* What makes two runs the same run (the methods' parameters too), as the manifest's text,
+ * allocated; NULL when out of memory. */
+char *run_parts_manifest(const xai_run_options *options, const xai_method_params *params, const char *model_sha256);
 
-/* Create OUT.parts with its manifest, or check that an existing one is this run's. */
+/* Create OUT.parts with its manifest, or check that an existing one is this run's (the error
+ * names the first setting that differs). */
 int run_parts_open(const char *parts, const char *manifest);
 
 /* The part file of batch b, allocated; NULL when out of memory. */

@@ -9,7 +9,7 @@
 
 #include "run_parts.h"
 #include "xai_clock.h"
-#include "xai_engine.h"
+#include "xai_driver.h"
 #include "xai_heatmap.h"
 #include "xai_output_lock.h"
 #include "xai_provenance.h"
@@ -57,6 +57,19 @@ static int summarize(const char *path, xai_run_summary *s)
     s->images = (int)n;
     s->skipped = (int)skipped;
     if (n) s->top1 /= (double)n, s->top5 /= (double)n;
+    s->worst_completeness = NAN;
+    const xai_store_shape *shape = xai_store_shape_of(store);
+    double *error = xai_malloc(((size_t)n + 1) * sizeof *error);
+    if (status == XAI_OK && !error) status = XAI_ERR;
+    for (int m = 0; status == XAI_OK && m < shape->n_methods; m++) {
+        if (!shape->completeness[m]) continue;
+        char *name = xai_format("/completeness/%s", shape->methods[m]);
+        status = name ? xai_store_read(store, name, 0, n, error) : XAI_ERR;
+        for (long long i = 0; status == XAI_OK && i < n; i++)
+            if (!(error[i] <= s->worst_completeness)) s->worst_completeness = error[i];
+        free(name);
+    }
+    free(error);
     free(label);
     free(top);
     xai_store_abort(store);
@@ -80,6 +93,8 @@ static void top_five(const float *logits, int classes, int *out)
  * a writing thread writes one batch while the engine computes the next. */
 typedef struct {
     float *input, *logits, *maps[XAI_METHODS_MAX], *heat[XAI_METHODS_MAX], *bbox, *bbox_frame;
+    double *completeness[XAI_METHODS_MAX];
+    long long *keys;      /* each image's noise key: a hash of its name in the data set */
     int *targets, *chosen, *indices, *labels, *top5;
     const char **paths, **skipped;
     double ms_methods[XAI_METHODS_MAX];
@@ -102,11 +117,14 @@ static int allocate_slot(run_slot *b, int B, const xai_store_shape *shape)
     b->top5 = xai_malloc((size_t)B * 5 * sizeof(int));
     b->paths = xai_malloc((size_t)B * sizeof(char *));
     b->skipped = xai_malloc((size_t)B * sizeof(char *));
+    b->keys = xai_malloc((size_t)B * sizeof(long long));
     int ok = b->input && b->logits && b->bbox && b->bbox_frame && b->targets && b->chosen && b->indices &&
-             b->labels && b->top5 && b->paths && b->skipped;
-    for (int m = 0; ok && m < shape->n_methods; m++)
-        ok = (b->maps[m] = xai_malloc_pages((size_t)B * image * sizeof(float))) &&
+             b->labels && b->top5 && b->paths && b->skipped && b->keys;
+    for (int m = 0; ok && m < shape->n_methods; m++) {
+        ok = (b->maps[m] = xai_malloc_pages((size_t)B * shape->map_channels[m] * plane * sizeof(float))) &&
              (b->heat[m] = xai_malloc_pages((size_t)B * plane * sizeof(float)));
+        if (ok && shape->completeness[m]) ok = (b->completeness[m] = xai_malloc((size_t)B * sizeof(double))) != NULL;
+    }
     return ok ? XAI_OK : XAI_ERR;
 }
 
@@ -114,8 +132,8 @@ static void free_slot(run_slot *b)
 {
     free(b->input), free(b->logits), free(b->bbox), free(b->bbox_frame);
     free(b->targets), free(b->chosen), free(b->indices), free(b->labels), free(b->top5), free(b->paths);
-    free(b->skipped);
-    for (int m = 0; m < XAI_METHODS_MAX; m++) free(b->maps[m]), free(b->heat[m]);
+    free(b->skipped), free(b->keys);
+    for (int m = 0; m < XAI_METHODS_MAX; m++) free(b->maps[m]), free(b->heat[m]), free(b->completeness[m]);
 }
 
 /* Seconds spent per phase of the sweep: decode and engine on the computing thread, part files
@@ -125,13 +143,14 @@ typedef struct {
 } run_phases;
 
 /* A result file of this run with its root attributes (provenance, data set, shard, transform). */
-static int create_store(const xai_run_options *o, const char *path, const xai_store_shape *shape, const char *sha,
-                        const xai_dataset *d, xai_store **out)
+static int create_store(const xai_run_options *o, const xai_method_params *params, const char *path,
+                        const xai_store_shape *shape, const char *sha, const xai_dataset *d, xai_store **out)
 {
     char shard[32];
     snprintf(shard, sizeof shard, "%d/%d", o->selection.shard_index, o->selection.shard_count ? o->selection.shard_count : 1);
     if (xai_store_create(out, path, shape)) return XAI_ERR;
-    if (xai_store_provenance(*out, o->model, sha, o->threads, o->argc, o->argv) ||
+    if (xai_store_method_parameters(*out, o->methods, o->n_methods, params) ||
+        xai_store_provenance(*out, o->model, sha, o->threads, o->argc, o->argv) ||
         xai_store_set_attribute(*out, "dataset", o->dataset) || xai_store_set_attribute(*out, "shard", shard) ||
         xai_store_transform_attributes(*out, d->transform.mean, d->transform.std, d->transform.label_offset)) {
         xai_store_abort(*out);
@@ -150,38 +169,45 @@ typedef struct {
 } run_output;
 
 
+/* An image's noise key: FNV-1a of its name in the data set, the same in any selection or shard. */
+static long long image_key(const char *relative)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *c = (const unsigned char *)relative; *c; c++) h = (h ^ *c) * 1099511628211ull;
+    return (long long)(h >> 1);
+}
+
+/* The targets of the loaded images: their labels as logits, or -1 (the top one). */
+static int label_targets(const xai_run_options *o, const xai_dataset *d, run_slot *b, int loaded, int classes)
+{
+    int offset = d->transform.label_offset; /* ImageNet index + offset = the model's logit */
+    for (int k = 0; k < loaded; k++) {
+        const xai_dataset_item *it = &d->items[b->indices[k]];
+        b->targets[k] = o->target_predicted ? -1 : it->label + offset;
+        b->keys[k] = image_key(it->relative ? it->relative : it->path);
+        if (b->targets[k] >= classes)
+            return xai_fail("%s: label %d, but the model has %d classes (use --target predicted)", it->path,
+                            b->targets[k] - offset, classes - offset);
+    }
+    return XAI_OK;
+}
+
 /* Decode and explain batch `batch` (items first..first+count-1) into slot b, ready to write. */
-static int compute_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d, const xai_store_shape *shape,
+static int compute_batch(const xai_run_options *o, xai_driver *driver, xai_dataset *d, const xai_store_shape *shape,
                          run_slot *b, int batch, int first, int count, run_phases *phases)
 {
-    size_t image = (size_t)shape->channels * shape->height * shape->width, plane = (size_t)shape->height * shape->width;
     int classes = shape->classes, loaded, problems_before = d->skipped;
     double t0 = xai_now_seconds();
     if (xai_dataset_load_batch(d, first, count, b->input, b->indices, &loaded)) return XAI_ERR;
     double t1 = xai_now_seconds();
     phases->decode += t1 - t0;
     int skipped = d->skipped - problems_before;
-    double ms_forward = 0;
-    for (int m = 0; m < o->n_methods; m++) b->ms_methods[m] = 0;
-    if (loaded) {
-        for (int k = 0; k < o->batch; k++) b->targets[k] = -1;
-        int offset = d->transform.label_offset; /* ImageNet index + offset = the model's logit */
-        for (int k = 0; k < loaded && !o->target_predicted; k++) {
-            b->targets[k] = d->items[b->indices[k]].label + offset;
-            if (b->targets[k] >= classes)
-                return xai_fail("%s: label %d, but the model has %d classes (use --target predicted)",
-                                d->items[b->indices[k]].path, b->targets[k] - offset, classes - offset);
-        }
-        xai_explain_request rq = {b->input, o->n_methods, o->methods, b->targets, b->chosen, b->logits,
-                                  b->maps, &ms_forward, b->ms_methods};
-        if (xai_engine_explain(e, &rq)) return XAI_ERR;
-        ms_forward /= loaded;
-        for (int m = 0; m < o->n_methods; m++) {
-            b->ms_methods[m] /= loaded;
-            for (int k = 0; k < loaded; k++)
-                xai_heatmap_max_abs(b->maps[m] + k * image, shape->channels, plane, b->heat[m] + k * plane);
-        }
-    }
+    xai_driver_batch rows = {.input = b->input, .count = loaded, .targets = b->targets, .image_ids = b->keys,
+                             .chosen = b->chosen, .logits = b->logits, .maps = b->maps, .heatmaps = b->heat,
+                             .completeness = b->completeness};
+    if (loaded && (label_targets(o, d, b, loaded, classes) || xai_driver_explain(driver, &rows))) return XAI_ERR;
+    for (int m = 0; m < o->n_methods; m++) b->ms_methods[m] = loaded ? rows.ms_methods[m] : 0;
+    double ms_forward = loaded ? rows.ms_forward : 0;
     for (int k = 0; k < loaded; k++) {
         const xai_dataset_item *it = &d->items[b->indices[k]];
         b->paths[k] = it->path;
@@ -200,7 +226,8 @@ static int compute_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d
     b->first = first;
     b->rows = (xai_store_batch){.count = loaded, .input = b->input, .logits = b->logits, .targets = b->chosen,
                                 .maps = (const float *const *)b->maps, .heatmaps = (const float *const *)b->heat,
-                                .ms_forward = ms_forward, .ms_methods = b->ms_methods, .paths = b->paths,
+                                .ms_forward = ms_forward, .ms_methods = b->ms_methods,
+                                .completeness = (const double *const *)b->completeness, .paths = b->paths,
                                 .labels = b->labels, .bbox = b->bbox, .bbox_frame = b->bbox_frame, .top5 = b->top5,
                                 .n_skipped = skipped, .skipped = b->skipped};
     return XAI_OK;
@@ -209,6 +236,7 @@ static int compute_batch(const xai_run_options *o, xai_engine *e, xai_dataset *d
 /* What writing a computed batch needs. */
 typedef struct {
     const xai_run_options *o;
+    const xai_method_params *params;
     const xai_store_shape *shape;
     const char *sha, *parts;
     const xai_dataset *d;
@@ -226,7 +254,7 @@ static int write_batch(void *context, int slot)
     char *part = run_parts_batch(w->parts, b->batch);
     double t0 = xai_now_seconds();
     xai_store *store = NULL;
-    int status = part ? create_store(w->o, part, w->shape, w->sha, w->d, &store) : XAI_ERR;
+    int status = part ? create_store(w->o, w->params, part, w->shape, w->sha, w->d, &store) : XAI_ERR;
     free(part);
     if (status == XAI_OK && xai_store_append(store, &b->rows)) {
         xai_store_abort(store);
@@ -251,11 +279,13 @@ typedef struct {
     const xai_team *team;
     xai_output_lock *lock;
     xai_graph *g;
-    xai_engine *e;
+    xai_driver *driver;
     xai_dataset *d;
     xai_transform transform;
     char sha[65], *parts, *manifest;
     const char *names[XAI_METHODS_MAX];
+    int map_channels[XAI_METHODS_MAX], completeness[XAI_METHODS_MAX];
+    xai_method_params params;
     xai_store_shape shape;
     int *mine, n_mine, n_batches; /* the batches this process computes, of all the run's */
     int resumed, quiet;           /* images finished by an earlier run */
@@ -284,11 +314,16 @@ static int prepare(run_state *r)
     status = xai_sha256_file(o->model, r->sha);
     if (status == XAI_OK) status = xai_graph_load(&r->g, o->model, &load);
     if (status == XAI_OK) status = xai_transform_for_model(&r->transform, r->g);
+    if (status == XAI_OK) {
+        if (o->params) r->params = *o->params;
+        else xai_method_params_default(&r->params);
+        status = xai_method_params_resolve(&r->params, r->g, o->grad_cam_layer);
+    }
     if (status == XAI_OK && r->g->values[r->g->input].c != 3)
         status = xai_fail("%s: input has %d channels; images give 3", o->model, r->g->values[r->g->input].c);
     if (status == XAI_OK) status = xai_dataset_open(&r->d, o->dataset, &selection);
     if (status == XAI_OK && r->d->count == 0) status = xai_fail("%s: the selection holds no image", o->dataset);
-    if (status == XAI_OK && (!(r->parts = xai_format("%s.parts", o->output)) || !(r->manifest = run_parts_manifest(o, r->sha))))
+    if (status == XAI_OK && (!(r->parts = xai_format("%s.parts", o->output)) || !(r->manifest = run_parts_manifest(o, &r->params, r->sha))))
         status = XAI_ERR;
     /* Rank 0 makes OUT.parts and its manifest; then every rank checks that it is this run's. */
     if (status == XAI_OK && team->rank == 0) status = run_parts_open(r->parts, r->manifest);
@@ -321,20 +356,29 @@ static int find_missing(run_state *r)
 static int set_up_output(run_state *r)
 {
     const xai_run_options *o = r->o;
-    for (int m = 0; m < o->n_methods; m++) r->names[m] = o->methods[m]->name;
+    int status = XAI_OK;
+    if (r->n_mine) {
+        xai_driver_config c = {.methods = o->methods, .n_methods = o->n_methods, .params = &r->params,
+                               .batch = o->batch, .threads = o->threads};
+        status = xai_driver_create(&r->driver, r->g, &c);
+    }
     const xai_value *in = &r->g->values[r->g->input];
+    for (int m = 0; m < o->n_methods; m++) {
+        r->names[m] = o->methods[m]->name;
+        r->map_channels[m] = xai_method_channels(o->methods[m], &r->params, in->c);
+        r->completeness[m] = o->methods[m]->completeness;
+    }
     r->shape = (xai_store_shape){.channels = in->c, .height = in->h, .width = in->w, .classes = xai_graph_outputs(r->g),
-                                 .n_methods = o->n_methods, .methods = r->names, .with_images = 1};
+                                 .n_methods = o->n_methods, .methods = r->names, .map_channels = r->map_channels,
+                                 .completeness = r->completeness, .with_images = 1};
     /* One process writes each batch in a thread of its own while the engine computes the next
      * (two slots of buffers alternate); under MPI the writes stay on this thread, which alone
      * may call MPI. */
     r->n_slots = r->team->size == 1 && r->n_mine > 1 ? XAI_WRITE_BEHIND_SLOTS : 1;
-    int status = XAI_OK;
     for (int k = 0; status == XAI_OK && r->n_mine && k < r->n_slots; k++)
         status = allocate_slot(&r->slots[k], o->batch, &r->shape);
-    if (status == XAI_OK && r->n_mine) status = xai_engine_create_consuming(&r->e, r->g, o->batch, o->threads);
     if (r->team->size == 1) {
-        if (status == XAI_OK && r->resumed == 0) status = create_store(o, o->output, &r->shape, r->sha, r->d, &r->whole.store);
+        if (status == XAI_OK && r->resumed == 0) status = create_store(o, &r->params, o->output, &r->shape, r->sha, r->d, &r->whole.store);
         return status;
     }
     if (r->resumed) return xai_team_agree(r->team, status);
@@ -342,7 +386,7 @@ static int set_up_output(run_state *r)
     presized.rows = r->d->count;
     r->whole.presized = 1;
     if (status == XAI_OK && r->team->rank == 0 &&
-        (status = create_store(o, o->output, &presized, r->sha, r->d, &r->whole.store)) == XAI_OK)
+        (status = create_store(o, &r->params, o->output, &presized, r->sha, r->d, &r->whole.store)) == XAI_OK)
         status = xai_store_suspend(r->whole.store);
     r->whole.store = NULL;
     if ((status = xai_team_agree(r->team, status)) != XAI_OK) return status;
@@ -357,7 +401,7 @@ static int sweep(run_state *r)
     const xai_run_options *o = r->o;
     int status = XAI_OK, B = o->batch, done = r->resumed, skipped = 0;
     xai_write_behind *writer = NULL;
-    r->writing = (run_writing){.o = o, .shape = &r->shape, .sha = r->sha, .parts = r->parts, .d = r->d,
+    r->writing = (run_writing){.o = o, .params = &r->params, .shape = &r->shape, .sha = r->sha, .parts = r->parts, .d = r->d,
                                .slots = r->slots, .whole = &r->whole};
     r->sweep_started = xai_now_seconds();
     if (r->n_slots > 1) status = xai_write_behind_start(&writer, write_batch, &r->writing);
@@ -365,7 +409,7 @@ static int sweep(run_state *r)
         int slot = k % r->n_slots, first = r->mine[k] * B, count = r->d->count - first < B ? r->d->count - first : B;
         if (writer) status = xai_write_behind_claim(writer, slot, &r->phases.waiting);
         if (status == XAI_OK)
-            status = compute_batch(o, r->e, r->d, &r->shape, &r->slots[slot], r->mine[k], first, count, &r->phases);
+            status = compute_batch(o, r->driver, r->d, &r->shape, &r->slots[slot], r->mine[k], first, count, &r->phases);
         if (status == XAI_OK && writer) xai_write_behind_post(writer, slot);
         else if (status == XAI_OK) status = write_batch(&r->writing, slot);
         /* Under MPI rank 0 speaks for all, counting the others as fast as itself. */
@@ -411,7 +455,7 @@ static void release(run_state *r)
 {
     xai_store_abort(r->whole.store);
     for (int k = 0; k < XAI_WRITE_BEHIND_SLOTS; k++) free_slot(&r->slots[k]);
-    xai_engine_destroy(r->e);
+    xai_driver_destroy(r->driver);
     xai_dataset_free(r->d);
     xai_graph_free(r->g);
     free(r->mine), free(r->parts), free(r->manifest);

@@ -31,15 +31,17 @@ const store_dataset store_datasets[STORE_DATASETS] = {
     [SET_MAP] = {"/maps/%s", ELEMENT_F32, ROW_IMAGE, STORED_DIRECT, PER_METHOD, 0},
     [SET_HEATMAP] = {"/heatmaps/%s", ELEMENT_F32, ROW_PLANE, STORED_DIRECT, PER_METHOD, 0},
     [SET_TIMING] = {"/timings/%s", ELEMENT_F64, ROW_SCALAR, STORED_PLAIN, PER_METHOD, 0},
+    [SET_COMPLETENESS] = {"/completeness/%s", ELEMENT_F64, ROW_SCALAR, STORED_PLAIN, PER_REPORTING_METHOD, 0},
     [SET_METRIC] = {"/metrics/%s/%s", ELEMENT_F64, ROW_SCALAR, STORED_PLAIN, WRITTEN_BY_METRICS, 0},
 };
 
-int store_row_dims(const xai_store_shape *shape, store_row row, hsize_t *dims)
+int store_row_dims(const xai_store_shape *shape, int set, int m, hsize_t *dims)
 {
-    switch (row) {
+    switch (store_datasets[set].row) {
     case ROW_SCALAR: return 0;
     case ROW_IMAGE:
-        dims[0] = (hsize_t)shape->channels, dims[1] = (hsize_t)shape->height, dims[2] = (hsize_t)shape->width;
+        dims[0] = (hsize_t)(set == SET_MAP && m >= 0 && shape->map_channels ? shape->map_channels[m] : shape->channels);
+        dims[1] = (hsize_t)shape->height, dims[2] = (hsize_t)shape->width;
         return 3;
     case ROW_PLANE: dims[0] = (hsize_t)shape->height, dims[1] = (hsize_t)shape->width; return 2;
     case ROW_CLASSES: dims[0] = (hsize_t)shape->classes; return 1;
@@ -206,6 +208,8 @@ void store_free(xai_store *s)
     if (s->direct >= 0) close(s->direct);
     for (int m = 0; s->method_names && s->method_names[m]; m++) free(s->method_names[m]);
     free(s->method_names);
+    free(s->map_channels);
+    free(s->completeness);
     free(s->method_sets);
     free(s->path);
     free(s->partial);

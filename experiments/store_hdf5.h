@@ -26,6 +26,7 @@ typedef enum {
     IN_EVERY_FILE,
     IN_RUN_FILES,     /* `run` (shape.with_images) */
     PER_METHOD,       /* one per method, the name's %s */
+    PER_REPORTING_METHOD, /* one per method that reports it (shape.completeness) */
     WRITTEN_BY_METRICS, /* /metrics/<method>/<metric>: `xaibench metrics` adds them */
 } store_presence;
 
@@ -53,15 +54,17 @@ enum {
     SET_MAP,     /* the per-method datasets from here on */
     SET_HEATMAP,
     SET_TIMING,
+    SET_COMPLETENESS,
     SET_METRIC,
     STORE_DATASETS
 };
-#define PER_METHOD_SETS (SET_TIMING + 1 - SET_MAP)
+#define PER_METHOD_SETS (SET_COMPLETENESS + 1 - SET_MAP)
 
 extern const store_dataset store_datasets[STORE_DATASETS];
 
-/* A row's dimensions for `shape`, into dims; returns how many (0 for a scalar). */
-int store_row_dims(const xai_store_shape *shape, store_row row, hsize_t *dims);
+/* A row's dimensions of dataset `set` (of method m, or -1) for `shape`, into dims; returns how
+ * many (0 for a scalar). A map has its method's channels. */
+int store_row_dims(const xai_store_shape *shape, int set, int m, hsize_t *dims);
 
 /* The memory type of an element (string types sized XAI_STORE_PATH_BYTES); the caller closes it. */
 hid_t store_memory_type(store_element element);
@@ -97,6 +100,7 @@ struct xai_store {
     int mode;
     xai_store_shape shape; /* for a file opened to read, methods point into method_names */
     char **method_names;
+    int *map_channels, *completeness; /* a file opened to read: what shape.* point to */
     hid_t sets[SET_MAP];  /* the datasets of no method, by table index; 0: absent */
     hid_t *method_sets;   /* [method][PER_METHOD_SETS] */
     long long skipped;    /* rows of /skipped/reason */

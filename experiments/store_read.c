@@ -34,7 +34,41 @@ static int list_methods(xai_store *s)
     if (s->shape.n_methods == 0) return xai_fail("%s: /maps holds no method", s->path);
     s->shape.methods = (const char *const *)s->method_names;
     s->method_sets = xai_calloc((size_t)s->shape.n_methods * PER_METHOD_SETS, sizeof *s->method_sets);
-    return s->method_sets ? XAI_OK : XAI_ERR;
+    s->map_channels = xai_calloc((size_t)s->shape.n_methods, sizeof *s->map_channels);
+    s->completeness = xai_calloc((size_t)s->shape.n_methods, sizeof *s->completeness);
+    return s->method_sets && s->map_channels && s->completeness ? XAI_OK : XAI_ERR;
+}
+
+/* Each method's map channels (the input's, or 1) and whether it reports completeness. */
+static int method_layouts(xai_store *s)
+{
+    for (int m = 0; m < s->shape.n_methods; m++) {
+        char *maps = store_dataset_name(SET_MAP, s->shape.methods[m], NULL);
+        char *reported = store_dataset_name(SET_COMPLETENESS, s->shape.methods[m], NULL);
+        hid_t d = maps && H5Oexists_by_name(s->file, maps, H5P_DEFAULT) > 0 ? H5Dopen2(s->file, maps, H5P_DEFAULT) : -1;
+        hsize_t dims[4] = {0};
+        if (d >= 0) {
+            hid_t space = H5Dget_space(d);
+            if (H5Sget_simple_extent_ndims(space) == 4) H5Sget_simple_extent_dims(space, dims, NULL);
+            H5Sclose(space), H5Dclose(d);
+        }
+        s->map_channels[m] = dims[1] == 1 ? 1 : s->shape.channels;
+        s->completeness[m] = reported && H5Oexists_by_name(s->file, reported, H5P_DEFAULT) > 0;
+        free(maps), free(reported);
+        if (!maps || !reported) return XAI_ERR;
+    }
+    s->shape.map_channels = s->map_channels;
+    s->shape.completeness = s->completeness;
+    return XAI_OK;
+}
+
+/* The method whose dataset `name` is, or -1. */
+static int method_of(const xai_store *s, const char *name)
+{
+    int method;
+    const char *metric;
+    store_find_dataset(&s->shape, name, &method, &metric);
+    return method;
 }
 
 static const H5T_class_t element_class[] = {
@@ -48,7 +82,7 @@ static hid_t open_checked(xai_store *s, const char *name, int set, long long row
     hid_t d = H5Oexists_by_name(s->file, name, H5P_DEFAULT) > 0 ? H5Dopen2(s->file, name, H5P_DEFAULT) : -1;
     if (d < 0) return xai_fail("%s: no dataset %s (not an xaibench results file, or a damaged one)", s->path, name), -1;
     hsize_t want[4], dims[4] = {0};
-    int rank = 1 + store_row_dims(&s->shape, t->row, want + 1);
+    int rank = 1 + store_row_dims(&s->shape, set, method_of(s, name), want + 1);
     hid_t space = H5Dget_space(d), type = H5Dget_type(d);
     int same = H5Sget_simple_extent_ndims(space) == rank && H5Tget_class(type) == element_class[t->element];
     if (same) H5Sget_simple_extent_dims(space, dims, NULL);
@@ -85,7 +119,7 @@ static int open_layout(xai_store *s)
     s->shape = (xai_store_shape){.channels = (int)image[1], .height = (int)image[2], .width = (int)image[3],
                                  .classes = (int)classes[1], .rows = (long long)image[0]};
     s->shape.with_images = H5Oexists_by_name(s->file, "/images/path", H5P_DEFAULT) > 0;
-    if (list_methods(s)) return XAI_ERR;
+    if (list_methods(s) || method_layouts(s)) return XAI_ERR;
     long long rows = (long long)s->count;
     for (int k = 0; k < SET_MAP; k++) {
         if (store_datasets[k].presence == IN_RUN_FILES && !s->shape.with_images) continue;
@@ -94,6 +128,7 @@ static int open_layout(xai_store *s)
     }
     for (int m = 0; m < s->shape.n_methods; m++)
         for (int k = 0; k < PER_METHOD_SETS; k++) {
+            if (store_datasets[SET_MAP + k].presence == PER_REPORTING_METHOD && !s->completeness[m]) continue;
             char *name = store_dataset_name(SET_MAP + k, s->shape.methods[m], NULL);
             hid_t d = name ? open_checked(s, name, SET_MAP + k, rows) : -1;
             free(name);
@@ -140,7 +175,10 @@ static hid_t find(xai_store *s, const char *name, int *set, int *opened)
         if (s->sets[*set] <= 0) return xai_fail("%s: no dataset %s (a file of `explain`, not `run`?)", s->path, name), -1;
         return s->sets[*set];
     }
-    if (*set != SET_METRIC) return s->method_sets[method * PER_METHOD_SETS + *set - SET_MAP];
+    if (*set != SET_METRIC) {
+        hid_t d = s->method_sets[method * PER_METHOD_SETS + *set - SET_MAP];
+        return d > 0 ? d : (xai_fail("%s: no dataset %s", s->path, name), -1);
+    }
     *opened = 1;
     return open_checked(s, name, SET_METRIC, (long long)s->count);
 }
@@ -152,6 +190,7 @@ int xai_store_has(xai_store *s, const char *name)
     int set = store_find_dataset(&s->shape, name, &method, &metric);
     if (set < 0) return 0;
     if (set < SET_MAP) return s->sets[set] > 0;
+    if (set != SET_METRIC) return s->method_sets[method * PER_METHOD_SETS + set - SET_MAP] > 0;
     /* an absent group on the way makes H5Oexists_by_name fail: no such dataset either */
     return set != SET_METRIC || H5Oexists_by_name(s->file, name, H5P_DEFAULT) > 0;
 }
@@ -165,7 +204,7 @@ int xai_store_rows(xai_store *s, const char *name, long long *rows, size_t *row_
     size_t bytes = store_datasets[set].element == ELEMENT_TEXT ? XAI_STORE_PATH_BYTES
                    : store_datasets[set].element == ELEMENT_F64 ? sizeof(double)
                                                                  : sizeof(float);
-    int n = store_row_dims(&s->shape, store_datasets[set].row, dims);
+    int n = store_row_dims(&s->shape, set, method_of(s, name), dims);
     for (int k = 0; k < n; k++) bytes *= (size_t)dims[k];
     *rows = set == SET_SKIPPED ? s->skipped : (long long)s->count;
     if (row_bytes) *row_bytes = bytes;
@@ -184,7 +223,7 @@ int xai_store_read(xai_store *s, const char *name, long long first, long long co
     hid_t d = find(s, name, &set, &opened);
     if (d < 0) return XAI_ERR;
     hsize_t start[4] = {(hsize_t)first}, size[4] = {(hsize_t)count};
-    int rank = 1 + store_row_dims(&s->shape, store_datasets[set].row, size + 1);
+    int rank = 1 + store_row_dims(&s->shape, set, method_of(s, name), size + 1);
     hid_t file_space = H5Dget_space(d), memory = H5Screate_simple(rank, size, NULL);
     hid_t type = store_memory_type(store_datasets[set].element);
     H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, size, NULL);

@@ -43,7 +43,7 @@ static hid_t lay_out(xai_store *s, int create, int set, int m)
     }
     long long rows = t->own_rows ? 0 : s->shape.rows; /* skipped images: none in a presized file */
     hsize_t dims[4] = {(hsize_t)rows}, max[4] = {H5S_UNLIMITED}, chunk[4] = {1};
-    int rank = 1 + store_row_dims(&s->shape, t->row, dims + 1);
+    int rank = 1 + store_row_dims(&s->shape, set, m, dims + 1);
     for (int k = 1; k < rank; k++) max[k] = chunk[k] = dims[k];
     if (rank == 1) chunk[0] = 1024; /* scalars per image: one chunk holds many */
     hid_t space = H5Screate_simple(rank, dims, max), type = store_memory_type(t->element);
@@ -73,6 +73,11 @@ void xai_store_abort(xai_store *s)
     store_free(s);
 }
 
+static int reports(const xai_store_shape *shape, int m)
+{
+    return shape->completeness && shape->completeness[m];
+}
+
 /* Every dataset of the layout, created or opened. */
 static int lay_out_all(xai_store *s, int create)
 {
@@ -81,8 +86,10 @@ static int lay_out_all(xai_store *s, int create)
         if ((s->sets[k] = lay_out(s, create, k, -1)) < 0) return XAI_ERR;
     }
     for (int m = 0; m < s->shape.n_methods; m++)
-        for (int k = 0; k < PER_METHOD_SETS; k++)
+        for (int k = 0; k < PER_METHOD_SETS; k++) {
+            if (store_datasets[SET_MAP + k].presence == PER_REPORTING_METHOD && !reports(&s->shape, m)) continue;
             if ((s->method_sets[m * PER_METHOD_SETS + k] = lay_out(s, create, SET_MAP + k, m)) < 0) return XAI_ERR;
+        }
     return XAI_OK;
 }
 
@@ -163,6 +170,22 @@ int xai_store_provenance(xai_store *s, const char *model_path, const char *model
         status = XAI_ERR;
     free(command);
     return status;
+}
+
+int xai_store_method_parameters(xai_store *s, const xai_method *const *methods, int n, const xai_method_params *p)
+{
+    for (int m = 0; m < n; m++) {
+        if (!methods[m]->describe) continue;
+        char lines[512];
+        methods[m]->describe(p, lines, sizeof lines);
+        for (char *line = strtok(lines, "\n"); line; line = strtok(NULL, "\n")) {
+            char *equals = strchr(line, '=');
+            if (!equals) continue;
+            *equals = '\0';
+            if (xai_store_set_method_parameter(s, methods[m]->name, line, equals + 1)) return XAI_ERR;
+        }
+    }
+    return XAI_OK;
 }
 
 int xai_store_transform_attributes(xai_store *s, const float *mean, const float *std, int label_offset)
@@ -276,6 +299,7 @@ static int put_batch(xai_store *s, long long first, const xai_store_batch *b)
     hsize_t n = (hsize_t)b->count;
     const xai_store_shape *shape = &s->shape;
     size_t plane = (size_t)shape->height * shape->width * sizeof(float), image = plane * (size_t)shape->channels;
+    if (b->count < 0) return xai_fail("%s: a batch of %d images", s->path, b->count);
     double *times = xai_malloc(((size_t)b->count + 1) * sizeof(double));
     if (!times) return XAI_ERR;
     int status = XAI_OK;
@@ -287,8 +311,14 @@ static int put_batch(xai_store *s, long long first, const xai_store_batch *b)
         status = XAI_ERR;
     for (int m = 0; status == XAI_OK && m < shape->n_methods; m++) {
         const hid_t *sets = s->method_sets + m * PER_METHOD_SETS;
+        size_t map = plane * (size_t)(shape->map_channels ? shape->map_channels[m] : shape->channels);
         for (int i = 0; i < b->count; i++) times[i] = b->ms_methods[m];
-        if (put_rows(s, sets[SET_MAP - SET_MAP], H5T_NATIVE_FLOAT, first, n, b->maps[m], image) ||
+        if (reports(shape, m) &&
+            (!b->completeness || !b->completeness[m]
+                 ? xai_fail("%s: no completeness rows for %s", s->path, shape->methods[m])
+                 : put_rows(s, sets[SET_COMPLETENESS - SET_MAP], H5T_NATIVE_DOUBLE, first, n, b->completeness[m], 0)))
+            status = XAI_ERR;
+        if (status || put_rows(s, sets[SET_MAP - SET_MAP], H5T_NATIVE_FLOAT, first, n, b->maps[m], map) ||
             put_rows(s, sets[SET_HEATMAP - SET_MAP], H5T_NATIVE_FLOAT, first, n, b->heatmaps[m], plane) ||
             put_rows(s, sets[SET_TIMING - SET_MAP], H5T_NATIVE_DOUBLE, first, n, times, 0))
             status = XAI_ERR;

@@ -25,6 +25,8 @@ typedef struct {
     xai_dataset_selection selection;
     const xai_method *const *methods;
     int n_methods;
+    const xai_method_params *params; /* the methods' settings; NULL: the defaults */
+    const char *grad_cam_layer;      /* Grad-CAM's layer by name; NULL: the one before the last pooling */
     int batch, threads;
     int target_predicted;   /* explain the top logit instead of the image's label */
     int relu_only_rules;    /* Clip passes the true gradient (xai_graph_options.relu_only_rules) */
@@ -43,6 +45,7 @@ typedef struct {
 typedef struct {
     int images, skipped;
     double top1, top5;
+    double worst_completeness; /* of the methods that report it (integrated_gradients); NaN: none */
     double seconds_startup, seconds_decode, seconds_engine, seconds_parts, seconds_merge, seconds_waiting,
         seconds_total;
 } xai_run_summary;

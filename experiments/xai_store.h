@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "xai_method.h"
 #include "xai_team.h"
 
 typedef struct xai_store xai_store;
@@ -21,6 +22,8 @@ typedef struct {
     int channels, height, width, classes;
     int n_methods;
     const char *const *methods;
+    const int *map_channels; /* per method: its map's channels (grad_cam 1); NULL: all `channels` */
+    const int *completeness; /* per method: 1 when it reports a completeness error; NULL: none */
     int with_images;   /* `run`: also /images/{path,label,bbox,bbox_frame}, /predictions/top5 */
     long long rows;    /* 0: datasets grow as images are appended. N: presized to N images from the
                           start, written in place by xai_store_write_at, not compressed, chunks
@@ -40,11 +43,15 @@ int xai_store_set_attribute(xai_store *store, const char *key, const char *value
 int xai_store_provenance(xai_store *store, const char *model_path, const char *model_sha256,
                          int threads, int argc, char **argv);
 
+/* Each method's parameters (xai_method.h's describe lines, "key=value") on /maps/<method>. */
+int xai_store_method_parameters(xai_store *store, const xai_method *const *methods, int n_methods,
+                                const xai_method_params *params);
+
 /* The attributes that say how images became /input: mean, std ("r,g,b") and label_offset. */
 int xai_store_transform_attributes(xai_store *store, const float *mean, const float *std, int label_offset);
 
 /* Append `count` images: input [count][C][H][W], logits [count][classes], targets [count],
- * maps[m] [count][C][H][W], heatmaps[m] [count][H][W], per-image milliseconds. */
+ * maps[m] [count][channels of m][H][W], heatmaps[m] [count][H][W], per-image milliseconds. */
 typedef struct {
     int count;
     const float *input, *logits;
@@ -52,6 +59,7 @@ typedef struct {
     const float *const *maps, *const *heatmaps;
     double ms_forward;              /* per image */
     const double *ms_methods;       /* per image, per method */
+    const double *const *completeness; /* per method reporting one: [count] */
     /* with_images only: */
     const char *const *paths;       /* [count] */
     const int *labels;              /* [count] ImageNet index of the image's class */

@@ -1,5 +1,6 @@
 /* deconvnet.c - Zeiler & Fergus 2013: only the backward signal's sign gates, dx = max(g, 0). */
 #include "xai_method.h"
+#include "xai_rule.h"
 
 static void deconvnet_activation_backward(const float *restrict y, const float *restrict g,
                                           float *restrict dx, size_t n, float lo, float hi)
@@ -15,6 +16,11 @@ static double deconvnet_activation_backward_one(double y, double g, double lo, d
     return g > 0.0 ? g : 0.0;
 }
 
-const xai_method xai_method_deconvnet = {
+const xai_rule xai_rule_deconvnet = {
     "deconvnet", "positive part of the backward signal (Zeiler & Fergus 2013)",
     deconvnet_activation_backward, deconvnet_activation_backward_one};
+
+/* The method: the rule's map, from the batch's forward. */
+const xai_method xai_method_deconvnet = {"deconvnet",
+    "positive part of the backward signal (Zeiler & Fergus 2013)",
+    &xai_rule_deconvnet, .explain = xai_method_explain_rule};

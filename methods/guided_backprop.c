@@ -1,5 +1,6 @@
 /* guided_backprop.c - Springenberg et al. 2014: both gates, dx = max(g, 0) * (lo < y < hi). */
 #include "xai_method.h"
+#include "xai_rule.h"
 
 static void guided_backprop_activation_backward(const float *restrict y,
                                                 const float *restrict g, float *restrict dx,
@@ -17,6 +18,11 @@ static double guided_backprop_activation_backward_one(double y, double g, double
     return (y > lo && y < hi && g > 0.0) ? g : 0.0;
 }
 
-const xai_method xai_method_guided_backprop = {
+const xai_rule xai_rule_guided_backprop = {
     "guided_backprop", "saliency mask and deconvnet rule together (Springenberg et al. 2014)",
     guided_backprop_activation_backward, guided_backprop_activation_backward_one};
+
+/* The method: the rule's map, from the batch's forward. */
+const xai_method xai_method_guided_backprop = {"guided_backprop",
+    "saliency mask and deconvnet rule together (Springenberg et al. 2014)",
+    &xai_rule_guided_backprop, .explain = xai_method_explain_rule};

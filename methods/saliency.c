@@ -1,5 +1,6 @@
 /* saliency.c - Simonyan et al. 2014: the plain gradient, dx = g * (lo < y < hi). */
 #include "xai_method.h"
+#include "xai_rule.h"
 
 static void saliency_activation_backward(const float *restrict y, const float *restrict g,
                                          float *restrict dx, size_t n, float lo, float hi)
@@ -16,6 +17,11 @@ static double saliency_activation_backward_one(double y, double g, double lo, do
     return (y > lo && y < hi) ? g : 0.0;
 }
 
-const xai_method xai_method_saliency = {
+const xai_rule xai_rule_saliency = {
     "saliency", "gradient of the target logit (Simonyan et al. 2014)",
     saliency_activation_backward, saliency_activation_backward_one};
+
+/* The method: the rule's map, from the batch's forward. */
+const xai_method xai_method_saliency = {"saliency",
+    "gradient of the target logit (Simonyan et al. 2014)",
+    &xai_rule_saliency, .explain = xai_method_explain_rule};

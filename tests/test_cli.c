@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "test_support.h"
+#include "xai_onnx_builder.h"
 #include "xai_dogs.h"
 #include "xai_status.h"
 #include "xai_store.h"
@@ -136,6 +137,58 @@ Test(cli, bad_input_gives_one_line_and_non_zero_exit)
     expect_one_line_error(args, "absent.onnx: cannot open");
     expect_one_line_error("model init --arch vgg16 --seed 1 -o /tmp/x.onnx", "unknown architecture 'vgg16'");
     expect_one_line_error("explain --model", "needs a value");
+}
+
+/* A model with no global pooling: Conv -> Relu -> Flatten -> Gemm. */
+static const char *model_without_pooling(void)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new("no-pooling");
+    float w[3 * 3 * 3 * 3], fc[2 * 3 * 4 * 4], zero[3] = {0};
+    test_normal_floats(w, sizeof w / sizeof *w, 1);
+    test_normal_floats(fc, sizeof fc / sizeof *fc, 2);
+    int64_t wd[4] = {3, 3, 3, 3}, bd[1] = {3}, fd[2] = {2, 48}, fb[1] = {2}, in[4] = {-1, 3, 4, 4}, out[2] = {-1, 2};
+    xai_onnx_attribute *pads[] = {xai_onnx_ints(b, "pads", 4, (int64_t[]){1, 1, 1, 1}), NULL};
+    const char *conv_in[] = {"x", xai_onnx_initializer(b, "w", wd, 4, w), xai_onnx_initializer(b, "b", bd, 1, zero), NULL};
+    const char *conv = xai_onnx_node(b, "Conv", "conv", conv_in, pads);
+    const char *relu = xai_onnx_node(b, "Relu", "relu", (const char *[]){conv, NULL}, NULL);
+    const char *flat = xai_onnx_node(b, "Flatten", "flatten", (const char *[]){relu, NULL}, NULL);
+    xai_onnx_attribute *transposed[] = {xai_onnx_int(b, "transB", 1), NULL};
+    const char *gemm_in[] = {flat, xai_onnx_initializer(b, "fc", fd, 2, fc), xai_onnx_initializer(b, "fb", fb, 1, zero), NULL};
+    const char *y = xai_onnx_node(b, "Gemm", "fc", gemm_in, transposed);
+    xai_onnx_io(b, "x", 4, in, y, 2, out);
+    xai_onnx_metadata(b, "xaibench.resize", "4");
+    xai_onnx_metadata(b, "xaibench.crop", "4");
+    return test_write_built(b, "no-pooling.onnx");
+}
+
+Test(cli, bad_method_settings_give_one_line_and_write_nothing)
+{
+    if (access("data/samples/chelsea.png", R_OK) != 0) cr_skip_test("run scripts/fetch-samples.sh");
+    char model[1024], out[1024], args[4096];
+    snprintf(model, sizeof model, "%s", tiny_model());
+    snprintf(out, sizeof out, "%s", test_path("settings.h5"));
+    const char *image = "--image data/samples/chelsea.png";
+    static const struct {
+        const char *options, *words;
+    } cases[] = {
+        {"--methods grad_cam --grad-cam-layer nope", "--grad-cam-layer 'nope' is no tensor of the model; 4-D tensors near the output: '"},
+        {"--methods grad_cam --grad-cam-layer /Flatten_output_0", "is not a 4-D tensor"},
+        {"--methods smoothgrad --smoothgrad-samples 0", "--smoothgrad-samples: bad value '0'"},
+        {"--methods integrated_gradients --ig-steps 0", "--ig-steps: bad value '0'"},
+        {"--methods smoothgrad --smoothgrad-noise -0.5", "--smoothgrad-noise: bad value '-0.5'"},
+        {"--methods smoothgrad --smoothgrad-base lrp", "unknown method 'lrp'"},
+        {"--methods smoothgrad --smoothgrad-base integrated_gradients", "not a single-pass method"},
+        {"--methods integrated_gradients --ig-rule simpson", "'simpson' is not one of gausslegendre, riemann_trapezoid"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        snprintf(args, sizeof args, "explain --model %s %s %s -o %s", model, image, cases[k].options, out);
+        expect_one_line_error(args, cases[k].words);
+        cr_expect_neq(access(out, F_OK), 0, "xaibench %s: wrote %s", args, out);
+    }
+    snprintf(args, sizeof args, "explain --model %s %s --methods saliency,grad_cam -o %s", model_without_pooling(), image,
+             out);
+    expect_one_line_error(args, "no global pooling to take Grad-CAM's layer from; give --grad-cam-layer NAME");
+    cr_expect_neq(access(out, F_OK), 0, "a model without pooling: wrote %s", out);
 }
 
 Test(cli, every_subcommand_has_help)

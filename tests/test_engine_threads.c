@@ -24,10 +24,10 @@ static void probing_backward(const float *restrict y, const float *restrict g, f
         team = omp_get_num_threads();
     }
     seen_threads = team;
-    xai_method_saliency.activation_backward(y, g, dx, n, lo, hi);
+    xai_rule_saliency.activation_backward(y, g, dx, n, lo, hi);
 }
 
-static const xai_method probing = {"probing", "saliency, counting threads", probing_backward, NULL};
+static const xai_rule probing = {"probing", "saliency, counting threads", probing_backward, NULL};
 
 enum { BATCH = 2 };
 

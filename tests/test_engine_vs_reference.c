@@ -16,8 +16,8 @@
 
 #define N_METHODS 3
 
-static const xai_method *const methods[N_METHODS] = {&xai_method_saliency, &xai_method_deconvnet,
-                                                     &xai_method_guided_backprop};
+static const xai_rule *const methods[N_METHODS] = {&xai_rule_saliency, &xai_rule_deconvnet,
+                                                     &xai_rule_guided_backprop};
 
 /* n_inputs normal inputs; on ResNet18 with seed 0, inputs 1 and 2 are ill conditioned (float32
  * runs of the reference leave 2-14 % of their saliency elements off), so both kinds are judged. */
@@ -61,13 +61,13 @@ static double leaky_mask_one(double y, double g, double lo, double hi)
     return y > lo && y < hi ? g : 0.01 * g;
 }
 
-static void wrong_rule_fails(const xai_method *wrong)
+static void wrong_rule_fails(const xai_rule *wrong)
 {
     xai_graph *g = test_model("resnet-tiny", 7, 1, 0);
     size_t image = xai_value_size(&g->values[g->input]);
     float *inputs = malloc(3 * image * sizeof(float));
     test_normal_floats(inputs, 3 * image, 107);
-    const xai_method *engine_methods[1] = {wrong}, *reference_methods[1] = {&xai_method_saliency};
+    const xai_rule *engine_methods[1] = {wrong}, *reference_methods[1] = {&xai_rule_saliency};
     char why[1024];
     int failures = test_engine_judged(g, inputs, 3, engine_methods, reference_methods, 1, "resnet-tiny",
                                       why, sizeof why);
@@ -79,14 +79,14 @@ static void wrong_rule_fails(const xai_method *wrong)
 
 Test(engine_vs_reference, a_mask_of_y_at_least_lo_fails)
 {
-    static const xai_method wrong = {"saliency with y >= lo", "", mask_on_output_or_equal,
+    static const xai_rule wrong = {"saliency with y >= lo", "", mask_on_output_or_equal,
                                      mask_on_output_or_equal_one};
     wrong_rule_fails(&wrong);
 }
 
 Test(engine_vs_reference, a_leak_of_one_percent_fails)
 {
-    static const xai_method wrong = {"saliency leaking 1 %", "", leaky_mask, leaky_mask_one};
+    static const xai_rule wrong = {"saliency leaking 1 %", "", leaky_mask, leaky_mask_one};
     wrong_rule_fails(&wrong);
 }
 

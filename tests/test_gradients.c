@@ -35,7 +35,7 @@ Test(gradients, saliency_equals_finite_differences)
     cr_assert_eq(xai_reference_create(&ref, g, 1), XAI_OK);
     int target = 3;
     logit_of(ref, x, target, logits);
-    cr_assert_eq(xai_reference_backward(ref, &xai_method_saliency, &target, map), XAI_OK);
+    cr_assert_eq(xai_reference_backward(ref, &xai_rule_saliency, &target, map), XAI_OK);
     double top = 0.0;
     for (size_t i = 0; i < image; i++) top = fmax(top, fabs(map[i]));
     cr_assert_gt(top, 0.0);

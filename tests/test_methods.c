@@ -8,6 +8,7 @@
 
 #include "test_support.h"
 #include "xai_engine.h"
+#include "xai_method.h"
 #include "xai_onnx_builder.h"
 #include "xai_reference.h"
 #include "xai_status.h"
@@ -44,7 +45,7 @@ static xai_graph *two_layer_net(void)
 
 /* Run `method` on both engines for target class `target` and check the map against `expect`. */
 static void check_both_engines(const xai_graph *g, const float *x, int target,
-                               const xai_method *method, const float *expect, size_t n)
+                               const xai_rule *method, const float *expect, size_t n)
 {
     double xd[64], md[64];
     float mf[64];
@@ -70,9 +71,9 @@ Test(methods, rules_by_hand)
     xai_graph *g = two_layer_net();
     float x[2] = {1, 2};
     float saliency[2] = {-1, -2}, deconvnet[2] = {1, -3}, guided[2] = {1, 0};
-    check_both_engines(g, x, 0, &xai_method_saliency, saliency, 2);
-    check_both_engines(g, x, 0, &xai_method_deconvnet, deconvnet, 2);
-    check_both_engines(g, x, 0, &xai_method_guided_backprop, guided, 2);
+    check_both_engines(g, x, 0, &xai_rule_saliency, saliency, 2);
+    check_both_engines(g, x, 0, &xai_rule_deconvnet, deconvnet, 2);
+    check_both_engines(g, x, 0, &xai_rule_guided_backprop, guided, 2);
     xai_graph_free(g);
 }
 
@@ -114,9 +115,9 @@ Test(methods, maxpool_ties_route_to_the_first_maximum)
                           0, 0, 0, 0,
                           0, 0, 0, 0,
                           1, 0, 0, 1};
-    check_both_engines(g, x, 0, &xai_method_deconvnet, deconvnet, 16);
-    check_both_engines(g, x, 0, &xai_method_saliency, saliency, 16);
-    check_both_engines(g, x, 0, &xai_method_guided_backprop, saliency, 16);
+    check_both_engines(g, x, 0, &xai_rule_deconvnet, deconvnet, 16);
+    check_both_engines(g, x, 0, &xai_rule_saliency, saliency, 16);
+    check_both_engines(g, x, 0, &xai_rule_guided_backprop, saliency, 16);
     xai_graph_free(g);
 }
 
@@ -125,11 +126,16 @@ Test(methods, lookup_by_name)
     cr_expect_eq(xai_method_find("saliency"), &xai_method_saliency);
     cr_expect_eq(xai_method_find("deconvnet"), &xai_method_deconvnet);
     cr_expect_eq(xai_method_find("guided_backprop"), &xai_method_guided_backprop);
+    cr_expect_eq(xai_method_find("saliency")->rule, &xai_rule_saliency);
     cr_expect_null(xai_method_find("gradcam"));
+    cr_expect(strstr(xai_last_error(), "grad_cam") && strstr(xai_last_error(), "integrated_gradients"), "%s",
+              xai_last_error());
     cr_expect(strstr(xai_last_error(), "guided_backprop") != NULL, "%s", xai_last_error());
     const xai_method *list[4];
     cr_expect_eq(xai_methods_parse("guided_backprop,saliency", list, 4), 2);
     cr_expect_eq(list[0], &xai_method_guided_backprop);
     cr_expect_eq(xai_methods_parse("saliency,saliency", list, 4), XAI_ERR);
     cr_expect_eq(xai_methods_parse("", list, 4), XAI_ERR);
+    const xai_method *every[XAI_METHODS_MAX];
+    cr_expect_eq(xai_methods_parse("all", every, XAI_METHODS_MAX), 8, "--methods all: the eight methods");
 }

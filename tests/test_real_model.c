@@ -149,7 +149,7 @@ Test(real_model, saliency_through_depthwise_and_clip_equals_finite_differences)
     cr_assert_eq(xai_reference_create(&ref, g, 1), XAI_OK);
     int target = 2;
     cr_assert_eq(xai_reference_forward(ref, x, logits), XAI_OK);
-    cr_assert_eq(xai_reference_backward(ref, &xai_method_saliency, &target, map), XAI_OK);
+    cr_assert_eq(xai_reference_backward(ref, &xai_rule_saliency, &target, map), XAI_OK);
     double top = 0.0;
     for (size_t i = 0; i < image; i++) top = fmax(top, fabs(map[i]));
     cr_assert_gt(top, 0.0);
@@ -173,7 +173,7 @@ Test(real_model, saliency_through_depthwise_and_clip_equals_finite_differences)
 
 /* Both engines; GBP differs from saliency at Clip(0, 6) under the default rules, equals it under
  * relu-only rules (the graph has no ReLU) and when the Clip's min is not 0 (true gradient). */
-static void maps_on_both_engines(xai_graph *g, const xai_method *m, float *fast, double *slow)
+static void maps_on_both_engines(xai_graph *g, const xai_rule *m, float *fast, double *slow)
 {
     size_t image = xai_value_size(&g->values[g->input]);
     float *xf = malloc(2 * image * sizeof(float));
@@ -204,13 +204,13 @@ Test(real_model, rules_at_clip)
     double *slow_s = malloc(n * sizeof(double)), *slow_g = malloc(n * sizeof(double));
     xai_graph *relu6 = depthwise_clip_graph(0.f, 0), *captum = depthwise_clip_graph(0.f, 1), *shifted = depthwise_clip_graph(-1.f, 0);
     cr_expect_eq(shifted->nodes[3].plain_gradient, 1, "Clip(-1, 6) passes the true gradient");
-    maps_on_both_engines(relu6, &xai_method_saliency, fast_s, slow_s);
-    maps_on_both_engines(relu6, &xai_method_guided_backprop, fast_g, slow_g);
+    maps_on_both_engines(relu6, &xai_rule_saliency, fast_s, slow_s);
+    maps_on_both_engines(relu6, &xai_rule_guided_backprop, fast_g, slow_g);
     double differ = 0;
     for (size_t i = 0; i < n; i++) differ = fmax(differ, fabs(slow_s[i] - slow_g[i]));
     cr_expect_gt(differ, 0.0, "at Clip(0, 6), guided backprop's rule applies");
-    maps_on_both_engines(captum, &xai_method_saliency, fast_s, slow_s);
-    maps_on_both_engines(captum, &xai_method_guided_backprop, fast_g, slow_g);
+    maps_on_both_engines(captum, &xai_rule_saliency, fast_s, slow_s);
+    maps_on_both_engines(captum, &xai_rule_guided_backprop, fast_g, slow_g);
     for (size_t i = 0; i < n; i++) cr_assert_eq(slow_s[i], slow_g[i], "relu-only rules: GBP = saliency here");
     cr_expect_eq(memcmp(fast_s, fast_g, n * sizeof(float)), 0);
     free(fast_s), free(fast_g), free(slow_s), free(slow_g);

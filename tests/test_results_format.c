@@ -1,7 +1,8 @@
 /* test_results_format.c - docs/results-format.md against real files, read by HDF5's own
  * `h5dump -H -p` (not by xaibench's store): an explain file and a run file with metrics. Both
  * ways: every dataset and root attribute that the document names for that kind of file is
- * there with the documented type, shape, chunks and filters, and every one in the file is named. */
+ * there with the documented type, shape, chunks and filters, and every one in the file is named.
+ * The explain file holds every method (--methods all), the run file the default three. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,7 +195,7 @@ static int instance_of(const char *name, const char *path)
 
 typedef struct {
     const char *path, *kind; /* kind: "run" or "explain" */
-    int n, c, h, w, classes, skipped, with_metrics;
+    int n, c, h, w, classes, skipped, with_metrics, all_methods;
 } results_file;
 
 static void check_file(const results_file *file)
@@ -206,19 +207,22 @@ static void check_file(const results_file *file)
     cr_assert_gt(n_attributes, 8, "the document's attribute table was not found");
     static dumped objects[MAX_OBJECTS];
     int n_objects = dump(file->path, objects);
-    const char *symbols[] = {"N", "C", "H", "W", "classes", "K"};
-    int values[] = {file->n, file->c, file->h, file->w, file->classes, file->skipped};
+    const char *symbols[] = {"N", "C", "H", "W", "classes", "K", "Cm"};
+    int values[] = {file->n, file->c, file->h, file->w, file->classes, file->skipped, file->c};
     for (int r = 0; r < n_datasets; r++) {
         const doc_row *row = &datasets[r];
         int applies = !strcmp(row->in, "every file") || (!strcmp(row->in, "run") && !strcmp(file->kind, "run")) ||
-                      (!strcmp(row->in, "metrics") && file->with_metrics);
-        char shape[64], chunks[64];
-        resolve(row->shape, symbols, values, 6, shape, sizeof shape);
-        resolve(row->chunks, symbols, values, 6, chunks, sizeof chunks);
+                      (!strcmp(row->in, "metrics") && file->with_metrics) ||
+                      (!strcmp(row->in, "integrated_gradients") && file->all_methods);
         int found = 0;
         for (int k = 0; k < n_objects; k++) {
             dumped *o = &objects[k];
             if (o->is_attribute || !instance_of(row->name, o->path)) continue;
+            /* Cm: a method's map channels, 1 for grad_cam's own */
+            values[6] = strstr(o->path, "/grad_cam") ? 1 : file->c;
+            char shape[64], chunks[64];
+            resolve(row->shape, symbols, values, 7, shape, sizeof shape);
+            resolve(row->chunks, symbols, values, 7, chunks, sizeof chunks);
             found++;
             o->matched = 1;
             cr_expect(applies, "%s: %s is in a %s file; the document says: %s", file->path, o->path, file->kind, row->in);
@@ -267,10 +271,11 @@ Test(results_format, explain_file_is_as_documented, .timeout = 60)
     const char *out = test_path("format-explain.h5");
     char command[2048];
     snprintf(command, sizeof command,
-             "%s explain --model %s --image data/samples/chelsea.png --image data/samples/dog.jpg --batch 2 -o %s "
-             ">/dev/null 2>%s", binary(), tiny_model(), out, test_path("format-explain.log"));
+             "%s explain --model %s --image data/samples/chelsea.png --image data/samples/dog.jpg --batch 2 "
+             "--methods all --smoothgrad-samples 2 --ig-steps 2 -o %s >/dev/null 2>%s", binary(), tiny_model(), out,
+             test_path("format-explain.log"));
     cr_assert_eq(system(command), 0, "explain failed; see %s", test_path("format-explain.log"));
-    results_file file = {out, "explain", 2, 3, 64, 64, 1000, 0, 0};
+    results_file file = {out, "explain", 2, 3, 64, 64, 1000, 0, 0, 1};
     check_file(&file);
 }
 
@@ -284,6 +289,6 @@ Test(results_format, run_file_with_metrics_is_as_documented, .timeout = 120)
              ">/dev/null 2>>%s", binary(), tiny_model(), root, out, test_path("format-run.log"), binary(), out,
              test_path("format-run.log"));
     cr_assert_eq(system(command), 0, "run or metrics failed; see %s", test_path("format-run.log"));
-    results_file file = {out, "run", 6, 3, 64, 64, 1000, 1, 1};
+    results_file file = {out, "run", 6, 3, 64, 64, 1000, 1, 1, 0};
     check_file(&file);
 }

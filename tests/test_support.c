@@ -90,8 +90,8 @@ void test_write_file(const char *path, const void *bytes, size_t size)
 
 /* ---- the fast engine against the reference ---------------------------------------------------- */
 
-static const xai_method *const methods[TEST_METHODS] = {&xai_method_saliency, &xai_method_deconvnet,
-                                                        &xai_method_guided_backprop};
+static const xai_rule *const methods[TEST_METHODS] = {&xai_rule_saliency, &xai_rule_deconvnet,
+                                                        &xai_rule_guided_backprop};
 
 test_closeness test_closeness_of(const float *map, const double *truth, size_t n)
 {
@@ -141,7 +141,7 @@ enum { FLOAT32_RUNS = 7 };
 static const double nudge_of_run[FLOAT32_RUNS] = {0, 6e-8, 6e-8, 6e-8, 1e-6, 1e-6, 1e-6};
 
 /* Float32 run `run` of the reference; each map's closeness folds into the worst so far. */
-static void float32_run(const xai_graph *g, const float *input, const xai_method *const *reference_methods,
+static void float32_run(const xai_graph *g, const float *input, const xai_rule *const *reference_methods,
                         yardstick *y, int run)
 {
     size_t image = xai_value_size(&g->values[g->input]), total = (size_t)y->n_images * image;
@@ -179,7 +179,7 @@ static void yardstick_parts(yardstick *y, size_t image, int classes, void **part
  * results, which do not depend on oneDNN's kernels: with $XAI_TEST_CACHE set (CTest sets it and
  * clears the folder at the start of every run) the first variant keeps them in a file named
  * by what was computed (the model file's bytes, the inputs, the methods), and the others read it. */
-static void cache_path(const xai_graph *g, const float *input, size_t floats, const xai_method *const *methods,
+static void cache_path(const xai_graph *g, const float *input, size_t floats, const xai_rule *const *methods,
                        int n_methods, char *path, size_t size)
 {
     const char *dir = getenv("XAI_TEST_CACHE");
@@ -228,7 +228,7 @@ static void cache_write(yardstick *y, size_t image, int classes, const char *pat
 }
 
 static void yardstick_make(const xai_graph *g, const float *input, int batch,
-                           const xai_method *const *reference_methods, int n_methods, yardstick *y)
+                           const xai_rule *const *reference_methods, int n_methods, yardstick *y)
 {
     size_t image = xai_value_size(&g->values[g->input]), total = (size_t)batch * image;
     int classes = g->values[g->output].c;
@@ -276,7 +276,7 @@ static void note_failure(char *why, size_t size, const char *fmt, ...)
 /* The engine at batch `batch` on the first images of `input`, judged image by image; returns the
  * number of failing maps and logit sets, and notes the first in `why`. */
 static int judge_engine(const xai_graph *g, const float *input, int batch, const yardstick *y,
-                        const xai_method *const *engine_methods, const char *what, char *why, size_t why_size)
+                        const xai_rule *const *engine_methods, const char *what, char *why, size_t why_size)
 {
     size_t image = xai_value_size(&g->values[g->input]);
     int classes = g->values[g->output].c, failures = 0;
@@ -329,7 +329,7 @@ static int judge_engine(const xai_graph *g, const float *input, int batch, const
 }
 
 int test_engine_judged(const xai_graph *g, const float *inputs, int n_inputs,
-                       const xai_method *const *engine_methods, const xai_method *const *reference_methods,
+                       const xai_rule *const *engine_methods, const xai_rule *const *reference_methods,
                        int n_methods, const char *what, char *why, size_t why_size)
 {
     yardstick y;

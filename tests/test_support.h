@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "xai_graph.h"
-#include "xai_method.h"
+#include "xai_rule.h"
 #include "xai_onnx_builder.h"
 
 /* A fresh directory under $TMPDIR for this test process; files in it are removed at exit. */
@@ -47,7 +47,7 @@ test_closeness test_closeness_of(const float *map, const double *truth, size_t n
  * wrong rule fails). */
 enum { TEST_METHODS = 3 };
 int test_engine_judged(const xai_graph *g, const float *inputs, int n_inputs,
-                       const xai_method *const *engine_methods, const xai_method *const *reference_methods,
+                       const xai_rule *const *engine_methods, const xai_rule *const *reference_methods,
                        int n_methods, const char *what, char *why, size_t why_size);
 
 /* The same for saliency, deconvnet and guided backprop, as Criterion expectations. */
