@@ -45,9 +45,14 @@ static const char *model(const char *arch, int classes)
 /* fork + exec `xaibench run ...` with stderr appended to test_path(log), writing files of at
  * most `file_limit` bytes (0: no limit; past it writes fail with EFBIG, as on a full disk);
  * returns the pid. */
-static pid_t start_logged_run(const char *model_path, const char *root, const char *output, const char *batch,
-                              rlim_t file_limit, const char *log)
+static pid_t start_run_with(const char *model_path, const char *root, const char *output, const char *batch,
+                            rlim_t file_limit, const char *log, const char *const *extra)
 {
+    const char *args[32] = {binary(), "run", "--model", model_path, "--dataset", root, "--batch", batch,
+                            "--threads", "1", "-o", output};
+    int n = 12;
+    for (int k = 0; extra && extra[k] && n < 31; k++) args[n++] = extra[k];
+    args[n] = NULL;
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -58,11 +63,16 @@ static pid_t start_logged_run(const char *model_path, const char *root, const ch
             signal(SIGXFSZ, SIG_IGN);
             setrlimit(RLIMIT_FSIZE, &limit);
         }
-        execl(binary(), binary(), "run", "--model", model_path, "--dataset", root, "--batch", batch,
-              "--threads", "1", "-o", output, (char *)NULL);
+        execv(binary(), (char *const *)args);
         _exit(127);
     }
     return pid;
+}
+
+static pid_t start_logged_run(const char *model_path, const char *root, const char *output, const char *batch,
+                              rlim_t file_limit, const char *log)
+{
+    return start_run_with(model_path, root, output, batch, file_limit, log, NULL);
 }
 
 static pid_t start_run(const char *model_path, const char *root, const char *output, const char *batch)
@@ -150,6 +160,48 @@ Test(run, sweep_of_the_sample_set, .timeout = 120)
         cr_expect_gt(ftell(image), 1000, "%s is nearly empty", path);
         fclose(image);
     }
+}
+
+static void first_line(const char *log, char *line, size_t size);
+
+/* Start a run, kill it with SIGKILL once two of its batches are on disk. */
+static void kill_after_two_batches(const char *net, const char *root, const char *out, const char *const *extra)
+{
+    char marker[1024];
+    snprintf(marker, sizeof marker, "%s.parts/batch-000001.h5", out);
+    pid_t pid = start_run_with(net, root, out, "1", 0, "run.log", extra);
+    for (int waited = 0; access(marker, F_OK) != 0 && waited < 60000; waited += 2) usleep(2000);
+    kill(pid, SIGKILL);
+    cr_assert_eq(finish(pid), 128 + SIGKILL, "the run ended before it could be killed");
+}
+
+/* SmoothGrad's and Integrated Gradients' maps: the same after a kill and a resume at batch 1
+ * as in one run at batch 2; a resume with another setting is refused, naming it. */
+Test(run, multi_pass_methods_resume_and_rebatch_to_identical_maps, .timeout = 600)
+{
+    const char *root = sample_tree(), *net = model("resnet18", 1000);
+    char whole[1024], killed[1024], other[1024];
+    snprintf(whole, sizeof whole, "%s", test_path("smooth-whole.h5"));
+    snprintf(killed, sizeof killed, "%s", test_path("smooth-killed.h5"));
+    snprintf(other, sizeof other, "%s", test_path("smooth-other.h5"));
+    const char *settings[] = {"--methods", "smoothgrad,integrated_gradients", "--smoothgrad-samples", "3", "--ig-steps",
+                              "3", "--seed", "5", NULL};
+    cr_assert_eq(finish(start_run_with(net, root, whole, "2", 0, "run.log", settings)), 0, "see %s", test_path("run.log"));
+    kill_after_two_batches(net, root, killed, settings);
+    cr_assert_eq(finish(start_run_with(net, root, killed, "1", 0, "run.log", settings)), 0, "resume failed; see %s",
+                 test_path("run.log"));
+    static const char *const same[] = {"/maps/smoothgrad", "/maps/integrated_gradients", "/images/path"};
+    test_expect_same_datasets(whole, killed, same, 3);
+
+    kill_after_two_batches(net, root, other, settings);
+    const char *changed[] = {"--methods", "smoothgrad,integrated_gradients", "--smoothgrad-samples", "4", "--ig-steps",
+                             "3", "--seed", "5", NULL};
+    cr_assert_eq(finish(start_run_with(net, root, other, "1", 0, "refused.log", changed)), 1, "a resume with other "
+                 "settings was not refused");
+    char line[2048];
+    first_line("refused.log", line, sizeof line);
+    cr_expect(strstr(line, "smoothgrad.samples=3") && strstr(line, "differs"), "the refusal does not name the "
+              "setting: %s", line);
 }
 
 Test(run, killed_run_resumes_to_identical_results, .timeout = 600)
