@@ -207,11 +207,6 @@ void store_free(xai_store *s)
 {
     if (s->direct >= 0) close(s->direct);
     for (int m = 0; s->method_names && s->method_names[m]; m++) free(s->method_names[m]);
-    free(s->method_names);
-    free(s->map_channels);
-    free(s->completeness);
-    free(s->method_sets);
-    free(s->path);
-    free(s->partial);
-    free(s);
+    free(s->method_names), free(s->map_channels), free(s->completeness), free(s->method_sets);
+    free(s->path), free(s->partial), free(s);
 }

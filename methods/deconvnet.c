@@ -16,11 +16,4 @@ static double deconvnet_activation_backward_one(double y, double g, double lo, d
     return g > 0.0 ? g : 0.0;
 }
 
-const xai_rule xai_rule_deconvnet = {
-    "deconvnet", "positive part of the backward signal (Zeiler & Fergus 2013)",
-    deconvnet_activation_backward, deconvnet_activation_backward_one};
-
-/* The method: the rule's map, from the batch's forward. */
-const xai_method xai_method_deconvnet = {"deconvnet",
-    "positive part of the backward signal (Zeiler & Fergus 2013)",
-    &xai_rule_deconvnet, .explain = xai_method_explain_rule};
+XAI_RULE_AND_METHOD(deconvnet, "positive part of the backward signal (Zeiler & Fergus 2013)");

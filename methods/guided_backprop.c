@@ -18,11 +18,4 @@ static double guided_backprop_activation_backward_one(double y, double g, double
     return (y > lo && y < hi && g > 0.0) ? g : 0.0;
 }
 
-const xai_rule xai_rule_guided_backprop = {
-    "guided_backprop", "saliency mask and deconvnet rule together (Springenberg et al. 2014)",
-    guided_backprop_activation_backward, guided_backprop_activation_backward_one};
-
-/* The method: the rule's map, from the batch's forward. */
-const xai_method xai_method_guided_backprop = {"guided_backprop",
-    "saliency mask and deconvnet rule together (Springenberg et al. 2014)",
-    &xai_rule_guided_backprop, .explain = xai_method_explain_rule};
+XAI_RULE_AND_METHOD(guided_backprop, "saliency mask and deconvnet rule together (Springenberg et al. 2014)");

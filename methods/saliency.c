@@ -17,11 +17,4 @@ static double saliency_activation_backward_one(double y, double g, double lo, do
     return (y > lo && y < hi) ? g : 0.0;
 }
 
-const xai_rule xai_rule_saliency = {
-    "saliency", "gradient of the target logit (Simonyan et al. 2014)",
-    saliency_activation_backward, saliency_activation_backward_one};
-
-/* The method: the rule's map, from the batch's forward. */
-const xai_method xai_method_saliency = {"saliency",
-    "gradient of the target logit (Simonyan et al. 2014)",
-    &xai_rule_saliency, .explain = xai_method_explain_rule};
+XAI_RULE_AND_METHOD(saliency, "gradient of the target logit (Simonyan et al. 2014)");

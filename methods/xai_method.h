@@ -77,6 +77,12 @@ int xai_batch_cam(xai_batch *batch, const float **cam);
 /* Free what the batch made. */
 void xai_batch_release(xai_batch *batch);
 
+/* A rule file's two definitions: the rule xai_rule_<id> from its kernels <id>_activation_backward
+ * and <id>_activation_backward_one, and the method xai_method_<id> that makes its map. */
+#define XAI_RULE_AND_METHOD(id, summary)                                                                    \
+    const xai_rule xai_rule_##id = {#id, summary, id##_activation_backward, id##_activation_backward_one}; \
+    const xai_method xai_method_##id = {#id, summary, &xai_rule_##id, .explain = xai_method_explain_rule}
+
 /* A rule method's explain: the rule's map (the three rule files use it). */
 int xai_method_explain_rule(const xai_method *self, xai_batch *batch, float *maps, double *completeness);
 
