@@ -10,20 +10,21 @@
 static void usage(FILE *to)
 {
     fprintf(to,
-            "xaibench %s - gradient attribution (saliency, deconvnet, guided backprop) on CNNs\n"
+            "xaibench %s - gradient attribution on CNNs: saliency, deconvnet, guided_backprop,\n"
+            "  gradient_x_input, grad_cam, guided_grad_cam, smoothgrad, integrated_gradients\n"
             "\n"
             "usage:\n"
             "  xaibench model init --arch resnet18|resnet34|resnet-tiny --seed S [--classes K]\n"
             "                      [--size PIXELS] [--bn-stats identity|random] -o FILE.onnx\n"
             "  xaibench model info FILE.onnx\n"
             "  xaibench explain --model FILE.onnx --image IMG [--image IMG ...]\n"
-            "                   [--methods saliency,deconvnet,guided_backprop]\n"
+            "                   [--methods saliency,deconvnet,guided_backprop|all] [method settings]\n"
             "                   [--target auto|INDEX] [--threads T] [--batch B] [--rules all|relu-only]\n"
             "                   [--mean r,g,b] [--std r,g,b] [--resize N|WxH] [--crop N|WxH|none]\n"
             "                   [--label-offset K] -o OUT.h5\n"
             "  xaibench run --model FILE.onnx --dataset DIR [--split train|test|all] [--breed B]\n"
             "               [--limit N] [--shard i/n] [--methods ...] [--target label|predicted]\n"
-            "               [--batch B] [--threads T] [--rules all|relu-only] -o RUN.h5\n"
+            "               [--batch B] [--threads T] [--rules all|relu-only] [method settings] -o RUN.h5\n"
             "               (resumable: the same command continues an interrupted run;\n"
             "                mpirun -np K xaibench run ... shares it out to K ranks, one file)\n"
             "  xaibench merge OUT.h5 RUN-SHARD.h5...   (the files of run --shard i/n, i = 0..n-1)\n"
@@ -32,7 +33,10 @@ static void usage(FILE *to)
             "                [--sign absolute_value|positive]\n"
             "  xaibench dataset list DIR [--split train|test|all] [--breed NAME|WNID] [--limit N]\n"
             "                   [--shard i/n]\n"
-            "  xaibench dataset sample [--from data/samples] [--copies N] -o DIR\n",
+            "  xaibench dataset sample [--from data/samples] [--copies N] -o DIR\n"
+            "method settings (docs/methods.md): --smoothgrad-samples N --smoothgrad-noise S\n"
+            "  --smoothgrad-base METHOD --seed S --ig-steps M --ig-rule gausslegendre|riemann_trapezoid\n"
+            "  --grad-cam-layer NAME\n",
             XAI_VERSION);
 }
 
