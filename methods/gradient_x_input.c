@@ -6,11 +6,11 @@
 static int explain(const xai_method *self, xai_batch *b, float *maps, double *completeness)
 {
     (void)self, (void)completeness;
-    const float *gradient;
-    if (xai_batch_rule_map(b, &xai_rule_saliency, maps, &gradient)) return XAI_ERR;
+    const float *gradient; /* the shared saliency map: read, never written (others may read it too) */
+    if (xai_batch_rule_map(b, &xai_rule_saliency, NULL, &gradient)) return XAI_ERR;
     size_t n = (size_t)b->backend->batch * xai_value_size(&b->backend->graph->values[b->backend->graph->input]);
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t k = 0; k < n; k++) maps[k] *= b->input[k];
+    for (size_t k = 0; k < n; k++) maps[k] = gradient[k] * b->input[k];
     return XAI_OK;
 }
 

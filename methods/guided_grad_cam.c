@@ -8,15 +8,15 @@
 static int explain(const xai_method *self, xai_batch *b, float *maps, double *completeness)
 {
     (void)self, (void)completeness;
-    const float *guided, *cam;
-    if (xai_batch_rule_map(b, &xai_rule_guided_backprop, maps, &guided) || xai_batch_cam(b, &cam)) return XAI_ERR;
+    const float *guided, *cam; /* shared: read, never written */
+    if (xai_batch_rule_map(b, &xai_rule_guided_backprop, NULL, &guided) || xai_batch_cam(b, &cam)) return XAI_ERR;
     const xai_value *in = &b->backend->graph->values[b->backend->graph->input];
     size_t plane = (size_t)in->h * in->w;
     for (int n = 0; n < b->backend->batch; n++)
         for (int c = 0; c < in->c; c++) {
-            float *row = maps + ((size_t)n * in->c + c) * plane;
+            size_t row = ((size_t)n * in->c + c) * plane;
             const float *weight = cam + (size_t)n * plane;
-            for (size_t p = 0; p < plane; p++) row[p] *= weight[p];
+            for (size_t p = 0; p < plane; p++) maps[row + p] = guided[row + p] * weight[p];
         }
     return XAI_OK;
 }

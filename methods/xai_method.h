@@ -68,7 +68,9 @@ struct xai_method {
 };
 
 /* The map of `rule` for the batch, into `into` ([batch][C][H][W]), made on first use and
- * copied afterwards; with into NULL, into the batch's own memory. *map gets where it is. */
+ * copied afterwards; with into NULL, into the batch's own memory. *map gets where it is. The
+ * map is shared from then on: `into` must not be written afterwards (a method that derives its
+ * map from a rule's passes NULL and writes its own). */
 int xai_batch_rule_map(xai_batch *batch, const xai_rule *rule, float *into, const float **map);
 
 /* The batch's Grad-CAM at params->layer, upsampled to the input's H x W: [batch][H][W]. */

@@ -442,3 +442,37 @@ Test(estimators, grad_cam_reads_a_convolution_fused_with_its_activation)
     xai_graph_free(g);
     free(input), free(truth), free(maps), free(heat);
 }
+
+/* Methods that derive their maps from a rule's map leave it intact for the rule's own method,
+ * whatever the order on the command line. */
+Test(estimators, derived_methods_leave_the_shared_maps_intact)
+{
+    const char *path = seeded("resnet-tiny", 27, 64);
+    size_t image = 3 * 64 * 64, plane = 64 * 64;
+    float *input = malloc(2 * image * sizeof(float));
+    test_normal_floats(input, 2 * image, 19);
+    const xai_method *derived_first[4] = {&xai_method_gradient_x_input, &xai_method_guided_grad_cam,
+                                          &xai_method_saliency, &xai_method_guided_backprop};
+    const xai_method *alone[2] = {&xai_method_saliency, &xai_method_guided_backprop};
+    float *maps[2][4];
+    for (int run = 0; run < 2; run++) {
+        xai_graph *g = load(path);
+        xai_method_params p = small_params(g);
+        int n = run ? 2 : 4, targets[2] = {1, 2}, chosen[2];
+        xai_driver *d;
+        xai_driver_config c = {.methods = run ? alone : derived_first, .n_methods = n, .params = &p, .batch = 2};
+        cr_assert_eq(xai_driver_create(&d, g, &c), XAI_OK, "%s", xai_last_error());
+        float *heat[4], logits[20];
+        for (int m = 0; m < n; m++) maps[run][m] = malloc(2 * image * sizeof(float)), heat[m] = malloc(2 * plane * sizeof(float));
+        xai_driver_batch rows = {.input = input, .count = 2, .targets = targets, .chosen = chosen, .logits = logits,
+                                 .maps = maps[run], .heatmaps = heat};
+        cr_assert_eq(xai_driver_explain(d, &rows), XAI_OK, "%s", xai_last_error());
+        for (int m = 0; m < n; m++) free(heat[m]);
+        xai_driver_destroy(d);
+        xai_graph_free(g);
+    }
+    cr_expect_eq(memcmp(maps[0][2], maps[1][0], 2 * image * sizeof(float)), 0, "saliency after gradient_x_input differs");
+    cr_expect_eq(memcmp(maps[0][3], maps[1][1], 2 * image * sizeof(float)), 0, "guided_backprop after guided_grad_cam differs");
+    for (int m = 0; m < 4; m++) free(maps[0][m]);
+    free(maps[1][0]), free(maps[1][1]), free(input);
+}
