@@ -53,6 +53,7 @@ void xai_engine_destroy(xai_engine *e)
     free(e->kernels);
     free(e->seed);
     free(e->readable);
+    free(e->scratchpad);
     free(e->node_ms);
     free(e);
 }
@@ -221,6 +222,8 @@ static int setup(xai_engine *e)
             return xai_fail("%s: node '%s': the graph's weights were freed", g->path, n->name);
         if (choose_output_layout(e, i) || allocate_value(e, n->output) || set_up_node_state(e, i)) return XAI_ERR;
     }
+    if (e->scratchpad_bytes && !(e->scratchpad = xai_aligned_alloc(64, e->scratchpad_bytes)))
+        return xai_fail("out of memory for the convolutions' scratchpad (%zu bytes)", e->scratchpad_bytes);
     for (int i = 0; i < g->n_nodes; i++)
         if (bind_gradients(e, i)) return XAI_ERR;
     if (plain_output(e)) return XAI_ERR;

@@ -51,6 +51,8 @@ typedef struct {
     dnnl_memory_t diff_dst;             /* what the backward reads */
     dnnl_memory_t diff_src;             /* what the backward writes */
     reorder diff_src_reorder;           /* diff_src -> input gradient (adds when accumulating) */
+    dnnl_memory_desc_t scratch_md[2];   /* the forward's and the backward's scratchpads */
+    dnnl_memory_t scratch[2];           /* over the engine's scratchpad buffer; NULL when none */
     int fused_activation;               /* the next node (an activation) runs as a post-op */
     int skip_forward;                   /* an activation fused into the Conv before it */
     /* FLATTEN */
@@ -81,6 +83,8 @@ struct xai_engine {
     reorder output_reorder, output_seed_reorder;
     char *kernels;
     float *seed;                        /* [batch][classes]: one-hot seeds of xai_engine_backward */
+    void *scratchpad;                   /* the convolutions' scratchpad, the largest one's size */
+    size_t scratchpad_bytes;
     char *readable;                     /* per value: must stay materialized (xai_engine_config) */
     int forward_done;
     int profiling;
