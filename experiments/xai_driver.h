@@ -30,7 +30,7 @@ int xai_driver_map_channels(const xai_driver *driver, int m);
  * explain per image; NULL or < 0: the top one), image_ids (each image's index in its data set:
  * smoothgrad's noise key; NULL: 0..count-1). Out: chosen [count] logits, logits
  * [batch][classes], maps[m] [batch][channels][H][W], heatmaps[m] [batch][H][W], completeness[m]
- * [count] for the methods that report it, and milliseconds per image. */
+ * [count] for the methods that report it (completeness may be NULL), and milliseconds per image. */
 typedef struct {
     const float *input;
     int count;
