@@ -25,8 +25,8 @@ double xai_rng_normal(xai_rng *rng);
 /* Counter-based noise: out[k] = standard normal deviates that depend only on (key, k), so that
  * any split of the work (batches, threads, ranks, a resumed run) gives the same numbers. The
  * key mixes what names the stream: xai_rng_key(seed, image, sample). Box-Muller on pairs, with
- * the C library's float logarithm and sine: bit-identical on one machine, fast enough for the
- * millions SmoothGrad draws per image. */
+ * a logarithm and a sine of our own in float (series, vectorized, no FMA contraction): the same
+ * bits on every machine, and fast enough for the millions SmoothGrad draws per image. */
 uint64_t xai_rng_key(uint64_t a, uint64_t b, uint64_t c);
 void xai_rng_keyed_normals(uint64_t key, float *out, size_t n);
 
