@@ -107,6 +107,21 @@ static constant *add_constant(reader *r, const char *name)
 /* Copy a TensorProto's contents into a constant: float32 or int64, inline data only. The
  * message's raw bytes are released as soon as they are copied, so that a large model is never
  * held three times over while it loads. */
+/* A tensor's `count` elements of `size` bytes, from its raw data (little-endian, as ONNX says)
+ * or its typed field, into *out. The length must match the shape before anything is allocated:
+ * a corrupt shape over little data must not ask for gigabytes. */
+static int copy_data(const reader *r, const Onnx__TensorProto *t, const char *name, size_t count, size_t size,
+                     const void *typed, size_t n_typed, const char *kind, void **out)
+{
+    if (t->has_raw_data && t->raw_data.len != count * size)
+        return xai_fail("%s: tensor '%s' holds %zu bytes for %zu %s", r->path, name, t->raw_data.len, count, kind);
+    if (!t->has_raw_data && n_typed != count)
+        return xai_fail("%s: tensor '%s' holds %zu %s for shape of %zu", r->path, name, n_typed, kind, count);
+    if (!(*out = xai_malloc(count * size + 1))) return XAI_ERR;
+    memcpy(*out, t->has_raw_data ? (const void *)t->raw_data.data : typed, count * size);
+    return XAI_OK;
+}
+
 static int read_tensor(reader *r, Onnx__TensorProto *t, const char *name)
 {
     if (t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL || t->n_external_data)
@@ -130,35 +145,19 @@ static int read_tensor(reader *r, Onnx__TensorProto *t, const char *name)
     for (int d = 0; d < c->rank; d++) c->dims[d] = t->dims[d];
     c->count = count;
 
-    /* The data's length must match the shape before anything is allocated for it: a corrupt
-     * shape over little data must not ask for gigabytes. */
     if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
-        if (t->has_raw_data ? t->raw_data.len != count * sizeof(float) : t->n_float_data != count)
-            return t->has_raw_data ? xai_fail("%s: tensor '%s' holds %zu bytes for %zu floats", r->path, name,
-                                              t->raw_data.len, count)
-                                   : xai_fail("%s: tensor '%s' holds %zu floats for shape of %zu", r->path, name,
-                                              t->n_float_data, count);
-        if (!(c->data = xai_malloc(count * sizeof(float) + 1))) return XAI_ERR;
-        memcpy(c->data, t->has_raw_data ? (const void *)t->raw_data.data : (const void *)t->float_data,
-               count * sizeof(float)); /* raw data is little-endian, as ONNX says */
-        if (t->has_raw_data) {
+        int status = copy_data(r, t, name, count, sizeof(float), t->float_data, t->n_float_data, "floats",
+                               (void **)&c->data);
+        if (status == XAI_OK && t->has_raw_data) {
             free(t->raw_data.data); /* protobuf-c's default allocator is malloc */
             t->raw_data.data = NULL;
             t->raw_data.len = 0;
         }
-        return XAI_OK;
+        return status;
     }
-    if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
-        if (t->has_raw_data ? t->raw_data.len != count * sizeof(int64_t) : t->n_int64_data != count)
-            return t->has_raw_data ? xai_fail("%s: tensor '%s' holds %zu bytes for %zu int64", r->path, name,
-                                              t->raw_data.len, count)
-                                   : xai_fail("%s: tensor '%s' holds %zu int64 for shape of %zu", r->path, name,
-                                              t->n_int64_data, count);
-        if (!(c->int_data = xai_malloc(count * sizeof(int64_t) + 1))) return XAI_ERR;
-        memcpy(c->int_data, t->has_raw_data ? (const void *)t->raw_data.data : (const void *)t->int64_data,
-               count * sizeof(int64_t));
-        return XAI_OK;
-    }
+    if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
+        return copy_data(r, t, name, count, sizeof(int64_t), t->int64_data, t->n_int64_data, "int64",
+                         (void **)&c->int_data);
     return xai_fail("%s: tensor '%s' has data type %d; xaibench reads float32 weights only",
                     r->path, name, t->data_type);
 }
