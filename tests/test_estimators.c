@@ -21,12 +21,13 @@
 #include "xai_rng.h"
 #include "xai_status.h"
 
-/* Small settings, so that the reference engines get through the multi-pass methods. */
-static xai_method_params small_params(const xai_graph *g)
+/* Small settings (`passes` samples and steps), so that the reference engines get through the
+ * multi-pass methods. */
+static xai_method_params small_params(const xai_graph *g, int passes)
 {
     xai_method_params p;
     xai_method_params_default(&p);
-    p.samples = 4, p.steps = 4, p.seed = 7;
+    p.samples = passes, p.steps = passes, p.seed = 7;
     cr_assert_eq(xai_method_params_resolve(&p, g, NULL), XAI_OK, "%s", xai_last_error());
     return p;
 }
@@ -130,15 +131,15 @@ static void top_classes(const xai_graph *g, const float *input, int n, int *targ
 }
 
 /* `methods` through the driver at batch n and at batch 1 on the model at `path`, against the
- * references, on n images of `input`. */
-static void judge_methods(const char *path, const float *input, int n, const xai_method *const *methods)
+ * references, on n images of `input`, the multi-pass ones with `passes` samples or steps. */
+static void judge_methods(const char *path, const float *input, int n, const xai_method *const *methods, int passes)
 {
     xai_graph *g = load(path);
     const xai_value *in = &g->values[g->input];
     size_t plane = (size_t)in->h * in->w;
     int targets[8];
     top_classes(g, input, n, targets);
-    xai_method_params p = small_params(g);
+    xai_method_params p = small_params(g, passes);
     for (int k = 0; methods[k]; k++) {
         const xai_method *m = methods[k];
         size_t map = (size_t)xai_method_channels(m, &p, in->c) * plane;
@@ -188,7 +189,7 @@ static void judge_seeded(const char *arch, int seed, int size)
     size_t image = (size_t)3 * size * size;
     float *input = malloc(3 * image * sizeof(float));
     test_normal_floats(input, 3 * image, (uint64_t)seed + 100);
-    judge_methods(path, input, 3, xai_methods);
+    judge_methods(path, input, 3, xai_methods, 4);
     free(input);
 }
 
@@ -209,7 +210,7 @@ Test(estimators, gradient_x_input_is_saliency_times_input)
     cr_assert_eq(xai_engine_create(&e, g, 2, 0), XAI_OK);
     xai_backend b;
     xai_backend_of_engine(&b, e);
-    xai_method_params p = small_params(g);
+    xai_method_params p = small_params(g, 4);
     run_on(&b, NULL, &xai_method_gradient_x_input, &p, input, 2, targets, a);
     run_on(&b, NULL, &xai_method_saliency, &p, input, 2, targets, s);
     size_t wrong = 0;
@@ -278,7 +279,7 @@ Test(estimators, grad_cam_is_the_cam_computed_by_hand)
         } else {
             cr_assert_eq(xai_backend_reference(&b, g, 1, 64), XAI_OK);
         }
-        xai_method_params p = small_params(g);
+        xai_method_params p = small_params(g, 4);
         cr_expect_str_eq(p.layer_name, relu_name, "the default layer is the one entering the last global pooling, not %s",
                          p.layer_name);
         float got[16];
@@ -300,7 +301,7 @@ static float *smoothgrad_maps(double noise, int batch, int threads, const xai_me
     size_t image = xai_value_size(&g->values[g->input]), plane = image / 3;
     float *input = malloc(3 * image * sizeof(float)), *all = malloc(3 * image * sizeof(float));
     test_normal_floats(input, 3 * image, 11);
-    xai_method_params p = small_params(g);
+    xai_method_params p = small_params(g, 4);
     p.noise = noise;
     xai_driver *d;
     xai_driver_config c = {.methods = &method, .n_methods = 1, .params = &p, .batch = batch, .threads = threads};
@@ -376,11 +377,11 @@ Test(estimators, every_method_matches_the_reference_on_resnet18, .timeout = 900,
     judge_seeded("resnet18", 25, 112);
 }
 
-/* The real MobileNetV2 (../shared/models) on pets.jpg and two photos: the single-pass methods that
- * are new here (the rule maps are judged on it by test_real_model; the multi-pass ones, built on
- * the same passes, on the ResNets above: eight of them on a 224 x 224 MobileNetV2 in the
- * reference engines would take minutes). */
-Test(estimators, single_pass_methods_match_the_reference_on_mobilenet_v2, .timeout = 900, .disabled = XAI_SANITIZED)
+/* The real MobileNetV2 (../shared/models) on pets.jpg and two photos, every method through the
+ * driver; SmoothGrad and Integrated Gradients with 2 samples and steps (the reference engines'
+ * passes at 224 x 224 cost seconds each; 2 passes still fill a sample batch of 2 per image and
+ * run 6 of them for batch 3). */
+Test(estimators, every_method_matches_the_reference_on_mobilenet_v2, .timeout = 900, .disabled = XAI_SANITIZED)
 {
     static const char *const model = "../shared/models/mobilenet_v2_coral_float.onnx";
     static const char *const photos[3] = {"../shared/images/pets.jpg", "data/samples/dog.jpg", "data/samples/chelsea.png"};
@@ -398,8 +399,7 @@ Test(estimators, single_pass_methods_match_the_reference_on_mobilenet_v2, .timeo
         xai_image_free(&photo);
     }
     xai_graph_free(g);
-    const xai_method *methods[] = {&xai_method_gradient_x_input, &xai_method_grad_cam, &xai_method_guided_grad_cam, NULL};
-    judge_methods(model, input, 3, methods);
+    judge_methods(model, input, 3, xai_methods, 2);
     free(input);
 }
 
@@ -418,7 +418,7 @@ Test(estimators, grad_cam_reads_a_convolution_fused_with_its_activation)
     float *input = malloc(image * sizeof(float)), *truth = malloc(plane * sizeof(float));
     float *maps = malloc(plane * sizeof(float)), *heat = malloc(plane * sizeof(float)), logits[10];
     test_normal_floats(input, image, 17);
-    xai_method_params p = small_params(g);
+    xai_method_params p = small_params(g, 4);
     cr_assert_eq(xai_method_params_resolve(&p, g, layer), XAI_OK, "%s", xai_last_error());
     int target[1];
     top_classes(g, input, 1, target);
@@ -457,7 +457,7 @@ Test(estimators, derived_methods_leave_the_shared_maps_intact)
     float *maps[2][4];
     for (int run = 0; run < 2; run++) {
         xai_graph *g = load(path);
-        xai_method_params p = small_params(g);
+        xai_method_params p = small_params(g, 4);
         int n = run ? 2 : 4, targets[2] = {1, 2}, chosen[2];
         xai_driver *d;
         xai_driver_config c = {.methods = run ? alone : derived_first, .n_methods = n, .params = &p, .batch = 2};
