@@ -117,6 +117,8 @@ static double copy_bandwidth(int threads)
     return best;
 }
 
+#define OPERATORS (XAI_OP_GEMM + 1) /* xai_op's values */
+
 /* Time every node over `iterations` explains of three maps; report the depthwise convolutions. */
 static int depthwise_report(const xai_graph *g, int batch, int threads, int iterations)
 {
@@ -137,18 +139,30 @@ static int depthwise_report(const xai_graph *g, int batch, int threads, int iter
     xai_engine_set_profiling(e, 1);
     for (int it = 0; it < iterations && status == XAI_OK; it++) status = xai_engine_explain(e, &rq);
     double all_fwd = 0, all_bwd = 0, dw_fwd = 0, dw_bwd = 0, dw_bytes = 0;
-    int layers = 0;
+    double op_fwd[OPERATORS] = {0}, op_bwd[OPERATORS] = {0};
+    int layers = 0, op_nodes[OPERATORS] = {0};
     for (int i = 0; status == XAI_OK && i < g->n_nodes; i++) {
         double f, b;
         xai_engine_node_time(e, i, &f, &b);
         all_fwd += f, all_bwd += b;
         const xai_node *n = &g->nodes[i];
+        op_fwd[n->op] += f, op_bwd[n->op] += b, op_nodes[n->op]++;
         if (n->op != XAI_OP_CONV || n->group == 1 || n->group != n->in_channels) continue;
         /* forward reads the input and writes the output (backward-data the other way), plus
          * the weights; per pass */
         double bytes = 4.0 * ((double)batch * (xai_value_size(&g->values[n->input[0]]) + xai_value_size(&g->values[n->output])) +
                               (double)n->out_channels * n->kernel_h * n->kernel_w);
         dw_fwd += f, dw_bwd += b, dw_bytes += bytes, layers++;
+    }
+    if (status == XAI_OK) {
+        printf("every node by operator, batch %d, %d threads, ms per image per pass:\n", batch, threads);
+        printf("  %-20s %6s %10s %10s\n", "operator", "nodes", "forward", "backward");
+        double per = (double)iterations * batch;
+        for (int op = 0; op < OPERATORS; op++)
+            if (op_nodes[op])
+                printf("  %-20s %6d %10.3f %10.3f\n", xai_op_name((xai_op)op), op_nodes[op], op_fwd[op] / per,
+                       op_bwd[op] / (3.0 * per));
+        printf("  %-20s %6d %10.3f %10.3f\n", "all", g->n_nodes, all_fwd / per, all_bwd / (3.0 * per));
     }
     if (status == XAI_OK && layers) {
         double fwd_pass = dw_fwd / iterations, bwd_pass = dw_bwd / (3.0 * iterations), copy = copy_bandwidth(threads);
