@@ -4,8 +4,9 @@
  *     maps alone (goal: <= 1.05x);
  *   - smoothgrad and integrated_gradients (n = m = 50), per image, against 50 x (one forward +
  *     one backward) on an engine of their sample batch (goal: <= 1.05x).
- * Usage: bench_methods [--model F.onnx] [--threads T] [--batch B] [--rounds R]
- * (default: a seeded ResNet18, 2 threads, batch 8, 3 rounds). */
+ * Usage: bench_methods [--model F.onnx] [--threads T] [--batch B] [--rounds R] [--multi-pass-only]
+ * (default: a seeded ResNet18, 2 threads, batch 8, 3 rounds; --multi-pass-only times smoothgrad
+ * and integrated_gradients alone, for bench/methods_vs_pytorch.py's rounds). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,13 +95,20 @@ static double pass_ms(int S, int threads, const float *input)
 
 int main(int argc, char **argv)
 {
-    int threads = 2, B = 8, rounds = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    int threads = 2, B = 8, rounds = 3, multi_pass_only = 0;
+    for (int i = 1; i < argc; i += 2) {
+        if (!strcmp(argv[i], "--multi-pass-only")) {
+            multi_pass_only = 1, i--; /* takes no value */
+            continue;
+        }
+        if (i + 1 >= argc) return fprintf(stderr, "bench_methods: option %s needs a value\n", argv[i]), 2;
         if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--rounds")) rounds = atoi(argv[i + 1]);
-        else return fprintf(stderr, "usage: bench_methods [--model F.onnx] [--threads T] [--batch B] [--rounds R]\n"), 2;
+        else
+            return fprintf(stderr, "usage: bench_methods [--model F.onnx] [--threads T] [--batch B] [--rounds R] "
+                                   "[--multi-pass-only]\n"), 2;
     }
     char seeded[] = "/tmp/bench_methods_resnet18.onnx";
     if (!model_path) {
@@ -123,6 +131,11 @@ int main(int argc, char **argv)
     int S = xai_sample_batch(50);
     double r3[16], r5[16], base[16], sg[16], ig[16], cam_ratio[16], sg_ratio[16], ig_ratio[16];
     for (int r = 0; r < rounds && r < 16; r++) {
+        if (multi_pass_only) {
+            sg[r] = driver_ms(&smooth, 1, B, threads, input, B);
+            ig[r] = driver_ms(&integrated, 1, B, threads, input, B);
+            continue;
+        }
         r3[r] = driver_ms(rules, 3, B, threads, input, images);
         r5[r] = driver_ms(with_cam, 5, B, threads, input, images);
         base[r] = 50 * pass_ms(S, threads, input);
@@ -133,6 +146,12 @@ int main(int argc, char **argv)
                 r3[r], r5[r], base[r], sg[r], ig[r]);
     }
     int n = rounds < 16 ? rounds : 16;
+    if (multi_pass_only) {
+        printf("%s, batch %d, %d threads; medians of %d rounds (ms per image):\n", model_path, B, threads, n);
+        printf("  smoothgrad (n = 50) %.1f; integrated_gradients (m = 50) %.1f\n", xai_median(sg, n), xai_median(ig, n));
+        free(input);
+        return 0;
+    }
     printf("%s, batch %d, %d threads; medians of %d rounds (ms per image):\n", model_path, B, threads, n);
     printf("  three rule maps %.1f; with grad_cam and guided_grad_cam %.1f: %.3fx (goal <= 1.05)\n", xai_median(r3, n),
            xai_median(r5, n), xai_median(cam_ratio, n));

@@ -6,8 +6,10 @@ the same N(0, 1) images, n = m = 50 samples in batches of 10, the same threads.
 
     bench/methods_vs_pytorch.py [--threads T] [--images N] [--rounds R]
 
-xaibench's figures come from build/bench_methods (its medians), PyTorch's from this script
-(medians of R rounds); it prints both and their ratio. Without PyTorch it says so and exits 0.
+Each round times PyTorch's SmoothGrad, PyTorch's Integrated Gradients, then xaibench's two
+(build/bench_methods --multi-pass-only --rounds 1), so that a change of clock or load touches both
+alike; it prints the medians over the rounds and their ratios. Without PyTorch it says so and
+exits 0.
 """
 import argparse
 import os
@@ -75,20 +77,17 @@ def integrated_gradients(model, x, target):
     return x * total
 
 
-def pytorch_ms(model, method, images, rounds):
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for x in images:
-            method(model, x, 0)
-        times.append(1e3 * (time.perf_counter() - started) / len(images))
-    return sorted(times)[len(times) // 2]
+def pytorch_ms(model, method, images):
+    started = time.perf_counter()
+    for x in images:
+        method(model, x, 0)
+    return 1e3 * (time.perf_counter() - started) / len(images)
 
 
-def xaibench_ms(model_path, threads, rounds):
-    out = subprocess.run(["build/bench_methods", "--model", model_path, "--threads", str(threads), "--rounds",
-                          str(rounds)], check=True, capture_output=True, text=True).stdout
-    found = re.search(r"smoothgrad \(n = 50\) ([0-9.]+).*integrated_gradients \(m = 50\) ([0-9.]+)", out)
+def xaibench_ms(model_path, threads):
+    out = subprocess.run(["build/bench_methods", "--model", model_path, "--threads", str(threads), "--rounds", "1",
+                          "--multi-pass-only"], check=True, capture_output=True, text=True).stdout
+    found = re.search(r"smoothgrad \(n = 50\) ([0-9.]+); integrated_gradients \(m = 50\) ([0-9.]+)", out)
     if not found:
         sys.exit("methods_vs_pytorch: unexpected bench_methods output:\n" + out)
     return float(found.group(1)), float(found.group(2))
@@ -107,9 +106,11 @@ def main():
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     images = [torch.randn(3, 224, 224) for _ in range(args.images)]
-    torch_sg = pytorch_ms(model, smoothgrad, images, args.rounds)
-    torch_ig = pytorch_ms(model, integrated_gradients, images, args.rounds)
-    ours_sg, ours_ig = xaibench_ms(path, args.threads, args.rounds)
+    rounds = []
+    for _ in range(args.rounds):
+        rounds.append((pytorch_ms(model, smoothgrad, images), pytorch_ms(model, integrated_gradients, images))
+                      + xaibench_ms(path, args.threads))
+    torch_sg, torch_ig, ours_sg, ours_ig = (float(np.median([r[k] for r in rounds])) for k in range(4))
     print(f"seeded ResNet18, {args.threads} threads, 50 samples in batches of {SAMPLE_BATCH}, ms per image "
           f"(medians of {args.rounds} rounds):")
     print(f"  smoothgrad:            xaibench {ours_sg:8.1f}   PyTorch {torch.__version__} {torch_sg:8.1f}   "
