@@ -61,27 +61,6 @@ static int describe_conv(const xai_engine *e, const xai_node *c, conv_descs *d)
     return XAI_OK;
 }
 
-/* A convolution with few input channels (the first layer's 3): oneDNN's first choice for its
- * backward-data, the direct jit kernel, is slow there (ResNet18's 7x7 stride-2 conv1: 6.1 ms per
- * image at batch 10 on 2 threads, against 2.0 ms for its im2col gemm kernel, which it lists
- * second). Take the gemm kernel when oneDNN offers one; keep the first choice otherwise. */
-static void prefer_gemm_backward(xai_engine *e, const conv_descs *d, const_dnnl_primitive_attr_t attr,
-                                 const_dnnl_primitive_desc_t fpd, dnnl_primitive_desc_t *bpd)
-{
-    dnnl_primitive_desc_iterator_t it;
-    if (dnnl_primitive_desc_iterator_create(&it, &d->backward, attr, e->dnnl, fpd) != dnnl_success) return;
-    do {
-        dnnl_primitive_desc_t candidate = dnnl_primitive_desc_iterator_fetch(it);
-        if (candidate && strstr(engine_impl_name(candidate), "gemm")) {
-            dnnl_primitive_desc_destroy(*bpd);
-            *bpd = candidate;
-            break;
-        }
-        if (candidate) dnnl_primitive_desc_destroy(candidate);
-    } while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
-    dnnl_primitive_desc_iterator_destroy(it);
-}
-
 /* The primitive descriptors: oneDNN picks the kernels and layouts here. With a fused activation
  * (the node after, a ReLU or Clip) the forward carries it as an eltwise post-op. Scratchpads are
  * the engine's own (user mode): oneDNN's library-managed one is shared by every primitive of a
@@ -112,14 +91,13 @@ static int choose_kernels(xai_engine *e, int i, const conv_descs *d, dnnl_primit
         *fpd = NULL;
         s = dnnl_runtime_error;
     }
-    if (s == dnnl_success && g->values[g->nodes[i].input[0]].c < 16) prefer_gemm_backward(e, d, plain, *fpd, bpd);
     if (ops) dnnl_post_ops_destroy(ops);
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (plain) dnnl_primitive_attr_destroy(plain);
     CHECK(s, "convolution descriptors");
     node_exec *x = &e->exec[i];
     x->scratch_md[0] = *dnnl_primitive_desc_query_md(*fpd, dnnl_query_scratchpad_md, 0);
-    x->scratch_md[1] = *dnnl_primitive_desc_query_md(*bpd, dnnl_query_scratchpad_md, 0);
+    if (!x->gemm_backward) x->scratch_md[1] = *dnnl_primitive_desc_query_md(*bpd, dnnl_query_scratchpad_md, 0);
     for (int k = 0; k < 2; k++) {
         size_t bytes = dnnl_memory_desc_get_size(&x->scratch_md[k]);
         if (bytes > e->scratchpad_bytes) e->scratchpad_bytes = bytes;
@@ -127,8 +105,8 @@ static int choose_kernels(xai_engine *e, int i, const conv_descs *d, dnnl_primit
     return XAI_OK;
 }
 
-/* The weights in the forward's and the backward's layouts, reordered once from ONNX's; the
- * graph's copy is freed when the engine consumes it. */
+/* The weights in the forward's and the backward's layouts (backward_md NULL: no backward
+ * primitive), reordered once from ONNX's; the graph's copy is freed when the engine consumes it. */
 static int place_weights(xai_engine *e, int i, const conv_descs *d, const dnnl_memory_desc_t *forward_md,
                          const dnnl_memory_desc_t *backward_md)
 {
@@ -138,13 +116,13 @@ static int place_weights(xai_engine *e, int i, const conv_descs *d, const dnnl_m
     reorder wr = {0};
     int status = engine_memory(e, &user, &d->weight_user, c->weight);
     if (!status) status = engine_memory(e, &x->weight_forward, forward_md, NULL);
-    if (!status) status = engine_memory(e, &x->weight_backward, backward_md, NULL);
+    if (!status && backward_md) status = engine_memory(e, &x->weight_backward, backward_md, NULL);
     if (!status) status = engine_memory(e, &x->bias, &d->bias, c->bias);
     if (!status) status = engine_make_reorder(e, &wr, user, x->weight_forward, 0);
     if (!status) status = engine_run_reorder(e, &wr);
     engine_destroy_reorder(&wr);
-    if (!status) status = engine_make_reorder(e, &wr, user, x->weight_backward, 0);
-    if (!status) status = engine_run_reorder(e, &wr);
+    if (!status && backward_md) status = engine_make_reorder(e, &wr, user, x->weight_backward, 0);
+    if (!status && backward_md) status = engine_run_reorder(e, &wr);
     engine_destroy_reorder(&wr);
     if (!status && dnnl_stream_wait(e->stream) != dnnl_success)
         status = xai_fail("oneDNN: weight reorder of convolution '%s' failed", c->name);
@@ -171,6 +149,7 @@ static int meet_layouts(xai_engine *e, int i, const_dnnl_primitive_desc_t fpd, c
     if (dnnl_memory_desc_equal(f_src, &src->md)) x->src = src->data_mem;
     else if (!(status = engine_memory(e, &x->src, f_src, NULL)))
         status = engine_make_reorder(e, &x->src_reorder, src->data_mem, x->src, 0);
+    if (x->gemm_backward) return status; /* it reads and writes the values' gradients as they are */
     /* Output gradient: the value's layout is f_dst; the backward may want another. */
     if (!status && !dnnl_memory_desc_equal(b_ddst, f_dst)) status = engine_memory(e, &x->diff_dst, b_ddst, NULL);
     /* Input gradient: written straight into the input's gradient when the layouts agree and
@@ -186,16 +165,21 @@ int engine_conv_create(xai_engine *e, int i, dnnl_memory_desc_t *out_md)
     node_exec *x = &e->exec[i];
     conv_descs d;
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    x->gemm_backward = engine_conv_gemm_fits(e, i);
     if (describe_conv(e, c, &d) || choose_kernels(e, i, &d, &fpd, &bpd)) return XAI_ERR;
     x->impl[0] = engine_impl_name(fpd);
-    x->impl[1] = engine_impl_name(bpd);
+    x->impl[1] = x->gemm_backward ? "xaibench:tiled_gemm_col2im" : engine_impl_name(bpd);
     *out_md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
-    int status = place_weights(e, i, &d, dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0),
-                               dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0));
+    int status = x->gemm_backward ? engine_conv_gemm_plan(e, i) : XAI_OK;
+    if (!status)
+        status = place_weights(e, i, &d, dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0),
+                               x->gemm_backward ? NULL : dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0));
     if (!status) status = meet_layouts(e, i, fpd, bpd);
     if (!status && dnnl_primitive_create(&x->forward, fpd) != dnnl_success) x->forward = NULL;
-    if (!status && x->forward && dnnl_primitive_create(&x->backward, bpd) != dnnl_success) x->backward = NULL;
-    if (!status && !(x->forward && x->backward)) status = xai_fail("oneDNN: cannot create convolution '%s'", c->name);
+    if (!status && x->forward && !x->gemm_backward && dnnl_primitive_create(&x->backward, bpd) != dnnl_success)
+        x->backward = NULL;
+    if (!status && !(x->forward && (x->backward || x->gemm_backward)))
+        status = xai_fail("oneDNN: cannot create convolution '%s'", c->name);
     dnnl_primitive_desc_destroy(fpd);
     dnnl_primitive_desc_destroy(bpd);
     return status;
@@ -210,6 +194,7 @@ int engine_conv_bind_gradients(xai_engine *e, int i)
         if (dnnl_memory_desc_get_size(&x->scratch_md[k]) &&
             engine_memory(e, &x->scratch[k], &x->scratch_md[k], e->scratchpad))
             return XAI_ERR;
+    if (x->gemm_backward) return XAI_OK;
     /* With a fused activation, the gradient that reaches this conv is that of its own output
      * value (the pre-activation one), written by the activation's rule. */
     value_buffer *out = &e->values[c->output];
@@ -240,6 +225,7 @@ int engine_conv_forward(xai_engine *e, int i)
 int engine_conv_backward(xai_engine *e, int i)
 {
     node_exec *x = &e->exec[i];
+    if (x->gemm_backward) return engine_conv_gemm_backward(e, i);
     if (x->diff_dst_reorder.prim && engine_run_reorder(e, &x->diff_dst_reorder)) return XAI_ERR;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, x->diff_dst}, {DNNL_ARG_WEIGHTS, x->weight_backward},
                                {DNNL_ARG_DIFF_SRC, x->diff_src}, {DNNL_ARG_SCRATCHPAD, x->scratch[1]}};
@@ -266,6 +252,7 @@ void engine_conv_destroy(xai_engine *e, int i)
         if (x->diff_dst && x->diff_dst != e->values[n->output].grad_mem) dnnl_memory_destroy(x->diff_dst);
         if (x->diff_src && x->diff_src != e->values[n->input[0]].grad_mem) dnnl_memory_destroy(x->diff_src);
     }
+    free(x->gemm_work);
     engine_destroy_reorder(&x->src_reorder);
     engine_destroy_reorder(&x->diff_dst_reorder);
     engine_destroy_reorder(&x->diff_src_reorder);

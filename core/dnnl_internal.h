@@ -54,6 +54,10 @@ typedef struct {
     dnnl_memory_desc_t scratch_md[2];   /* the forward's and the backward's scratchpads */
     dnnl_memory_t scratch[2];           /* over the engine's scratchpad buffer; NULL when none */
     int fused_activation;               /* the next node (an activation) runs as a post-op */
+    int gemm_backward;                  /* backward-data by dnnl_conv_gemm.c, not by oneDNN's primitive */
+    float *gemm_work;                   /* its per-thread tile, column and phase-row buffers */
+    size_t gemm_work_floats;            /* per thread */
+    int gemm_tile_rows, gemm_lead, gemm_phase_len;
     int skip_forward;                   /* an activation fused into the Conv before it */
     /* FLATTEN */
     reorder flatten_forward, flatten_backward;
@@ -61,7 +65,8 @@ typedef struct {
     reorder add_rhs;
     /* MAXPOOL: buffer offset of the chosen input element, per output element */
     int32_t *argmax;
-    /* GEMM: the weight [out][in] and, for the backward pass, transposed to [in][out] */
+    /* GEMM: the weight [out][in] and, for the backward pass, transposed to [in][out];
+     * CONV with gemm_backward: the weight as ONNX stores it, [out][in][kh][kw] */
     float *weight, *weight_t;
     int accumulate[2];                  /* backward adds into input k's gradient */
     const char *impl[2];                /* oneDNN kernel names, forward and backward */
@@ -128,6 +133,14 @@ int engine_conv_bind_gradients(xai_engine *e, int i);
 int engine_conv_forward(xai_engine *e, int i);
 int engine_conv_backward(xai_engine *e, int i);
 void engine_conv_destroy(xai_engine *e, int i);
+
+/* ---- dnnl_conv_gemm.c: backward-data of convolutions with few input channels ---- */
+
+/* Does node i's backward-data run there (a Conv of one group with under 16 input channels)? */
+int engine_conv_gemm_fits(const xai_engine *e, int i);
+/* Its buffers and its copy of the weights (before the graph's copy may be freed). */
+int engine_conv_gemm_plan(xai_engine *e, int i);
+int engine_conv_gemm_backward(xai_engine *e, int i);
 
 /* ---- dnnl_kernels.c: our loops, over the values' layouts ---- */
 

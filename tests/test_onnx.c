@@ -199,6 +199,22 @@ static int run_node_case(const char *dir, char *why, size_t why_size)
         cr_assert_leq(fabs(fast[i] - expected[i]), 1e-5 * top, "%s: oneDNN output %zu = %g, expected %g", dir, i, fast[i], expected[i]);
         cr_assert_leq(fabs(slow[i] - expected[i]), 1e-5 * top, "%s: reference output %zu = %g, expected %g", dir, i, slow[i], expected[i]);
     }
+    /* The backward-data pass too: a seeded output gradient down to the input, on both engines
+     * (the plain gradient, so every element takes part), within 1e-4 of the largest element of
+     * the double reference's (these cases sum at most a few hundred terms per element; a tap at
+     * the wrong place is off by the size of a term). */
+    float *seed = malloc(outputs * sizeof(float)), *dx = malloc(in_count * sizeof(float));
+    double *seed_d = malloc(outputs * sizeof(double)), *dx_d = malloc(in_count * sizeof(double));
+    test_normal_floats(seed, outputs, 5);
+    for (size_t i = 0; i < outputs; i++) seed_d[i] = seed[i];
+    cr_assert_eq(xai_engine_backward_seeded(e, &xai_rule_saliency, seed, dx, -1), XAI_OK, "%s: %s", dir, xai_last_error());
+    cr_assert_eq(xai_reference_backward_seeded(r, &xai_rule_saliency, seed_d, dx_d, -1), XAI_OK);
+    double largest = 1e-30;
+    for (size_t i = 0; i < in_count; i++) largest = fmax(largest, fabs(dx_d[i]));
+    for (size_t i = 0; i < in_count; i++)
+        cr_assert_leq(fabs(dx[i] - dx_d[i]), 1e-4 * largest,
+                      "%s: oneDNN input gradient %zu = %g, reference %g", dir, i, dx[i], dx_d[i]);
+    free(seed), free(dx), free(seed_d), free(dx_d);
     xai_engine_destroy(e);
     xai_reference_destroy(r);
     free(fast), free(slow), free(in), free(expected);
