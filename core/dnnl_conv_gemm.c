@@ -21,6 +21,12 @@
 static int phase_of(int q, int s) { return ((q % s) + s) % s; }
 static int offset_of_shift(int q, int s) { return (q - phase_of(q, s)) / s; }
 
+/* Floats of one thread's phase rows: [channel][input row][phase][phase_len]. */
+static size_t phase_rows_floats(const xai_value *in, const xai_node *c, const node_exec *x)
+{
+    return (size_t)in->c * in->h * c->stride_w * x->gemm_phase_len;
+}
+
 int engine_conv_gemm_fits(const xai_engine *e, int i)
 {
     const xai_node *c = &e->graph->nodes[i];
@@ -42,8 +48,7 @@ int engine_conv_gemm_plan(xai_engine *e, int i)
     x->gemm_tile_rows = out->w >= 896 ? 1 : 896 / out->w; /* ~900 pixels a tile: col stays in L2 */
     if (x->gemm_tile_rows > out->h) x->gemm_tile_rows = out->h;
     size_t pixels = (size_t)x->gemm_tile_rows * out->w, taps = (size_t)in->c * c->kernel_h * c->kernel_w;
-    size_t rows = (size_t)in->c * in->h * c->stride_w * x->gemm_phase_len;
-    x->gemm_work_floats = (pixels * out->c + taps * pixels + rows + 15) / 16 * 16;
+    x->gemm_work_floats = (pixels * out->c + taps * pixels + phase_rows_floats(in, c, x) + 15) / 16 * 16;
     size_t count = (size_t)out->c * taps;
     x->weight = xai_malloc(count * sizeof(float));
     x->gemm_work = xai_aligned_alloc(64, (size_t)e->threads * x->gemm_work_floats * sizeof(float));
@@ -110,10 +115,10 @@ static void weave_row(const conv_gemm *k, int first, int count, int n, int ch, i
     const layout *lx = &k->dx->lay;
     float *o = k->dx->grad + offset_of(lx, n, ch, ih, 0);
     for (int phase = 0; phase < S && phase < IW; phase++) {
-        size_t at = ((size_t)(ch * k->in->h + ih) * S + phase) * L + k->x->gemm_lead;
+        const float *row = rows_of(k, first) + ((size_t)(ch * k->in->h + ih) * S + phase) * L + k->x->gemm_lead;
         for (int j = 0; j * S + phase < IW; j++) {
             float v = 0.f;
-            for (int b = first; b < first + count; b++) v += rows_of(k, b)[at + j];
+            for (int b = 0; b < count; b++) v += row[(size_t)b * k->x->gemm_work_floats + j];
             float *d = o + (size_t)(j * S + phase) * lx->sw;
             *d = accumulate ? *d + v : v;
         }
@@ -128,7 +133,7 @@ int engine_conv_gemm_backward(xai_engine *e, int i)
     conv_gemm k = {.c = c, .in = &g->values[c->input[0]], .out = &g->values[c->output],
                    .dy = &e->values[c->output], .dx = &e->values[c->input[0]], .x = x,
                    .taps = (size_t)g->values[c->input[0]].c * c->kernel_h * c->kernel_w};
-    k.rows_floats = (size_t)k.in->c * k.in->h * c->stride_w * x->gemm_phase_len;
+    k.rows_floats = phase_rows_floats(k.in, c, x);
     int T = x->gemm_tile_rows, OH = k.out->h, IH = k.in->h, C = k.in->c, tiles = (OH + T - 1) / T;
     int accumulate = x->accumulate[0], failed = 0;
     if (e->batch >= e->threads) { /* a thread per image */
