@@ -1,7 +1,9 @@
 /* bench_methods.c - what the methods beyond the rules cost, each against its baseline measured
  * in the same run (medians of --rounds):
  *   - grad_cam + guided_grad_cam added to the three rule maps, per image, against the three rule
- *     maps alone (goal: <= 1.05x);
+ *     maps alone (goal: <= 1.05x); two runs of the driver, so the host's load moves it by a few
+ *     per cent, and beside it the driver's own split of the five-method run: the cams' time
+ *     (their heat maps included) against the forward and rule maps of the same batches;
  *   - smoothgrad and integrated_gradients (n = m = 50), per image, against 50 x (one forward +
  *     one backward) on an engine of their sample batch (goal: <= 1.05x).
  * Usage: bench_methods [--model F.onnx] [--threads T] [--batch B] [--rounds R] [--multi-pass-only]
@@ -31,9 +33,11 @@ static xai_graph *load(void)
     return g;
 }
 
-/* Milliseconds per image of the driver running `methods` on `images` images in batches of B. */
+/* Milliseconds per image of the driver running `methods` on `images` images in batches of B;
+ * `spent`, when given, gets the driver's own per-image split of the same batches: [0] the
+ * forward, [1 + m] method m. */
 static double driver_ms(const xai_method *const *methods, int n_methods, int B, int threads, const float *input,
-                        int images)
+                        int images, double *spent)
 {
     xai_graph *g = load();
     xai_method_params p;
@@ -60,6 +64,8 @@ static double driver_ms(const xai_method *const *methods, int n_methods, int B, 
         xai_driver_batch rows = {.input = input + (size_t)at * image, .count = B, .chosen = chosen, .logits = logits,
                                  .maps = maps, .heatmaps = heat, .completeness = completeness};
         if (xai_driver_explain(d, &rows)) fprintf(stderr, "bench_methods: %s\n", xai_last_error()), exit(1);
+        for (int m = -1; spent && first >= 0 && m < n_methods; m++)
+            spent[1 + m] += (m < 0 ? rows.ms_forward : rows.ms_methods[m]) * B / images;
     }
     double ms = 1e3 * (xai_now_seconds() - started) / images;
     for (int m = 0; m < n_methods; m++) free(maps[m]), free(heat[m]), free(completeness[m]);
@@ -119,7 +125,7 @@ int main(int argc, char **argv)
     xai_graph *g = load();
     size_t image = xai_value_size(&g->values[g->input]);
     xai_graph_free(g);
-    int images = 2 * B; /* rule maps: two batches; multi-pass: the same images */
+    int images = 4 * B; /* rule maps: four batches; multi-pass: the first batch's images */
     float *input = malloc((size_t)images * image * sizeof(float));
     xai_rng rng;
     xai_rng_seed(&rng, 3);
@@ -129,21 +135,24 @@ int main(int argc, char **argv)
                                      &xai_method_grad_cam, &xai_method_guided_grad_cam};
     const xai_method *smooth = &xai_method_smoothgrad, *integrated = &xai_method_integrated_gradients;
     int S = xai_sample_batch(50);
-    double r3[16], r5[16], base[16], sg[16], ig[16], cam_ratio[16], sg_ratio[16], ig_ratio[16];
+    double r3[16], r5[16], cams[16], cam_share[16], base[16], sg[16], ig[16], cam_ratio[16], sg_ratio[16], ig_ratio[16];
     for (int r = 0; r < rounds && r < 16; r++) {
         if (multi_pass_only) {
-            sg[r] = driver_ms(&smooth, 1, B, threads, input, B);
-            ig[r] = driver_ms(&integrated, 1, B, threads, input, B);
+            sg[r] = driver_ms(&smooth, 1, B, threads, input, B, NULL);
+            ig[r] = driver_ms(&integrated, 1, B, threads, input, B, NULL);
             continue;
         }
-        r3[r] = driver_ms(rules, 3, B, threads, input, images);
-        r5[r] = driver_ms(with_cam, 5, B, threads, input, images);
+        double spent[6] = {0};
+        r3[r] = driver_ms(rules, 3, B, threads, input, images, NULL);
+        r5[r] = driver_ms(with_cam, 5, B, threads, input, images, spent);
         base[r] = 50 * pass_ms(S, threads, input);
-        sg[r] = driver_ms(&smooth, 1, B, threads, input, B);
-        ig[r] = driver_ms(&integrated, 1, B, threads, input, B);
+        sg[r] = driver_ms(&smooth, 1, B, threads, input, B, NULL);
+        ig[r] = driver_ms(&integrated, 1, B, threads, input, B, NULL);
+        cams[r] = spent[4] + spent[5];
+        cam_share[r] = (spent[0] + spent[1] + spent[2] + spent[3] + cams[r]) / (spent[0] + spent[1] + spent[2] + spent[3]);
         cam_ratio[r] = r5[r] / r3[r], sg_ratio[r] = sg[r] / base[r], ig_ratio[r] = ig[r] / base[r];
-        fprintf(stderr, "round %d: rules %.1f, +cams %.1f, 50 passes %.1f, smoothgrad %.1f, IG %.1f ms/image\n", r + 1,
-                r3[r], r5[r], base[r], sg[r], ig[r]);
+        fprintf(stderr, "round %d: rules %.1f, +cams %.1f (the cams' own %.2f), 50 passes %.1f, smoothgrad %.1f, IG %.1f "
+                "ms/image\n", r + 1, r3[r], r5[r], cams[r], base[r], sg[r], ig[r]);
     }
     int n = rounds < 16 ? rounds : 16;
     if (multi_pass_only) {
@@ -155,6 +164,8 @@ int main(int argc, char **argv)
     printf("%s, batch %d, %d threads; medians of %d rounds (ms per image):\n", model_path, B, threads, n);
     printf("  three rule maps %.1f; with grad_cam and guided_grad_cam %.1f: %.3fx (goal <= 1.05)\n", xai_median(r3, n),
            xai_median(r5, n), xai_median(cam_ratio, n));
+    printf("  the cams' own time in those batches %.2f: %.3fx the forward and rule maps beside them\n",
+           xai_median(cams, n), xai_median(cam_share, n));
     printf("  50 x (forward + backward) at batch %d: %.1f\n", S, xai_median(base, n));
     printf("  smoothgrad (n = 50) %.1f: %.3fx; integrated_gradients (m = 50) %.1f: %.3fx (goal <= 1.05)\n",
            xai_median(sg, n), xai_median(sg_ratio, n), xai_median(ig, n), xai_median(ig_ratio, n));
