@@ -13,6 +13,7 @@ int cmd_run(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_sanity(int argc, char **argv);
 
 /* --shard i/n into an xai_dataset_selection (cli_option's CLI_CUSTOM). */
 int cli_take_shard(const char *value, void *selection);

@@ -31,6 +31,10 @@ static void usage(FILE *to)
             "  xaibench metrics RUN.h5 [--model F.onnx] [--steps N] [--threads T] [--csv F]\n"
             "  xaibench plot RUN.h5 -o DIR [--image K] [--rows N] [--reduce sum|max]\n"
             "                [--sign absolute_value|positive]\n"
+            "  xaibench sanity --model FILE.onnx (--image IMG ... | --dataset DIR [--limit N])\n"
+            "                  [--methods ...] [--mode cascading|independent] [--granularity layer|block]\n"
+            "                  [--seed S] [--batch B] [--threads T] [method settings] -o SANITY.h5\n"
+            "               (the model-parameter randomization test; resumable like run)\n"
             "  xaibench dataset list DIR [--split train|test|all] [--breed NAME|WNID] [--limit N]\n"
             "                   [--shard i/n]\n"
             "  xaibench dataset sample [--from data/samples] [--copies N] -o DIR\n"
@@ -78,6 +82,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "metrics") == 0) return cmd_metrics(argc - 1, argv + 1);
     if (strcmp(argv[1], "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(argv[1], "merge") == 0) return cmd_merge(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sanity") == 0) return cmd_sanity(argc - 1, argv + 1);
     fprintf(stderr, "xaibench: unknown command '%s' (try xaibench --help)\n", argv[1]);
     return 2;
 }

@@ -105,33 +105,52 @@ static int choose_kernels(xai_engine *e, int i, const conv_descs *d, dnnl_primit
     return XAI_OK;
 }
 
-/* The weights in the forward's and the backward's layouts (backward_md NULL: no backward
- * primitive), reordered once from ONNX's; the graph's copy is freed when the engine consumes it. */
-static int place_weights(xai_engine *e, int i, const conv_descs *d, const dnnl_memory_desc_t *forward_md,
-                         const dnnl_memory_desc_t *backward_md)
+/* The graph's weights (ONNX's layout, user_md) reordered into the forward's and the backward's
+ * memories (weight_backward NULL: no backward primitive), and copied for our own backward-data. */
+static int load_weights(xai_engine *e, int i, const dnnl_memory_desc_t *user_md)
 {
     const xai_node *c = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
     dnnl_memory_t user = NULL;
     reorder wr = {0};
-    int status = engine_memory(e, &user, &d->weight_user, c->weight);
-    if (!status) status = engine_memory(e, &x->weight_forward, forward_md, NULL);
-    if (!status && backward_md) status = engine_memory(e, &x->weight_backward, backward_md, NULL);
-    if (!status) status = engine_memory(e, &x->bias, &d->bias, c->bias);
+    int status = engine_memory(e, &user, user_md, c->weight);
     if (!status) status = engine_make_reorder(e, &wr, user, x->weight_forward, 0);
     if (!status) status = engine_run_reorder(e, &wr);
     engine_destroy_reorder(&wr);
-    if (!status && backward_md) status = engine_make_reorder(e, &wr, user, x->weight_backward, 0);
-    if (!status && backward_md) status = engine_run_reorder(e, &wr);
+    if (!status && x->weight_backward) status = engine_make_reorder(e, &wr, user, x->weight_backward, 0);
+    if (!status && x->weight_backward) status = engine_run_reorder(e, &wr);
     engine_destroy_reorder(&wr);
     if (!status && dnnl_stream_wait(e->stream) != dnnl_success)
         status = xai_fail("oneDNN: weight reorder of convolution '%s' failed", c->name);
     if (user) dnnl_memory_destroy(user);
+    if (!status && x->gemm_backward) engine_conv_gemm_load_weights(e, i);
+    return status;
+}
+
+/* The weights in the forward's and the backward's layouts (backward_md NULL: no backward
+ * primitive), reordered once from ONNX's; the graph's copy is freed when the engine consumes it.
+ * The bias memory reads the graph's bias in place. */
+static int place_weights(xai_engine *e, int i, const conv_descs *d, const dnnl_memory_desc_t *forward_md,
+                         const dnnl_memory_desc_t *backward_md)
+{
+    const xai_node *c = &e->graph->nodes[i];
+    node_exec *x = &e->exec[i];
+    int status = engine_memory(e, &x->weight_forward, forward_md, NULL);
+    if (!status && backward_md) status = engine_memory(e, &x->weight_backward, backward_md, NULL);
+    if (!status) status = engine_memory(e, &x->bias, &d->bias, c->bias);
+    if (!status) status = load_weights(e, i, &d->weight_user);
     if (!status && e->consumed) {
         free(e->consumed->nodes[i].weight);
         e->consumed->nodes[i].weight = NULL;
     }
     return status;
+}
+
+int engine_conv_reload_weights(xai_engine *e, int i)
+{
+    conv_descs d;
+    if (describe_conv(e, &e->graph->nodes[i], &d)) return XAI_ERR;
+    return load_weights(e, i, &d.weight_user);
 }
 
 /* The memories between the conv and its neighbours' layouts. */

@@ -53,8 +53,14 @@ int engine_conv_gemm_plan(xai_engine *e, int i)
     x->weight = xai_malloc(count * sizeof(float));
     x->gemm_work = xai_aligned_alloc(64, (size_t)e->threads * x->gemm_work_floats * sizeof(float));
     if (!x->weight || !x->gemm_work) return xai_fail("out of memory for convolution '%s'", c->name);
-    memcpy(x->weight, c->weight, count * sizeof(float)); /* ONNX's [oc][c][kh][kw] */
     return XAI_OK;
+}
+
+void engine_conv_gemm_load_weights(xai_engine *e, int i)
+{
+    const xai_node *c = &e->graph->nodes[i];
+    size_t count = (size_t)c->out_channels * c->in_channels * c->kernel_h * c->kernel_w;
+    memcpy(e->exec[i].weight, c->weight, count * sizeof(float)); /* ONNX's [oc][c][kh][kw] */
 }
 
 typedef struct {

@@ -135,6 +135,17 @@ static int choose_output_layout(xai_engine *e, int i)
     return xai_fail("%s: node '%s': BatchNormalization must be folded before the fast engine runs", g->path, n->name);
 }
 
+/* The Gemm's copy of the graph's weight [out][in], and its transpose for the backward pass. */
+static void gemm_load_weights(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    node_exec *x = &e->exec[i];
+    memcpy(x->weight, n->weight, (size_t)n->in_channels * n->out_channels * sizeof(float));
+    for (int o = 0; o < n->out_channels; o++)
+        for (int k = 0; k < n->in_channels; k++)
+            x->weight_t[(size_t)k * n->out_channels + o] = x->weight[(size_t)o * n->in_channels + k];
+}
+
 /* What node i keeps besides its output: the max-pool's chosen inputs, the Add's second input in
  * the first's layout, the Gemm's weight in both orders. */
 static int set_up_node_state(xai_engine *e, int i)
@@ -156,14 +167,11 @@ static int set_up_node_state(xai_engine *e, int i)
     size_t count = (size_t)n->in_channels * n->out_channels;
     if (!(x->weight = xai_malloc(count * sizeof(float))) || !(x->weight_t = xai_malloc(count * sizeof(float))))
         return XAI_ERR;
-    memcpy(x->weight, n->weight, count * sizeof(float));
+    gemm_load_weights(e, i);
     if (e->consumed) {
         free(e->consumed->nodes[i].weight);
         e->consumed->nodes[i].weight = NULL;
     }
-    for (int o = 0; o < n->out_channels; o++)
-        for (int k = 0; k < n->in_channels; k++)
-            x->weight_t[(size_t)k * n->out_channels + o] = x->weight[(size_t)o * n->in_channels + k];
     return XAI_OK;
 }
 
@@ -514,6 +522,22 @@ int xai_engine_backward(xai_engine *e, const xai_rule *rule, const int *targets,
 int xai_engine_backward_seeded(xai_engine *e, const xai_rule *rule, const float *seed, float *map, int stop_value)
 {
     int caller = enter(e), status = seeded_backward(e, rule, seed, map, stop_value);
+    omp_set_num_threads(caller);
+    return status;
+}
+
+int xai_engine_reload_weights(xai_engine *e, int node)
+{
+    const xai_graph *g = e->graph;
+    if (node < 0 || node >= g->n_nodes || (g->nodes[node].op != XAI_OP_CONV && g->nodes[node].op != XAI_OP_GEMM))
+        return xai_fail("engine: node %d has no weights", node);
+    if (e->consumed) return xai_fail("%s: the engine consumed the graph's weights; none to reload", g->path);
+    e->forward_done = 0; /* what the last forward kept was made with the old weights */
+    if (g->nodes[node].op == XAI_OP_GEMM) {
+        gemm_load_weights(e, node);
+        return XAI_OK;
+    }
+    int caller = enter(e), status = engine_conv_reload_weights(e, node);
     omp_set_num_threads(caller);
     return status;
 }

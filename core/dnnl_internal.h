@@ -132,14 +132,17 @@ int engine_conv_create(xai_engine *e, int i, dnnl_memory_desc_t *out_md);
 int engine_conv_bind_gradients(xai_engine *e, int i);
 int engine_conv_forward(xai_engine *e, int i);
 int engine_conv_backward(xai_engine *e, int i);
+/* The graph's weights of node i again, into the primitives' layouts (they were changed). */
+int engine_conv_reload_weights(xai_engine *e, int i);
 void engine_conv_destroy(xai_engine *e, int i);
 
 /* ---- dnnl_conv_gemm.c: backward-data of convolutions with few input channels ---- */
 
 /* Does node i's backward-data run there (a Conv of one group with under 16 input channels)? */
 int engine_conv_gemm_fits(const xai_engine *e, int i);
-/* Its buffers and its copy of the weights (before the graph's copy may be freed). */
+/* Its buffers, then its copy of the graph's weights (before the graph's copy may be freed). */
 int engine_conv_gemm_plan(xai_engine *e, int i);
+void engine_conv_gemm_load_weights(xai_engine *e, int i);
 int engine_conv_gemm_backward(xai_engine *e, int i);
 
 /* ---- dnnl_kernels.c: our loops, over the values' layouts ---- */

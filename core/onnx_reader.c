@@ -819,6 +819,7 @@ static int fold_batchnorm(xai_graph *g)
             conv->bias[o] = (float)(s * ((double)conv->bias[o] - bn->bn_mean[o]) + bn->bn_beta[o]);
         }
         conv->output = bn->output;
+        conv->folded_bn = 1, conv->folded_bn_epsilon = bn->bn_epsilon;
         folded[i] = 1;
     }
     int kept = 0;

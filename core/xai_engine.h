@@ -51,6 +51,11 @@ int xai_engine_backward(xai_engine *engine, const xai_rule *rule, const int *tar
 int xai_engine_backward_seeded(xai_engine *engine, const xai_rule *rule, const float *seed, float *map,
                                int stop_value);
 
+/* Node `node` (a Conv or a Gemm) had its weight or bias changed in the graph: bring the engine's
+ * copies up to date, in the primitives it has (nothing is rebuilt). Needs an engine that did not
+ * consume the graph's weights; a forward must follow before the next backward. */
+int xai_engine_reload_weights(xai_engine *engine, int node);
+
 /* Value v's activation (after a forward) and gradient (after a backward that reached it), in
  * NCHW order, [batch][c][h][w]; either may be NULL. Fails for a value that is not materialized
  * (a fused Conv's output not asked for at creation). */

@@ -44,6 +44,8 @@ typedef struct {
     int dilation_h, dilation_w;
     int pad_top, pad_left, pad_bottom, pad_right;   /* also used by the pools */
     float *weight, *bias;
+    int folded_bn;          /* 1: a BatchNormalization was folded in at load, with this epsilon: */
+    float folded_bn_epsilon;
 
     /* BATCHNORM: y = gamma * (x - mean) / sqrt(var + epsilon) + beta, per channel */
     float *bn_gamma, *bn_beta, *bn_mean, *bn_var;

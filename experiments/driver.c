@@ -71,8 +71,8 @@ static int create_engines(xai_driver *d, xai_graph *graph, const xai_driver_conf
         if (d->n_sample_engines == MAX_SAMPLE_ENGINES || xai_engine_create_with(e, graph, &sc)) return XAI_ERR;
         xai_backend_of_engine(&d->sample_backends[d->n_sample_engines++], *e);
     }
-    xai_engine_config main = {.batch = c->batch, .threads = c->threads, .consume = 1, .readable = &readable,
-                              .n_readable = n_readable};
+    xai_engine_config main = {.batch = c->batch, .threads = c->threads, .consume = !c->keep_weights,
+                              .readable = &readable, .n_readable = n_readable};
     if (xai_engine_create_with(&d->engine, graph, &main)) return XAI_ERR;
     xai_backend_of_engine(&d->backend, d->engine);
     return XAI_OK;
@@ -104,6 +104,14 @@ void xai_driver_destroy(xai_driver *d)
     xai_engine_destroy(d->engine);
     for (int k = 0; k < d->n_sample_engines; k++) xai_engine_destroy(d->sample_engines[k]);
     free(d);
+}
+
+int xai_driver_reload_weights(xai_driver *d, int node)
+{
+    if (xai_engine_reload_weights(d->engine, node)) return XAI_ERR;
+    for (int k = 0; k < d->n_sample_engines; k++)
+        if (xai_engine_reload_weights(d->sample_engines[k], node)) return XAI_ERR;
+    return XAI_OK;
 }
 
 int xai_driver_map_channels(const xai_driver *d, int m)

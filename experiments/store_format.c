@@ -12,7 +12,9 @@
 #endif
 
 #include "store_hdf5.h"
+#include "xai_provenance.h"
 #include "xai_status.h"
+#include "xai_version.h"
 
 const store_dataset store_datasets[STORE_DATASETS] = {
     [SET_INPUT] = {"/input", ELEMENT_F32, ROW_IMAGE, STORED_DIRECT, IN_EVERY_FILE, 0},
@@ -209,4 +211,23 @@ void store_free(xai_store *s)
     for (int m = 0; s->method_names && s->method_names[m]; m++) free(s->method_names[m]);
     free(s->method_names), free(s->map_channels), free(s->completeness), free(s->method_sets);
     free(s->path), free(s->partial), free(s);
+}
+
+int store_write_provenance(hid_t file, const char *where, const char *model_path, const char *model_sha256,
+                           int threads, int argc, char **argv)
+{
+    char cpu[256], date[64], thread_text[32];
+    xai_cpu_name(cpu, sizeof cpu);
+    xai_utc_now(date, sizeof date);
+    snprintf(thread_text, sizeof thread_text, "%d", threads);
+    char *command = xai_command_line(argc, argv);
+    const char *const pairs[][2] = {{"xaibench_version", XAI_VERSION}, {"git_commit", XAI_GIT_COMMIT},
+                                    {"model_path", model_path},        {"model_sha256", model_sha256},
+                                    {"threads", thread_text},          {"cpu", cpu},
+                                    {"date", date},                    {"command_line", command}};
+    int status = command ? XAI_OK : XAI_ERR;
+    for (size_t k = 0; status == XAI_OK && k < sizeof pairs / sizeof pairs[0]; k++)
+        status = store_write_string_attribute(file, where, pairs[k][0], pairs[k][1]);
+    free(command);
+    return status;
 }

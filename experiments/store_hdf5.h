@@ -92,6 +92,10 @@ hid_t store_team_transfer(const xai_team *team, int collective);
 int store_read_string_attribute(hid_t object, const char *where, const char *key, char **value);
 int store_write_string_attribute(hid_t object, const char *where, const char *key, const char *value);
 
+/* The provenance attributes of DESIGN.md on `file` (xai_store_provenance's list). */
+int store_write_provenance(hid_t file, const char *where, const char *model_path, const char *model_sha256,
+                           int threads, int argc, char **argv);
+
 enum { STORE_WRITING, STORE_READING, STORE_UPDATING };
 
 struct xai_store {

@@ -155,21 +155,7 @@ int xai_store_set_attribute(xai_store *s, const char *key, const char *value)
 int xai_store_provenance(xai_store *s, const char *model_path, const char *model_sha256, int threads,
                          int argc, char **argv)
 {
-    char cpu[256], date[64], thread_text[32];
-    xai_cpu_name(cpu, sizeof cpu);
-    xai_utc_now(date, sizeof date);
-    snprintf(thread_text, sizeof thread_text, "%d", threads);
-    char *command = xai_command_line(argc, argv);
-    int status = command ? XAI_OK : XAI_ERR;
-    if (status == XAI_OK &&
-        (xai_store_set_attribute(s, "xaibench_version", XAI_VERSION) ||
-         xai_store_set_attribute(s, "git_commit", XAI_GIT_COMMIT) || xai_store_set_attribute(s, "model_path", model_path) ||
-         xai_store_set_attribute(s, "model_sha256", model_sha256) || xai_store_set_attribute(s, "threads", thread_text) ||
-         xai_store_set_attribute(s, "cpu", cpu) || xai_store_set_attribute(s, "date", date) ||
-         xai_store_set_attribute(s, "command_line", command)))
-        status = XAI_ERR;
-    free(command);
-    return status;
+    return store_write_provenance(s->file, s->path, model_path, model_sha256, threads, argc, argv);
 }
 
 int xai_store_method_parameters(xai_store *s, const xai_method *const *methods, int n, const xai_method_params *p)

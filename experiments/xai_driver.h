@@ -16,12 +16,17 @@ typedef struct {
     int n_methods;
     const xai_method_params *params;
     int batch, threads;
+    int keep_weights; /* 1: the graph keeps its weights, for xai_driver_reload_weights */
 } xai_driver_config;
 
 /* Check the methods' parameters against the graph (one line naming what is wrong), then build
- * the engines: the graph's weights are freed once the engines hold them (it keeps its shapes). */
+ * the engines: the graph's weights are freed once the engines hold them (it keeps its shapes),
+ * unless keep_weights. */
 int xai_driver_create(xai_driver **out, xai_graph *graph, const xai_driver_config *config);
 void xai_driver_destroy(xai_driver *driver);
+
+/* Node `node`'s weights changed in the graph (keep_weights): every engine takes them again. */
+int xai_driver_reload_weights(xai_driver *driver, int node);
 
 /* Method m's map channels: the input's, or 1 (grad_cam). */
 int xai_driver_map_channels(const xai_driver *driver, int m);

@@ -3,6 +3,7 @@
 #   scripts/setup.sh          build and run dependencies
 #   scripts/setup.sh --test   also what the tests use (Criterion is always installed; this adds
 #                             ONNX's checker and node test cases, PIL for the preprocessing check,
+#                             SciPy and scikit-image for the sanity checks' similarity measures,
 #                             clang with libFuzzer and its OpenMP for the fuzzing harnesses)
 set -euo pipefail
 
@@ -10,7 +11,7 @@ packages=(build-essential cmake pkg-config libdnnl-dev libhdf5-dev hdf5-tools li
           protobuf-c-compiler libjpeg-dev libpng-dev libssl-dev libxml2-dev libmatio-dev libfftw3-dev libcriterion-dev gnuplot-nox
           ca-certificates libopenmpi-dev openmpi-bin libhdf5-openmpi-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3 python3-onnx python3-numpy python3-pil libonnx-testdata clang libclang-rt-14-dev libomp-dev)
+  packages+=(python3 python3-onnx python3-numpy python3-pil python3-scipy python3-skimage libonnx-testdata clang libclang-rt-14-dev libomp-dev)
 fi
 
 missing=()

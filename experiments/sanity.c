@@ -1,0 +1,280 @@
+/* sanity.c - `xaibench sanity` (see xai_sanity.h): the original maps, then after each
+ * randomization step the same images' maps and their similarity to the originals. The engines
+ * are built once; a step re-initializes its layers in the graph and has the engines take the new
+ * weights into the primitives they have. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xai_clock.h"
+#include "xai_driver.h"
+#include "xai_provenance.h"
+#include "xai_sanity.h"
+#include "xai_sanity_store.h"
+#include "xai_similarity.h"
+#include "xai_status.h"
+
+typedef struct {
+    const xai_sanity_config *c;
+    xai_graph *g;
+    xai_sanity_plan plan;
+    float **saved_weight, **saved_bias; /* per plan node: the trained weights (independent mode) */
+    char *dirty;                        /* per graph node: changed since the engines took it */
+    xai_driver *driver;
+    int batch, threads, channels, height, width;
+    size_t plane, image;
+    float *maps[XAI_METHODS_MAX], *heat[XAI_METHODS_MAX], *logits;
+    int *targets, *chosen;
+    float *original_abs[XAI_METHODS_MAX], *original_signed[XAI_METHODS_MAX]; /* [images][plane] */
+    double *similarity[XAI_METHODS_MAX]; /* [measures][images] of the step */
+    float *figure[XAI_METHODS_MAX];      /* [plane]: the first image's |map| */
+    float *work;                         /* per thread: the metrics' scratch */
+    size_t work_floats;
+    xai_sanity_store *store;
+} sanity;
+
+static size_t weight_floats(const xai_node *n)
+{
+    return (size_t)n->out_channels * (n->in_channels / (n->op == XAI_OP_CONV ? n->group : 1)) *
+           (n->op == XAI_OP_CONV ? (size_t)n->kernel_h * n->kernel_w : 1);
+}
+
+/* A copy of every plan node's trained weight and bias. */
+static int save_weights(sanity *s)
+{
+    int n = s->plan.n_nodes;
+    s->saved_weight = xai_calloc((size_t)n, sizeof *s->saved_weight);
+    s->saved_bias = xai_calloc((size_t)n, sizeof *s->saved_bias);
+    if (!s->saved_weight || !s->saved_bias) return XAI_ERR;
+    for (int k = 0; k < n; k++) {
+        const xai_node *node = &s->g->nodes[s->plan.nodes[k]];
+        size_t w = weight_floats(node), b = (size_t)node->out_channels;
+        if (!(s->saved_weight[k] = xai_malloc(w * sizeof(float))) || !(s->saved_bias[k] = xai_malloc(b * sizeof(float))))
+            return XAI_ERR;
+        memcpy(s->saved_weight[k], node->weight, w * sizeof(float));
+        memcpy(s->saved_bias[k], node->bias, b * sizeof(float));
+    }
+    return XAI_OK;
+}
+
+/* The graph as step `step` (1-based; 0 the original) leaves it, from the state of step - 1. */
+static void apply_step(sanity *s, int step)
+{
+    const xai_sanity_plan *p = &s->plan;
+    if (s->c->mode == XAI_SANITY_INDEPENDENT && step >= 2)
+        for (int k = p->first[step - 2]; k < p->first[step - 2] + p->count[step - 2]; k++) {
+            xai_node *node = &s->g->nodes[p->nodes[k]];
+            memcpy(node->weight, s->saved_weight[k], weight_floats(node) * sizeof(float));
+            memcpy(node->bias, s->saved_bias[k], (size_t)node->out_channels * sizeof(float));
+            s->dirty[p->nodes[k]] = 1;
+        }
+    for (int k = p->first[step - 1]; k < p->first[step - 1] + p->count[step - 1]; k++) {
+        xai_sanity_reinit(s->g, p->nodes[k], s->c->seed);
+        s->dirty[p->nodes[k]] = 1;
+    }
+}
+
+static int take_weights(sanity *s)
+{
+    for (int i = 0; i < s->g->n_nodes; i++)
+        if (s->dirty[i]) {
+            if (xai_driver_reload_weights(s->driver, i)) return XAI_ERR;
+            s->dirty[i] = 0;
+        }
+    return XAI_OK;
+}
+
+/* A map [C][plane] as the paper's two images of it: sum_c |m_c| and sum_c m_c. */
+static void flatten_map(const float *map, int channels, size_t plane, float *absolute, float *sign)
+{
+    for (size_t p = 0; p < plane; p++) absolute[p] = sign[p] = 0;
+    for (int c = 0; c < channels; c++)
+        for (size_t p = 0; p < plane; p++) absolute[p] += fabsf(map[c * plane + p]), sign[p] += map[c * plane + p];
+}
+
+/* Image `image`'s maps of method m against the original ones, into the step's similarity. */
+static void compare(sanity *s, int m, int image, const float *map, int channels, float *work)
+{
+    size_t plane = s->plane;
+    float *absolute = work, *sign = absolute + plane, *scaled = sign + plane, *scaled_original = scaled + plane;
+    float *rank_work = scaled_original + plane;
+    double *ssim_work = (double *)(rank_work + xai_spearman_work_floats(plane));
+    flatten_map(map, channels, plane, absolute, sign);
+    const float *original_abs = s->original_abs[m] + (size_t)image * plane;
+    const float *original_signed = s->original_signed[m] + (size_t)image * plane;
+    double *out = s->similarity[m];
+    int n = s->c->n_images;
+    out[image] = xai_spearman(absolute, original_abs, plane, rank_work);
+    out[n + image] = xai_spearman(sign, original_signed, plane, rank_work);
+    xai_scale_unit(absolute, plane, scaled);
+    xai_scale_unit(original_abs, plane, scaled_original);
+    out[2 * n + image] = xai_ssim(scaled, scaled_original, s->height, s->width, 1.0, ssim_work);
+    if (image == 0) memcpy(s->figure[m], absolute, plane * sizeof(float));
+}
+
+/* Every image's maps at the graph's current weights; step 0 keeps them as the originals and
+ * chooses the targets. */
+static int explain_all(sanity *s, int step)
+{
+    const xai_sanity_config *c = s->c;
+    for (int first = 0; first < c->n_images; first += s->batch) {
+        int count = c->n_images - first < s->batch ? c->n_images - first : s->batch;
+        xai_driver_batch rows = {.input = c->inputs + (size_t)first * s->image, .count = count,
+                                 .targets = step ? s->targets + first : NULL, .chosen = s->chosen, .logits = s->logits,
+                                 .maps = s->maps, .heatmaps = s->heat};
+        if (xai_driver_explain(s->driver, &rows)) return XAI_ERR;
+        for (int k = 0; step == 0 && k < count; k++) s->targets[first + k] = s->chosen[k];
+        for (int m = 0; step == 0 && m < c->n_methods; m++) {
+            int channels = xai_driver_map_channels(s->driver, m);
+            for (int k = 0; k < count; k++)
+                flatten_map(s->maps[m] + (size_t)k * channels * s->plane, channels, s->plane,
+                            s->original_abs[m] + (size_t)(first + k) * s->plane,
+                            s->original_signed[m] + (size_t)(first + k) * s->plane);
+        }
+#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(s->threads)
+        for (int m = 0; m < c->n_methods; m++)
+            for (int k = 0; k < count; k++) {
+                int channels = xai_driver_map_channels(s->driver, m);
+                compare(s, m, first + k, s->maps[m] + (size_t)k * channels * s->plane, channels,
+                        s->work + (size_t)omp_get_thread_num() * s->work_floats);
+            }
+    }
+    return XAI_OK;
+}
+
+/* The settings a resumed run must share. */
+static char *settings_text(const sanity *s, const char *sha)
+{
+    const xai_sanity_config *c = s->c;
+    char *params = xai_driver_describe(c->methods, c->n_methods, c->params);
+    size_t size = 512 + (params ? strlen(params) : 0);
+    for (int k = 0; k < c->n_images; k++) size += strlen(c->images[k]) + 8;
+    for (int m = 0; m < c->n_methods; m++) size += strlen(c->methods[m]->name) + 1;
+    char *text = params ? xai_calloc(size, 1) : NULL;
+    if (text) {
+        int at = snprintf(text, size, "model_sha256=%s\nmode=%s\ngranularity=%s\nseed=%llu\nmethods=", sha,
+                          c->mode == XAI_SANITY_CASCADING ? "cascading" : "independent",
+                          c->granularity == XAI_SANITY_LAYER ? "layer" : "block", (unsigned long long)c->seed);
+        for (int m = 0; m < c->n_methods; m++)
+            at += snprintf(text + at, size - at, "%s%s", m ? "," : "", c->methods[m]->name);
+        at += snprintf(text + at, size - at, "\n%s", params);
+        for (int k = 0; k < c->n_images; k++) at += snprintf(text + at, size - at, "image=%s\n", c->images[k]);
+    }
+    free(params);
+    return text;
+}
+
+static int set_up(sanity *s)
+{
+    const xai_sanity_config *c = s->c;
+    const xai_value *in = &s->g->values[s->g->input];
+    s->channels = in->c, s->height = in->h, s->width = in->w;
+    s->plane = (size_t)in->h * in->w, s->image = xai_value_size(in);
+    s->batch = c->batch < c->n_images ? c->batch : c->n_images;
+    if (xai_sanity_plan_make(&s->plan, s->g, c->granularity) || save_weights(s)) return XAI_ERR;
+    xai_driver_config dc = {.methods = c->methods, .n_methods = c->n_methods, .params = c->params,
+                            .batch = s->batch, .threads = c->threads, .keep_weights = 1};
+    if (xai_driver_create(&s->driver, s->g, &dc)) return XAI_ERR;
+    int classes = xai_graph_outputs(s->g);
+    s->threads = c->threads > 0 ? c->threads : omp_get_max_threads();
+    s->dirty = xai_calloc((size_t)s->g->n_nodes, 1);
+    s->logits = xai_malloc((size_t)s->batch * classes * sizeof(float));
+    s->targets = xai_malloc((size_t)c->n_images * sizeof(int));
+    s->chosen = xai_malloc((size_t)s->batch * sizeof(int));
+    s->work_floats = 4 * s->plane + xai_spearman_work_floats(s->plane) + 2 * xai_ssim_work_doubles(s->width) + 16;
+    s->work = xai_malloc((size_t)s->threads * s->work_floats * sizeof(float));
+    if (!s->dirty || !s->logits || !s->targets || !s->chosen || !s->work) return XAI_ERR;
+    for (int m = 0; m < c->n_methods; m++) {
+        size_t channels = (size_t)xai_driver_map_channels(s->driver, m), images = (size_t)c->n_images;
+        if (!(s->maps[m] = xai_malloc((size_t)s->batch * channels * s->plane * sizeof(float))) ||
+            !(s->heat[m] = xai_malloc((size_t)s->batch * s->plane * sizeof(float))) ||
+            !(s->original_abs[m] = xai_malloc(images * s->plane * sizeof(float))) ||
+            !(s->original_signed[m] = xai_malloc(images * s->plane * sizeof(float))) ||
+            !(s->similarity[m] = xai_malloc(XAI_SANITY_MEASURES * images * sizeof(double))) ||
+            !(s->figure[m] = xai_malloc(s->plane * sizeof(float))))
+            return XAI_ERR;
+    }
+    return XAI_OK;
+}
+
+static int open_store(sanity *s, int *steps_done)
+{
+    const xai_sanity_config *c = s->c;
+    char sha[65];
+    if (xai_sha256_file(c->model, sha)) return XAI_ERR;
+    const char **labels = xai_malloc((size_t)(1 + s->plan.n_steps) * sizeof *labels), *names[XAI_METHODS_MAX];
+    char *settings = labels ? settings_text(s, sha) : NULL;
+    if (!settings) return free(labels), XAI_ERR;
+    labels[0] = "original";
+    for (int k = 0; k < s->plan.n_steps; k++) labels[1 + k] = s->plan.label[k];
+    for (int m = 0; m < c->n_methods; m++) names[m] = c->methods[m]->name;
+    xai_sanity_shape shape = {.n_steps = 1 + s->plan.n_steps, .n_images = c->n_images, .height = s->height,
+                              .width = s->width, .n_methods = c->n_methods, .methods = names, .labels = labels,
+                              .images = c->images, .settings = settings};
+    int status = xai_sanity_store_open(&s->store, c->output, &shape, steps_done);
+    if (!status && *steps_done == 0)
+        status = xai_sanity_store_provenance(s->store, c->model, sha, c->threads, c->argc, c->argv);
+    free(settings), free(labels);
+    return status;
+}
+
+/* One line per step: its layers and each method's mean similarity over the images. */
+static void report(const sanity *s, int step, double seconds)
+{
+    const xai_sanity_config *c = s->c;
+    printf("step %d/%d %s (%.2f s):", step, s->plan.n_steps, step ? s->plan.label[step - 1] : "original", seconds);
+    for (int m = 0; m < c->n_methods; m++) {
+        double mean[XAI_SANITY_MEASURES] = {0};
+        for (int k = 0; k < XAI_SANITY_MEASURES; k++) {
+            for (int i = 0; i < c->n_images; i++) mean[k] += s->similarity[m][(size_t)k * c->n_images + i];
+            mean[k] /= c->n_images;
+        }
+        printf(" %s %.3f/%.3f/%.3f", c->methods[m]->name, mean[0], mean[1], mean[2]);
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+static void tear_down(sanity *s)
+{
+    xai_sanity_store_abort(s->store);
+    xai_driver_destroy(s->driver);
+    for (int k = 0; s->saved_weight && k < s->plan.n_nodes; k++) free(s->saved_weight[k]);
+    for (int k = 0; s->saved_bias && k < s->plan.n_nodes; k++) free(s->saved_bias[k]);
+    free(s->saved_weight), free(s->saved_bias), free(s->dirty), free(s->logits), free(s->targets), free(s->chosen);
+    free(s->work);
+    for (int m = 0; m < XAI_METHODS_MAX; m++) {
+        free(s->maps[m]), free(s->heat[m]), free(s->original_abs[m]), free(s->original_signed[m]);
+        free(s->similarity[m]), free(s->figure[m]);
+    }
+    xai_sanity_plan_free(&s->plan);
+}
+
+int xai_sanity_run(const xai_sanity_config *c, xai_graph *g)
+{
+    sanity s = {.c = c, .g = g};
+    int steps_done = 0, status = set_up(&s);
+    if (!status) status = open_store(&s, &steps_done);
+    if (!status && steps_done) printf("resuming %s.partial: %d of %d steps done\n", c->output, steps_done, 1 + s.plan.n_steps);
+    /* The originals are always made again: every later step is compared with them. */
+    for (int step = 0; !status && step <= s.plan.n_steps; step++) {
+        double started = xai_now_seconds();
+        if (step) apply_step(&s, step);
+        if (step && step < steps_done) continue;
+        status = take_weights(&s);
+        if (!status) status = explain_all(&s, step);
+        if (!status && step >= steps_done)
+            status = xai_sanity_store_write_step(s.store, step, (const double *const *)s.similarity,
+                                                 (const float *const *)s.figure, step == 0 ? s.targets : NULL);
+        if (!status && step >= steps_done) report(&s, step, xai_now_seconds() - started);
+    }
+    if (!status) {
+        status = xai_sanity_store_close(s.store);
+        s.store = NULL;
+        if (!status) printf("wrote %s\n", c->output);
+    }
+    tear_down(&s);
+    return status;
+}
