@@ -314,12 +314,14 @@ const char *xai_engine_kernels(const xai_engine *e) { return e->kernels; }
 
 /* ---- passes -------------------------------------------------------------------------------- */
 
-static int forward(xai_engine *e, const float *input, float *logits)
+/* The forward from node `first` on (input NULL: the last forward's, whose values before `first`
+ * still hold). */
+static int forward_from(xai_engine *e, int first, const float *input, float *logits)
 {
     const xai_graph *g = e->graph;
     value_buffer *in = &e->values[g->input];
-    memcpy(in->data, input, in->floats * sizeof(float));
-    for (int i = 0; i < g->n_nodes; i++) {
+    if (input) memcpy(in->data, input, in->floats * sizeof(float));
+    for (int i = first; i < g->n_nodes; i++) {
         const xai_node *n = &g->nodes[i];
         node_exec *x = &e->exec[i];
         value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
@@ -373,9 +375,11 @@ static int forward(xai_engine *e, const float *input, float *logits)
         memcpy(logits, e->output_reorder.prim ? e->output_plain : out->data,
                (size_t)e->batch * xai_graph_outputs(g) * sizeof(float));
     }
-    e->forward_done = 1;
+    e->forward_done = 1, e->fresh_nodes = g->n_nodes, e->has_input = 1;
     return XAI_OK;
 }
+
+static int forward(xai_engine *e, const float *input, float *logits) { return forward_from(e, 0, input, logits); }
 
 /* Deliver an activation's gradient rule(y, dy) into the input's gradient. */
 static void activation_backward(xai_engine *e, const xai_rule *r, const xai_node *n, int accumulate)
@@ -511,6 +515,14 @@ int xai_engine_forward(xai_engine *e, const float *input, float *logits)
     return status;
 }
 
+int xai_engine_forward_again(xai_engine *e, float *logits)
+{
+    if (!e->has_input) return xai_fail("engine: forward again before any forward");
+    int caller = enter(e), status = forward_from(e, e->fresh_nodes, NULL, logits);
+    omp_set_num_threads(caller);
+    return status;
+}
+
 int xai_engine_backward(xai_engine *e, const xai_rule *rule, const int *targets, float *map)
 {
     int caller = enter(e);
@@ -532,7 +544,8 @@ int xai_engine_reload_weights(xai_engine *e, int node)
     if (node < 0 || node >= g->n_nodes || (g->nodes[node].op != XAI_OP_CONV && g->nodes[node].op != XAI_OP_GEMM))
         return xai_fail("engine: node %d has no weights", node);
     if (e->consumed) return xai_fail("%s: the engine consumed the graph's weights; none to reload", g->path);
-    e->forward_done = 0; /* what the last forward kept was made with the old weights */
+    e->forward_done = 0; /* what the last forward kept from this node on was made with the old weights */
+    if (node < e->fresh_nodes) e->fresh_nodes = node;
     if (g->nodes[node].op == XAI_OP_GEMM) {
         gemm_load_weights(e, node);
         return XAI_OK;

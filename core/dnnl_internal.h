@@ -92,6 +92,8 @@ struct xai_engine {
     size_t scratchpad_bytes;
     char *readable;                     /* per value: must stay materialized (xai_engine_config) */
     int forward_done;
+    int has_input;                      /* a forward ran: the input value holds its batch */
+    int fresh_nodes;                    /* nodes 0 .. fresh_nodes - 1 computed with today's weights */
     int profiling;
     double *node_ms;                    /* [2][n_nodes]: forward, backward */
 };

@@ -41,6 +41,10 @@ int xai_engine_classes(const xai_engine *engine);
 /* input [batch][C][H][W] (NCHW, as the graph's input); logits [batch][classes] (may be NULL). */
 int xai_engine_forward(xai_engine *engine, const float *input, float *logits);
 
+/* The last forward's input again, after xai_engine_reload_weights: only the nodes from the
+ * first whose weights changed run again (the values before it still hold). */
+int xai_engine_forward_again(xai_engine *engine, float *logits);
+
 /* After a forward: d logit[targets[n]] / d input for each image n, with `rule` at every
  * activation; map [batch][C][H][W]. Leaves the forward state intact for further passes. */
 int xai_engine_backward(xai_engine *engine, const xai_rule *rule, const int *targets, float *map);

@@ -159,7 +159,8 @@ int xai_driver_explain(xai_driver *d, xai_driver_batch *b)
     if (!targets || !ids) return free(targets), free(ids), XAI_ERR;
     for (int k = 0; k < B; k++) ids[k] = b->image_ids && k < b->count ? b->image_ids[k] : k;
     double t0 = xai_now_seconds();
-    int status = d->backend.forward(&d->backend, b->input, b->logits);
+    int status = b->same_input ? xai_engine_forward_again(d->engine, b->logits)
+                               : d->backend.forward(&d->backend, b->input, b->logits);
     b->ms_forward = 1e3 * (xai_now_seconds() - t0) / b->count;
     if (status == XAI_OK) choose_targets(d, b, targets);
     xai_batch batch = {.backend = &d->backend, .input = b->input, .count = b->count, .targets = targets,

@@ -1,7 +1,8 @@
 /* sanity.c - `xaibench sanity` (see xai_sanity.h): the original maps, then after each
  * randomization step the same images' maps and their similarity to the originals. The engines
  * are built once; a step re-initializes its layers in the graph and has the engines take the new
- * weights into the primitives they have. */
+ * weights into the primitives they have. When the images fit one batch, a step's forward reruns
+ * only from the first layer it changed (the values below it still hold). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -27,7 +28,9 @@ typedef struct {
     size_t plane, image;
     float *maps[XAI_METHODS_MAX], *heat[XAI_METHODS_MAX], *logits;
     int *targets, *chosen;
-    float *original_abs[XAI_METHODS_MAX], *original_signed[XAI_METHODS_MAX]; /* [images][plane] */
+    /* [images][plane] per method: the original maps' ranks, and |map| scaled to [0, 1] */
+    float *original_abs_ranks[XAI_METHODS_MAX], *original_signed_ranks[XAI_METHODS_MAX];
+    float *original_scaled[XAI_METHODS_MAX];
     double *similarity[XAI_METHODS_MAX]; /* [measures][images] of the step */
     float *figure[XAI_METHODS_MAX];      /* [plane]: the first image's |map| */
     float *work;                         /* per thread: the metrics' scratch */
@@ -94,28 +97,36 @@ static void flatten_map(const float *map, int channels, size_t plane, float *abs
         for (size_t p = 0; p < plane; p++) absolute[p] += fabsf(map[c * plane + p]), sign[p] += map[c * plane + p];
 }
 
-/* Image `image`'s maps of method m against the original ones, into the step's similarity. */
-static void compare(sanity *s, int m, int image, const float *map, int channels, float *work)
+enum { SPEARMAN_ABS, SPEARMAN_SIGNED, SSIM }; /* the measures, as xai_sanity_measures lists them */
+
+/* Measure `measure` of image `image`'s map of method m against the original one; the original
+ * step keeps what the later ones compare with (the ranks of |map| and of the signed map, |map|
+ * scaled to [0, 1]). */
+static void compare(sanity *s, int m, int image, int measure, const float *map, int channels, int original,
+                    float *work)
 {
-    size_t plane = s->plane;
-    float *absolute = work, *sign = absolute + plane, *scaled = sign + plane, *scaled_original = scaled + plane;
-    float *rank_work = scaled_original + plane;
-    double *ssim_work = (double *)(rank_work + xai_spearman_work_floats(plane));
+    size_t plane = s->plane, at = (size_t)image * plane;
+    float *absolute = work, *sign = absolute + plane, *scaled = sign + plane, *rank_work = scaled + plane;
+    double *ssim_work = (double *)(work + ((3 * plane + xai_spearman_work_floats(plane) + 1) & ~(size_t)1));
+    double *out = s->similarity[m] + (size_t)measure * s->c->n_images + image;
     flatten_map(map, channels, plane, absolute, sign);
-    const float *original_abs = s->original_abs[m] + (size_t)image * plane;
-    const float *original_signed = s->original_signed[m] + (size_t)image * plane;
-    double *out = s->similarity[m];
-    int n = s->c->n_images;
-    out[image] = xai_spearman(absolute, original_abs, plane, rank_work);
-    out[n + image] = xai_spearman(sign, original_signed, plane, rank_work);
-    xai_scale_unit(absolute, plane, scaled);
-    xai_scale_unit(original_abs, plane, scaled_original);
-    out[2 * n + image] = xai_ssim(scaled, scaled_original, s->height, s->width, 1.0, ssim_work);
-    if (image == 0) memcpy(s->figure[m], absolute, plane * sizeof(float));
+    const float *compared = measure == SPEARMAN_ABS ? absolute : sign;
+    float *kept = measure == SPEARMAN_ABS ? s->original_abs_ranks[m] : measure == SPEARMAN_SIGNED
+                                                                          ? s->original_signed_ranks[m]
+                                                                          : s->original_scaled[m];
+    if (measure == SSIM) {
+        xai_scale_unit(absolute, plane, scaled);
+        if (original) memcpy(kept + at, scaled, plane * sizeof(float));
+        *out = xai_ssim(scaled, kept + at, s->height, s->width, 1.0, ssim_work);
+    } else {
+        if (original) xai_ranks(compared, plane, kept + at, rank_work);
+        *out = xai_spearman_ranked(kept + at, compared, plane, rank_work);
+    }
+    if (image == 0 && measure == SPEARMAN_ABS) memcpy(s->figure[m], absolute, plane * sizeof(float));
 }
 
-/* Every image's maps at the graph's current weights; step 0 keeps them as the originals and
- * chooses the targets. */
+/* Every image's maps at the graph's current weights, compared with the originals; the
+ * original step (0) makes those and chooses the targets. */
 static int explain_all(sanity *s, int step)
 {
     const xai_sanity_config *c = s->c;
@@ -123,23 +134,18 @@ static int explain_all(sanity *s, int step)
         int count = c->n_images - first < s->batch ? c->n_images - first : s->batch;
         xai_driver_batch rows = {.input = c->inputs + (size_t)first * s->image, .count = count,
                                  .targets = step ? s->targets + first : NULL, .chosen = s->chosen, .logits = s->logits,
-                                 .maps = s->maps, .heatmaps = s->heat};
+                                 .maps = s->maps, .heatmaps = s->heat,
+                                 .same_input = step > 0 && count == c->n_images};
         if (xai_driver_explain(s->driver, &rows)) return XAI_ERR;
         for (int k = 0; step == 0 && k < count; k++) s->targets[first + k] = s->chosen[k];
-        for (int m = 0; step == 0 && m < c->n_methods; m++) {
-            int channels = xai_driver_map_channels(s->driver, m);
-            for (int k = 0; k < count; k++)
-                flatten_map(s->maps[m] + (size_t)k * channels * s->plane, channels, s->plane,
-                            s->original_abs[m] + (size_t)(first + k) * s->plane,
-                            s->original_signed[m] + (size_t)(first + k) * s->plane);
-        }
-#pragma omp parallel for collapse(2) schedule(dynamic) num_threads(s->threads)
+#pragma omp parallel for collapse(3) schedule(dynamic) num_threads(s->threads)
         for (int m = 0; m < c->n_methods; m++)
-            for (int k = 0; k < count; k++) {
-                int channels = xai_driver_map_channels(s->driver, m);
-                compare(s, m, first + k, s->maps[m] + (size_t)k * channels * s->plane, channels,
-                        s->work + (size_t)omp_get_thread_num() * s->work_floats);
-            }
+            for (int k = 0; k < count; k++)
+                for (int measure = 0; measure < XAI_SANITY_MEASURES; measure++) {
+                    int channels = xai_driver_map_channels(s->driver, m);
+                    compare(s, m, first + k, measure, s->maps[m] + (size_t)k * channels * s->plane, channels,
+                            step == 0, s->work + (size_t)omp_get_thread_num() * s->work_floats);
+                }
     }
     return XAI_OK;
 }
@@ -183,15 +189,17 @@ static int set_up(sanity *s)
     s->logits = xai_malloc((size_t)s->batch * classes * sizeof(float));
     s->targets = xai_malloc((size_t)c->n_images * sizeof(int));
     s->chosen = xai_malloc((size_t)s->batch * sizeof(int));
-    s->work_floats = 4 * s->plane + xai_spearman_work_floats(s->plane) + 2 * xai_ssim_work_doubles(s->width) + 16;
+    s->work_floats = (3 * s->plane + xai_spearman_work_floats(s->plane) + 2 * xai_ssim_work_doubles(s->width) + 2) &
+                     ~(size_t)1; /* even: each thread's doubles stay aligned */
     s->work = xai_malloc((size_t)s->threads * s->work_floats * sizeof(float));
     if (!s->dirty || !s->logits || !s->targets || !s->chosen || !s->work) return XAI_ERR;
     for (int m = 0; m < c->n_methods; m++) {
         size_t channels = (size_t)xai_driver_map_channels(s->driver, m), images = (size_t)c->n_images;
         if (!(s->maps[m] = xai_malloc((size_t)s->batch * channels * s->plane * sizeof(float))) ||
             !(s->heat[m] = xai_malloc((size_t)s->batch * s->plane * sizeof(float))) ||
-            !(s->original_abs[m] = xai_malloc(images * s->plane * sizeof(float))) ||
-            !(s->original_signed[m] = xai_malloc(images * s->plane * sizeof(float))) ||
+            !(s->original_abs_ranks[m] = xai_malloc(images * s->plane * sizeof(float))) ||
+            !(s->original_signed_ranks[m] = xai_malloc(images * s->plane * sizeof(float))) ||
+            !(s->original_scaled[m] = xai_malloc(images * s->plane * sizeof(float))) ||
             !(s->similarity[m] = xai_malloc(XAI_SANITY_MEASURES * images * sizeof(double))) ||
             !(s->figure[m] = xai_malloc(s->plane * sizeof(float))))
             return XAI_ERR;
@@ -246,7 +254,8 @@ static void tear_down(sanity *s)
     free(s->saved_weight), free(s->saved_bias), free(s->dirty), free(s->logits), free(s->targets), free(s->chosen);
     free(s->work);
     for (int m = 0; m < XAI_METHODS_MAX; m++) {
-        free(s->maps[m]), free(s->heat[m]), free(s->original_abs[m]), free(s->original_signed[m]);
+        free(s->maps[m]), free(s->heat[m]), free(s->original_abs_ranks[m]), free(s->original_signed_ranks[m]);
+        free(s->original_scaled[m]);
         free(s->similarity[m]), free(s->figure[m]);
     }
     xai_sanity_plan_free(&s->plan);

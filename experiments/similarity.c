@@ -52,17 +52,29 @@ void xai_ranks(const float *x, size_t n, float *ranks, float *work)
     }
 }
 
-double xai_spearman(const float *a, const float *b, size_t n, float *work)
+/* Pearson's correlation of two rankings of n values (both of mean (n + 1) / 2). */
+static double rank_correlation(const float *ra, const float *rb, size_t n)
 {
-    float *ra = work, *rb = work + n;
-    xai_ranks(a, n, ra, work + 2 * n);
-    xai_ranks(b, n, rb, work + 2 * n);
     double mean = 0.5 * ((double)n + 1.0), ab = 0, aa = 0, bb = 0;
     for (size_t k = 0; k < n; k++) {
         double da = ra[k] - mean, db = rb[k] - mean;
         ab += da * db, aa += da * da, bb += db * db;
     }
     return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : NAN;
+}
+
+double xai_spearman_ranked(const float *a_ranks, const float *b, size_t n, float *work)
+{
+    xai_ranks(b, n, work, work + 2 * n);
+    return rank_correlation(a_ranks, work, n);
+}
+
+double xai_spearman(const float *a, const float *b, size_t n, float *work)
+{
+    float *ra = work + n;
+    xai_ranks(a, n, ra, work + 2 * n);
+    xai_ranks(b, n, work, work + 2 * n);
+    return rank_correlation(ra, work, n);
 }
 
 enum { WINDOW = 7 };

@@ -45,6 +45,8 @@ typedef struct {
     float *logits;
     float *const *maps, *const *heatmaps;
     double *const *completeness;
+    int same_input; /* 1: the last call's images again, with only weights changed since
+                       (xai_driver_reload_weights): the forward reruns from the first changed layer */
     double ms_forward, ms_methods[XAI_METHODS_MAX];
 } xai_driver_batch;
 

@@ -17,6 +17,9 @@ void xai_ranks(const float *x, size_t n, float *ranks, float *work);
 size_t xai_spearman_work_floats(size_t n);
 double xai_spearman(const float *a, const float *b, size_t n, float *work);
 
+/* The same with a's ranks made beforehand (xai_ranks), for many b against one a. */
+double xai_spearman_ranked(const float *a_ranks, const float *b, size_t n, float *work);
+
 /* The mean structural similarity of two h x w images (Wang et al. 2004) as
  * skimage.metrics.structural_similarity computes it by default: a 7 x 7 uniform window, sample
  * (co)variances (divided by 48), K1 = 0.01, K2 = 0.03, the mean over the windows that lie
