@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "plot_gnuplot.h"
 #include "xai_classes.h"
 #include "xai_plot.h"
 #include "xai_status.h"
@@ -17,7 +18,7 @@
 #define XAI_GNUPLOT_DIR "experiments"
 #endif
 
-static int write_raw(const char *path, const void *data, size_t bytes)
+int plot_write_raw(const char *path, const void *data, size_t bytes)
 {
     FILE *f = fopen(path, "wb");
     if (!f) return xai_fail("%s: cannot create: %s", path, strerror(errno));
@@ -26,8 +27,7 @@ static int write_raw(const char *path, const void *data, size_t bytes)
     return bad ? xai_fail("%s: cannot write (disk full?)", path) : XAI_OK;
 }
 
-/* gnuplot -e "<vars>" SCRIPT, for both terminals. */
-static int gnuplot(const char *script, const char *vars, const char *out_stem)
+int plot_gnuplot(const char *script, const char *vars, const char *out_stem)
 {
     const char *dir = getenv("XAI_GNUPLOT_DIR") ? getenv("XAI_GNUPLOT_DIR") : XAI_GNUPLOT_DIR;
     static const char *const terms[2] = {"png", "pdf"};
@@ -99,14 +99,14 @@ static int write_image_data(const plotting *p, int i, const char *rgb_path, cons
             float v = (input[c * plane + k] * p->std[c] + p->mean[c]) * 255.f;
             rgb[3 * k + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : lrintf(v));
         }
-    if (status == XAI_OK) status = write_raw(rgb_path, rgb, 3 * plane);
+    if (status == XAI_OK) status = plot_write_raw(rgb_path, rgb, 3 * plane);
     for (int m = 0; p->methods[m] && status == XAI_OK; m++) {
         char *name = xai_format("/maps/%s", p->methods[m]), *path = xai_format(map_pattern, m + 1);
         status = name && path ? xai_store_read(p->store, name, i, 1, map) : XAI_ERR;
         if (status == XAI_OK) { /* three channels, or one (grad_cam) */
             xai_visualize(map, p->shape->map_channels[method_index(p, p->methods[m])], plane, p->o->reduce, p->o->sign,
                           2.0, shown);
-            status = write_raw(path, shown, plane * sizeof(float));
+            status = plot_write_raw(path, shown, plane * sizeof(float));
         }
         free(name);
         free(path);
@@ -176,7 +176,7 @@ static int figure1(const plotting *p)
                                      p->shape->n_methods, p->names, p->shape->height, label, *source ? " - " : "",
                                      source, xai_visualize_caption(p->o->reduce, p->o->sign));
     char *stem = xai_format("%s/figure1", p->o->outdir);
-    if (status == XAI_OK) status = vars && stem ? gnuplot("figure1.gp", vars, stem) : XAI_ERR;
+    if (status == XAI_OK) status = vars && stem ? plot_gnuplot("figure1.gp", vars, stem) : XAI_ERR;
     free(rgb), free(pattern), free(vars), free(stem);
     return status;
 }
@@ -201,7 +201,7 @@ static int grid(const plotting *p)
                                      rows, p->shape->n_methods, p->names, labels, p->shape->height,
                                      xai_visualize_caption(p->o->reduce, p->o->sign));
     char *stem = xai_format("%s/grid", p->o->outdir);
-    if (status == XAI_OK) status = vars && stem ? gnuplot("grid.gp", vars, stem) : XAI_ERR;
+    if (status == XAI_OK) status = vars && stem ? plot_gnuplot("grid.gp", vars, stem) : XAI_ERR;
     free(labels), free(vars), free(stem);
     return status;
 }
@@ -249,7 +249,7 @@ static int boxplots(const plotting *p)
     char *vars = xai_format("dir='%s'; metrics='%s'; names='%s'; m=%d; n=%d; title='per-image metrics (docs/metrics.md)'",
                             p->data, words, p->names, drawn, n);
     char *stem = xai_format("%s/boxplots", p->o->outdir);
-    status = vars && stem ? gnuplot("boxplots.gp", vars, stem) : XAI_ERR;
+    status = vars && stem ? plot_gnuplot("boxplots.gp", vars, stem) : XAI_ERR;
     free(vars), free(stem);
     return status;
 }

@@ -12,19 +12,23 @@
 static int is_weight_layer(const xai_node *n) { return n->op == XAI_OP_CONV || n->op == XAI_OP_GEMM; }
 
 /* Does a block end after node i (forward order)? At an Add, a pooling node, or a Conv whose
- * output feeds neither an activation nor an Add. */
+ * output feeds no activation and something other than an Add (a linear bottleneck that the next
+ * block reads; it may feed a later skip Add too). */
 static int ends_block(const xai_graph *g, int i)
 {
     const xai_node *n = &g->nodes[i];
     if (n->op == XAI_OP_ADD || n->op == XAI_OP_MAXPOOL || n->op == XAI_OP_AVGPOOL || n->op == XAI_OP_GLOBALAVGPOOL)
         return 1;
     if (n->op != XAI_OP_CONV) return 0;
+    int activation = 0, other = 0;
     for (int j = 0; j < g->n_nodes; j++)
-        for (int k = 0; k < g->nodes[j].n_inputs; k++)
-            if (g->nodes[j].input[k] == n->output &&
-                (g->nodes[j].op == XAI_OP_RELU || g->nodes[j].op == XAI_OP_CLIP || g->nodes[j].op == XAI_OP_ADD))
-                return 0;
-    return 1;
+        for (int k = 0; k < g->nodes[j].n_inputs; k++) {
+            if (g->nodes[j].input[k] != n->output) continue;
+            xai_op op = g->nodes[j].op;
+            activation |= op == XAI_OP_RELU || op == XAI_OP_CLIP;
+            other |= op != XAI_OP_RELU && op != XAI_OP_CLIP && op != XAI_OP_ADD;
+        }
+    return !activation && other;
 }
 
 static char *label_of(const xai_graph *g, int top, int bottom)

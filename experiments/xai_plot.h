@@ -17,4 +17,8 @@ typedef struct {
 
 int xai_plot(const xai_plot_options *options);
 
+/* The figures of a `xaibench sanity` file into outdir: sanity_maps and sanity_curves, PNG and
+ * PDF (see plot_sanity.c). */
+int xai_plot_sanity(const char *path, const char *outdir);
+
 #endif

@@ -4,9 +4,9 @@
  *
  * Weight layers are the Conv and Gemm nodes (a BatchNormalization after a Conv is folded into
  * it at load). Steps go from the top: with `layer` granularity one step per weight layer, with
- * `block` one per block, a block ending at an Add, a pooling node, or a Conv whose output goes
- * on without an activation into anything but an Add (MobileNet's linear bottleneck; a ResNet's
- * downsampling Conv stays with its block). */
+ * `block` one per block, a block ending at an Add, a pooling node, or a Conv whose output feeds
+ * no activation and something other than an Add (MobileNet's linear bottleneck, read by the next
+ * block; a ResNet's downsampling Conv, which feeds only its Add, stays with its block). */
 #ifndef XAI_SANITY_H
 #define XAI_SANITY_H
 

@@ -37,6 +37,17 @@ int xai_sanity_store_write_step(xai_sanity_store *store, int step, const double 
 int xai_sanity_store_close(xai_sanity_store *store);
 void xai_sanity_store_abort(xai_sanity_store *store);
 
+/* 1 when `path` is an HDF5 file of xaibench sanity (finished or not), else 0. */
+int xai_sanity_store_is(const char *path);
+
+/* What a finished sanity file holds (plots): fails with a line when `path` is not one. */
+typedef struct {
+    int n_steps, n_images, height, width, n_methods;
+    char **methods, **labels;
+} xai_sanity_info;
+int xai_sanity_store_info(const char *path, xai_sanity_info *info);
+void xai_sanity_info_free(xai_sanity_info *info);
+
 /* Read back (tests, plots): a dataset's doubles or floats by name, count values from the start. */
 int xai_sanity_store_read(const char *path, const char *dataset, int as_double, void *out, long long count);
 

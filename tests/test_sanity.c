@@ -278,6 +278,25 @@ Test(sanity, blocks_group_the_residual_blocks)
     xai_graph_free(g);
 }
 
+/* The real MobileNetV2: the classifier conv, the 1280-channel conv, then 16 inverted-residual
+ * blocks of three convs each, and the first block (depthwise and projection, no expansion) with
+ * the stem conv. */
+Test(sanity, blocks_of_mobilenet_v2)
+{
+    const char *path = "../shared/models/mobilenet_v2_coral_float.onnx";
+    if (access(path, R_OK)) cr_skip_test("%s missing", path);
+    xai_graph *g;
+    cr_assert_eq(xai_graph_load(&g, path, NULL), XAI_OK, "%s", xai_last_error());
+    xai_sanity_plan blocks;
+    cr_assert_eq(xai_sanity_plan_make(&blocks, g, XAI_SANITY_BLOCK), XAI_OK);
+    cr_expect_eq(blocks.n_steps, 19);
+    cr_expect_eq(blocks.count[0], 1);
+    cr_expect_eq(blocks.count[1], 1);
+    for (int s = 2; s < blocks.n_steps; s++) cr_expect_eq(blocks.count[s], 3, "block %s", blocks.label[s]);
+    xai_sanity_plan_free(&blocks);
+    xai_graph_free(g);
+}
+
 /* `xaibench sanity` with stdout to `log`; returns the pid. */
 static pid_t start_sanity(const char *out, const char *log, const char *mode)
 {
@@ -390,4 +409,25 @@ Test(sanity, bad_input_is_refused_with_one_line)
     expect_refused(missing, "no/such.png: cannot open");
     const char *nothing[] = {"sanity", "--model", tiny_model(), NULL};
     expect_refused(nothing, "--image IMG or --dataset DIR");
+}
+
+Test(sanity, plot_draws_the_maps_and_the_curves, .timeout = 120)
+{
+    const char *out = test_path("sanity-plot.h5");
+    run_sanity(out, 2, 2, 2, XAI_SANITY_CASCADING);
+    char dir[1024], command[3072];
+    snprintf(dir, sizeof dir, "%s", test_path("sanity-figures"));
+    snprintf(command, sizeof command, "%s plot %s -o %s >/dev/null", binary(), out, dir);
+    cr_assert_eq(system(command), 0, "%s failed", command);
+    const char *made[] = {"sanity_maps.png", "sanity_maps.pdf", "sanity_curves.png", "sanity_curves.pdf"};
+    for (int k = 0; k < 4; k++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, made[k]);
+        FILE *f = fopen(path, "rb");
+        cr_expect_not_null(f, "%s not written", path);
+        if (!f) continue;
+        fseek(f, 0, SEEK_END);
+        cr_expect_gt(ftell(f), 1000, "%s is empty", path);
+        fclose(f);
+    }
 }
