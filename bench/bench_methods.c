@@ -5,7 +5,9 @@
  *     per cent, and beside it the driver's own split of the five-method run: the cams' time
  *     (their heat maps included) against the forward and rule maps of the same batches;
  *   - smoothgrad and integrated_gradients (n = m = 50), per image, against 50 x (one forward +
- *     one backward) on an engine of their sample batch (goal: <= 1.05x).
+ *     one backward) on an engine of their sample batch (goal: <= 1.05x), and against the passes
+ *     inside their own run (the driver's split: everything else they do, the image's forward,
+ *     the noise, the sums, over the time of their samples' forward and backward passes).
  * Usage: bench_methods [--model F.onnx] [--threads T] [--batch B] [--rounds R] [--multi-pass-only]
  * (default: a seeded ResNet18, 2 threads, batch 8, 3 rounds; --multi-pass-only times smoothgrad
  * and integrated_gradients alone, for bench/methods_vs_pytorch.py's rounds). */
@@ -35,7 +37,7 @@ static xai_graph *load(void)
 
 /* Milliseconds per image of the driver running `methods` on `images` images in batches of B;
  * `spent`, when given, gets the driver's own per-image split of the same batches: [0] the
- * forward, [1 + m] method m. */
+ * forward, [1 + m] method m, [1 + n_methods + m] the samples' passes inside method m. */
 static double driver_ms(const xai_method *const *methods, int n_methods, int B, int threads, const float *input,
                         int images, double *spent)
 {
@@ -64,8 +66,10 @@ static double driver_ms(const xai_method *const *methods, int n_methods, int B, 
         xai_driver_batch rows = {.input = input + (size_t)at * image, .count = B, .chosen = chosen, .logits = logits,
                                  .maps = maps, .heatmaps = heat, .completeness = completeness};
         if (xai_driver_explain(d, &rows)) fprintf(stderr, "bench_methods: %s\n", xai_last_error()), exit(1);
-        for (int m = -1; spent && first >= 0 && m < n_methods; m++)
+        for (int m = -1; spent && first >= 0 && m < n_methods; m++) {
             spent[1 + m] += (m < 0 ? rows.ms_forward : rows.ms_methods[m]) * B / images;
+            if (m >= 0) spent[1 + n_methods + m] += rows.ms_sample_passes[m] * B / images;
+        }
     }
     double ms = 1e3 * (xai_now_seconds() - started) / images;
     for (int m = 0; m < n_methods; m++) free(maps[m]), free(heat[m]), free(completeness[m]);
@@ -135,19 +139,20 @@ int main(int argc, char **argv)
                                      &xai_method_grad_cam, &xai_method_guided_grad_cam};
     const xai_method *smooth = &xai_method_smoothgrad, *integrated = &xai_method_integrated_gradients;
     int S = xai_sample_batch(50);
-    double r3[16], r5[16], cams[16], cam_share[16], base[16], sg[16], ig[16], cam_ratio[16], sg_ratio[16], ig_ratio[16];
+    double r3[16], r5[16], cams[16], cam_share[16], base[16], sg_inside[16], ig_inside[16], sg[16], ig[16], cam_ratio[16], sg_ratio[16], ig_ratio[16];
     for (int r = 0; r < rounds && r < 16; r++) {
         if (multi_pass_only) {
             sg[r] = driver_ms(&smooth, 1, B, threads, input, B, NULL);
             ig[r] = driver_ms(&integrated, 1, B, threads, input, B, NULL);
             continue;
         }
-        double spent[6] = {0};
+        double spent[11] = {0}, sg_spent[3] = {0}, ig_spent[3] = {0};
         r3[r] = driver_ms(rules, 3, B, threads, input, images, NULL);
         r5[r] = driver_ms(with_cam, 5, B, threads, input, images, spent);
         base[r] = 50 * pass_ms(S, threads, input);
-        sg[r] = driver_ms(&smooth, 1, B, threads, input, B, NULL);
-        ig[r] = driver_ms(&integrated, 1, B, threads, input, B, NULL);
+        sg[r] = driver_ms(&smooth, 1, B, threads, input, B, sg_spent);
+        ig[r] = driver_ms(&integrated, 1, B, threads, input, B, ig_spent);
+        sg_inside[r] = (sg_spent[0] + sg_spent[1]) / sg_spent[2], ig_inside[r] = (ig_spent[0] + ig_spent[1]) / ig_spent[2];
         cams[r] = spent[4] + spent[5];
         cam_share[r] = (spent[0] + spent[1] + spent[2] + spent[3] + cams[r]) / (spent[0] + spent[1] + spent[2] + spent[3]);
         cam_ratio[r] = r5[r] / r3[r], sg_ratio[r] = sg[r] / base[r], ig_ratio[r] = ig[r] / base[r];
@@ -169,6 +174,8 @@ int main(int argc, char **argv)
     printf("  50 x (forward + backward) at batch %d: %.1f\n", S, xai_median(base, n));
     printf("  smoothgrad (n = 50) %.1f: %.3fx; integrated_gradients (m = 50) %.1f: %.3fx (goal <= 1.05)\n",
            xai_median(sg, n), xai_median(sg_ratio, n), xai_median(ig, n), xai_median(ig_ratio, n));
+    printf("  the same runs against their own samples' passes (the driver's split): smoothgrad %.3fx, "
+           "integrated_gradients %.3fx\n", xai_median(sg_inside, n), xai_median(ig_inside, n));
     free(input);
     return 0;
 }

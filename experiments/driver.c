@@ -169,12 +169,14 @@ int xai_driver_explain(xai_driver *d, xai_driver_batch *b)
         const xai_method *method = d->methods[m];
         double t1 = xai_now_seconds();
         batch.samples = sample_backend(d, method);
+        batch.pass_seconds = 0;
         double *completeness = method->completeness && b->completeness ? b->completeness[m] : NULL;
         status = method->explain(method, &batch, b->maps[m], completeness);
         int channels = xai_driver_map_channels(d, m);
         for (int k = 0; status == XAI_OK && k < b->count; k++)
             xai_heatmap_max_abs(b->maps[m] + (size_t)k * channels * plane, channels, plane, b->heatmaps[m] + (size_t)k * plane);
         b->ms_methods[m] = 1e3 * (xai_now_seconds() - t1) / b->count;
+        b->ms_sample_passes[m] = 1e3 * batch.pass_seconds / b->count;
     }
     for (int k = 0; status == XAI_OK && k < b->count; k++) b->chosen[k] = targets[k];
     xai_batch_release(&batch);

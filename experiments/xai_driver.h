@@ -48,6 +48,8 @@ typedef struct {
     int same_input; /* 1: the last call's images again, with only weights changed since
                        (xai_driver_reload_weights): the forward reruns from the first changed layer */
     double ms_forward, ms_methods[XAI_METHODS_MAX];
+    double ms_sample_passes[XAI_METHODS_MAX]; /* of ms_methods[m]: the samples' own forward and
+                                                 backward passes (multi-pass methods; else 0) */
 } xai_driver_batch;
 
 int xai_driver_explain(xai_driver *driver, xai_driver_batch *batch);

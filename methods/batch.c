@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xai_clock.h"
 #include "xai_method.h"
 #include "xai_status.h"
 
@@ -186,8 +187,10 @@ int xai_batch_sampled(xai_batch *b, int n, const xai_method *method, const xai_s
         fill_rows(b, n, first, rows, s, input, targets);
         xai_batch sub = {.backend = e, .input = input, .count = rows, .targets = targets, .logits = logits,
                          .params = b->params};
+        double started = xai_now_seconds();
         status = e->forward(e, input, logits);
         if (status == XAI_OK) status = method->explain(method, &sub, maps, NULL);
+        b->pass_seconds += xai_now_seconds() - started;
         for (int r = 0; status == XAI_OK && r < rows; r++)
             s->take(s->context, (int)((first + r) / n), (int)((first + r) % n), maps + (size_t)r * map_floats);
         xai_batch_release(&sub);

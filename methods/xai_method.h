@@ -53,6 +53,7 @@ typedef struct xai_batch {
     const float *rule_maps[3];   /* saliency, deconvnet, guided_backprop, when made */
     float *own_maps[3];          /* those of them made into the batch's own memory */
     float *cam;                  /* [batch][H][W], the upsampled Grad-CAM, when made */
+    double pass_seconds;         /* wall time of the samples' forward and backward passes so far */
 } xai_batch;
 
 struct xai_method {
