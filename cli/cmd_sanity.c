@@ -1,5 +1,6 @@
 /* cmd_sanity.c - `xaibench sanity`: the model-parameter randomization test (xai_sanity.h) for
- * images named on the command line or the first of a Stanford Dogs tree. */
+ * images named on the command line or the first of a Stanford Dogs tree; under mpirun the ranks
+ * share the images out and rank 0 writes the file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,9 @@ int cmd_sanity(int argc, char **argv)
     int n, parsed = cli_parse(&command, argc - 1, argv + 1, &operands, &n);
     if (parsed) return free(list.images), cli_parse_exit(parsed);
     free(operands);
+    xai_team team;
+    if (xai_team_join(&team, &argc, &argv)) return free(list.images), cli_report();
+    c.team = &team;
     xai_dataset *opened = NULL;
     xai_graph *g = NULL;
     xai_output_lock *lock = NULL;
@@ -109,7 +113,8 @@ int cmd_sanity(int argc, char **argv)
     int status = list_images(dataset, limit, &list, &opened);
     if (!status && limit && !dataset) status = xai_fail("sanity: --limit goes with --dataset");
     if (!status && !methods.count) status = cli_take_methods("saliency,deconvnet,guided_backprop", &methods);
-    if (!status) status = xai_output_lock_take(&lock, c.output);
+    if (!status && team.rank == 0) status = xai_output_lock_take(&lock, c.output); /* one job per file */
+    status = xai_team_agree(&team, status);
     if (!status) status = xai_graph_load(&g, c.model, NULL);
     if (!status) status = xai_method_params_resolve(&settings.params, g, settings.layer);
     xai_sanity_plan plan; /* a model with nothing to randomize is refused before any image is read */
@@ -126,5 +131,7 @@ int cmd_sanity(int argc, char **argv)
     xai_output_lock_release(lock);
     xai_dataset_free(opened);
     free(list.images);
-    return status ? cli_report() : 0;
+    if (status) cli_report();
+    xai_team_leave(&team);
+    return status ? 1 : 0;
 }

@@ -16,6 +16,7 @@
 #include "xai_sanity_store.h"
 #include "xai_similarity.h"
 #include "xai_status.h"
+#include "xai_team.h"
 
 typedef struct {
     const xai_sanity_config *c;
@@ -24,6 +25,8 @@ typedef struct {
     float **saved_weight, **saved_bias; /* per plan node: the trained weights (independent mode) */
     char *dirty;                        /* per graph node: changed since the engines took it */
     xai_driver *driver;
+    const xai_team *team;
+    int own_first, own_end;             /* this rank's images */
     int batch, threads, channels, height, width;
     size_t plane, image;
     float *maps[XAI_METHODS_MAX], *heat[XAI_METHODS_MAX], *logits;
@@ -130,12 +133,14 @@ static void compare(sanity *s, int m, int image, int measure, const float *map, 
 static int explain_all(sanity *s, int step)
 {
     const xai_sanity_config *c = s->c;
-    for (int first = 0; first < c->n_images; first += s->batch) {
-        int count = c->n_images - first < s->batch ? c->n_images - first : s->batch;
+    for (int m = 0; m < c->n_methods; m++) /* the other ranks' images stay 0 for the team's sum */
+        memset(s->similarity[m], 0, XAI_SANITY_MEASURES * (size_t)c->n_images * sizeof(double));
+    for (int first = s->own_first; first < s->own_end; first += s->batch) {
+        int count = s->own_end - first < s->batch ? s->own_end - first : s->batch;
         xai_driver_batch rows = {.input = c->inputs + (size_t)first * s->image, .count = count,
                                  .targets = step ? s->targets + first : NULL, .chosen = s->chosen, .logits = s->logits,
                                  .maps = s->maps, .heatmaps = s->heat,
-                                 .same_input = step > 0 && count == c->n_images};
+                                 .same_input = step > 0 && count == s->own_end - s->own_first};
         if (xai_driver_explain(s->driver, &rows)) return XAI_ERR;
         for (int k = 0; step == 0 && k < count; k++) s->targets[first + k] = s->chosen[k];
 #pragma omp parallel for collapse(3) schedule(dynamic) num_threads(s->threads)
@@ -178,7 +183,12 @@ static int set_up(sanity *s)
     const xai_value *in = &s->g->values[s->g->input];
     s->channels = in->c, s->height = in->h, s->width = in->w;
     s->plane = (size_t)in->h * in->w, s->image = xai_value_size(in);
-    s->batch = c->batch < c->n_images ? c->batch : c->n_images;
+    /* rank r: images ceil(N r / size) .. ceil(N (r + 1) / size) - 1, so that rank 0, which writes
+     * the file's figure data, holds the first image */
+    long long n = c->n_images, size = s->team->size, rank = s->team->rank;
+    s->own_first = (int)((n * rank + size - 1) / size), s->own_end = (int)((n * (rank + 1) + size - 1) / size);
+    int own = s->own_end - s->own_first;
+    s->batch = c->batch < own ? c->batch : own > 0 ? own : 1;
     if (xai_sanity_plan_make(&s->plan, s->g, c->granularity) || save_weights(s)) return XAI_ERR;
     xai_driver_config dc = {.methods = c->methods, .n_methods = c->n_methods, .params = c->params,
                             .batch = s->batch, .threads = c->threads, .keep_weights = 1};
@@ -187,7 +197,7 @@ static int set_up(sanity *s)
     s->threads = c->threads > 0 ? c->threads : omp_get_max_threads();
     s->dirty = xai_calloc((size_t)s->g->n_nodes, 1);
     s->logits = xai_malloc((size_t)s->batch * classes * sizeof(float));
-    s->targets = xai_malloc((size_t)c->n_images * sizeof(int));
+    s->targets = xai_calloc((size_t)c->n_images, sizeof(int));
     s->chosen = xai_malloc((size_t)s->batch * sizeof(int));
     s->work_floats = (3 * s->plane + xai_spearman_work_floats(s->plane) + 2 * xai_ssim_work_doubles(s->width) + 2) &
                      ~(size_t)1; /* even: each thread's doubles stay aligned */
@@ -221,11 +231,14 @@ static int open_store(sanity *s, int *steps_done)
     xai_sanity_shape shape = {.n_steps = 1 + s->plan.n_steps, .n_images = c->n_images, .height = s->height,
                               .width = s->width, .n_methods = c->n_methods, .methods = names, .labels = labels,
                               .images = c->images, .settings = settings};
-    int status = xai_sanity_store_open(&s->store, c->output, &shape, steps_done);
-    if (!status && *steps_done == 0)
+    int status = s->team->rank == 0 ? xai_sanity_store_open(&s->store, c->output, &shape, steps_done) : XAI_OK;
+    if (!status && s->team->rank == 0 && *steps_done == 0)
         status = xai_sanity_store_provenance(s->store, c->model, sha, c->threads, c->argc, c->argv);
     free(settings), free(labels);
-    return status;
+    long long done = s->team->rank == 0 ? *steps_done : 0; /* rank 0's count, to every rank */
+    if ((status = xai_team_agree(s->team, status)) || xai_team_sum(s->team, &done, 1)) return XAI_ERR;
+    *steps_done = (int)done;
+    return XAI_OK;
 }
 
 /* One line per step: its layers and each method's mean similarity over the images. */
@@ -261,12 +274,31 @@ static void tear_down(sanity *s)
     xai_sanity_plan_free(&s->plan);
 }
 
+/* The step's numbers of every rank's images in every rank's arrays (the others' are 0). */
+static int gather(sanity *s, int step)
+{
+    const xai_sanity_config *c = s->c;
+    for (int m = 0; m < c->n_methods; m++)
+        if (xai_team_sum_doubles(s->team, s->similarity[m], XAI_SANITY_MEASURES * c->n_images)) return XAI_ERR;
+    if (step || s->team->size == 1) return XAI_OK;
+    long long *targets = xai_calloc((size_t)c->n_images, sizeof *targets);
+    if (!targets) return XAI_ERR;
+    for (int i = s->own_first; i < s->own_end; i++) targets[i] = s->targets[i];
+    int status = xai_team_sum(s->team, targets, c->n_images);
+    for (int i = 0; !status && i < c->n_images; i++) s->targets[i] = (int)targets[i];
+    free(targets);
+    return status;
+}
+
 int xai_sanity_run(const xai_sanity_config *c, xai_graph *g)
 {
-    sanity s = {.c = c, .g = g};
-    int steps_done = 0, status = set_up(&s);
+    static const xai_team alone = {.rank = 0, .size = 1};
+    sanity s = {.c = c, .g = g, .team = c->team ? c->team : &alone};
+    int steps_done = 0, status = xai_team_agree(s.team, set_up(&s));
     if (!status) status = open_store(&s, &steps_done);
-    if (!status && steps_done) printf("resuming %s.partial: %d of %d steps done\n", c->output, steps_done, 1 + s.plan.n_steps);
+    int lead = s.team->rank == 0; /* the rank that writes the file and the progress lines */
+    if (!status && steps_done && lead)
+        printf("resuming %s.partial: %d of %d steps done\n", c->output, steps_done, 1 + s.plan.n_steps);
     /* The originals are always made again: every later step is compared with them. */
     for (int step = 0; !status && step <= s.plan.n_steps; step++) {
         double started = xai_now_seconds();
@@ -274,16 +306,19 @@ int xai_sanity_run(const xai_sanity_config *c, xai_graph *g)
         if (step && step < steps_done) continue;
         status = take_weights(&s);
         if (!status) status = explain_all(&s, step);
-        if (!status && step >= steps_done)
+        if ((status = xai_team_agree(s.team, status)) || (status = gather(&s, step))) break;
+        if (step >= steps_done && lead)
             status = xai_sanity_store_write_step(s.store, step, (const double *const *)s.similarity,
                                                  (const float *const *)s.figure, step == 0 ? s.targets : NULL);
-        if (!status && step >= steps_done) report(&s, step, xai_now_seconds() - started);
+        if (!status && step >= steps_done && lead) report(&s, step, xai_now_seconds() - started);
+        status = xai_team_agree(s.team, status);
     }
-    if (!status) {
+    if (!status && lead) {
         status = xai_sanity_store_close(s.store);
         s.store = NULL;
         if (!status) printf("wrote %s\n", c->output);
     }
+    status = xai_team_agree(s.team, status);
     tear_down(&s);
     return status;
 }

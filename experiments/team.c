@@ -68,6 +68,18 @@ int xai_team_sum(const xai_team *team, long long *values, int n)
     return XAI_OK;
 }
 
+int xai_team_sum_doubles(const xai_team *team, double *values, int n)
+{
+    if (team->size == 1) return XAI_OK;
+#ifdef XAI_WITH_MPI
+    if (MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return xai_fail("MPI: cannot sum over the ranks");
+#else
+    (void)values, (void)n;
+#endif
+    return XAI_OK;
+}
+
 double xai_team_max(const xai_team *team, double value)
 {
 #ifdef XAI_WITH_MPI

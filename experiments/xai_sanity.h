@@ -14,6 +14,7 @@
 
 #include "xai_graph.h"
 #include "xai_method.h"
+#include "xai_team.h"
 
 enum { XAI_SANITY_CASCADING, XAI_SANITY_INDEPENDENT };
 enum { XAI_SANITY_LAYER, XAI_SANITY_BLOCK };
@@ -54,6 +55,8 @@ typedef struct {
     int batch, threads;
     int argc;                         /* the command line, for the provenance */
     char **argv;
+    const xai_team *team;             /* NULL: alone; else the ranks share the images out, rank 0
+                                         writes the file */
 } xai_sanity_config;
 
 int xai_sanity_run(const xai_sanity_config *config, xai_graph *graph);

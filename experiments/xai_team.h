@@ -20,6 +20,7 @@ int xai_team_agree(const xai_team *team, int status);
 
 /* In-place sums and maxima over the members. */
 int xai_team_sum(const xai_team *team, long long *values, int n);
+int xai_team_sum_doubles(const xai_team *team, double *values, int n);
 double xai_team_max(const xai_team *team, double value);
 
 #endif

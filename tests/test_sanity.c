@@ -431,3 +431,42 @@ Test(sanity, plot_draws_the_maps_and_the_curves, .timeout = 120)
         fclose(f);
     }
 }
+
+/* mpirun -np 2 and -np 4 (one rank without an image) give the single process's file. */
+Test(sanity, mpi_ranks_share_the_images_to_the_same_file, .timeout = 300)
+{
+#ifndef XAI_WITH_MPI
+    cr_skip_test("built without MPI (-DXAI_MPI=OFF)");
+#endif
+    if (system("command -v mpirun >/dev/null") != 0) cr_skip_test("no mpirun (apt-get install openmpi-bin)");
+    if (access("data/samples/astronaut.png", R_OK) || access("data/samples/chelsea.png", R_OK) ||
+        access("data/samples/coffee.png", R_OK))
+        cr_skip_test("data/samples missing: run scripts/fetch-samples.sh");
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
+    const char *images = "--image data/samples/astronaut.png --image data/samples/chelsea.png "
+                         "--image data/samples/coffee.png";
+    char alone[1024], command[4096];
+    snprintf(alone, sizeof alone, "%s", test_path("sanity-alone.h5"));
+    snprintf(command, sizeof command, "%s sanity --model %s %s --threads 1 -o %s >/dev/null", binary(), tiny_model(),
+             images, alone);
+    cr_assert_eq(system(command), 0, "%s failed", command);
+    int steps;
+    size_t plane;
+    steps_and_plane(XAI_SANITY_LAYER, &steps, &plane);
+    const int ranks[2] = {2, 4};
+    for (int r = 0; r < 2; r++) {
+        char shared[1024];
+        snprintf(shared, sizeof shared, "%s", test_path(r ? "sanity-np4.h5" : "sanity-np2.h5"));
+        snprintf(command, sizeof command,
+                 "mpirun --oversubscribe --bind-to none -np %d %s sanity --model %s %s --threads 1 -o %s >/dev/null",
+                 ranks[r], binary(), tiny_model(), images, shared);
+        cr_assert_eq(system(command), 0, "%s failed", command);
+        expect_same_results(alone, shared, steps, 3, plane);
+        double a[3], b[3];
+        cr_assert_eq(xai_sanity_store_read(alone, "/target", 1, a, 3), XAI_OK);
+        cr_assert_eq(xai_sanity_store_read(shared, "/target", 1, b, 3), XAI_OK);
+        cr_expect_eq(memcmp(a, b, sizeof a), 0, "/target differs with %d ranks", ranks[r]);
+    }
+}
