@@ -41,8 +41,9 @@ static int list_images(const char *dataset, int limit, image_list *l, xai_datase
     return XAI_OK;
 }
 
-/* Every image decoded and preprocessed as the model says. */
-static int load_inputs(const xai_graph *g, const image_list *l, float **inputs)
+/* Every image decoded and preprocessed as the model says. A data set's image that cannot be
+ * read is left out with a line on stderr (as `run` skips it); a named one is an error. */
+static int load_inputs(const xai_graph *g, image_list *l, int skip_bad, float **inputs)
 {
     const xai_value *in = &g->values[g->input];
     xai_transform t;
@@ -54,18 +55,22 @@ static int load_inputs(const xai_graph *g, const image_list *l, float **inputs)
         return xai_fail("%s: its preprocessing gives %dx%d images, it takes %dx%d", g->path, w, h, in->w, in->h);
     size_t image = xai_value_size(in);
     if (!(*inputs = xai_malloc((size_t)l->n_images * image * sizeof(float)))) return XAI_ERR;
+    int kept = 0;
     for (int k = 0; k < l->n_images; k++) {
         xai_image decoded;
-        if (xai_image_load(&decoded, l->images[k], 0)) return XAI_ERR;
-        int bad = xai_preprocess(&decoded, &t, *inputs + (size_t)k * image, NULL);
-        xai_image_free(&decoded);
-        if (bad) {
+        int bad = xai_image_load(&decoded, l->images[k], 0);
+        if (!bad) {
             char why[512];
-            snprintf(why, sizeof why, "%s", xai_last_error());
-            return xai_fail("%s: %s", l->images[k], why);
+            bad = xai_preprocess(&decoded, &t, *inputs + (size_t)kept * image, NULL);
+            xai_image_free(&decoded);
+            if (bad) snprintf(why, sizeof why, "%s", xai_last_error()), xai_fail("%s: %s", l->images[k], why);
         }
+        if (bad && !skip_bad) return XAI_ERR;
+        if (bad) fprintf(stderr, "xaibench: skipped %s\n", xai_last_error());
+        else l->images[kept++] = l->images[k];
     }
-    return XAI_OK;
+    l->n_images = kept;
+    return kept ? XAI_OK : xai_fail("sanity: none of the images could be read");
 }
 
 int cmd_sanity(int argc, char **argv)
@@ -119,7 +124,7 @@ int cmd_sanity(int argc, char **argv)
     if (!status) status = xai_method_params_resolve(&settings.params, g, settings.layer);
     xai_sanity_plan plan; /* a model with nothing to randomize is refused before any image is read */
     if (!status && !(status = xai_sanity_plan_make(&plan, g, c.granularity))) xai_sanity_plan_free(&plan);
-    if (!status) status = load_inputs(g, &list, &inputs);
+    if (!status) status = load_inputs(g, &list, dataset != NULL, &inputs);
     if (!status) {
         c.images = list.images, c.n_images = list.n_images, c.inputs = inputs;
         c.methods = methods.list, c.n_methods = methods.count, c.params = &settings.params;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "test_support.h"
+#include "xai_dogs.h"
 #include "xai_driver.h"
 #include "xai_engine.h"
 #include "xai_model.h"
@@ -469,4 +470,27 @@ Test(sanity, mpi_ranks_share_the_images_to_the_same_file, .timeout = 300)
         cr_assert_eq(xai_sanity_store_read(shared, "/target", 1, b, 3), XAI_OK);
         cr_expect_eq(memcmp(a, b, sizeof a), 0, "/target differs with %d ranks", ranks[r]);
     }
+}
+
+/* --dataset DIR --limit N: the tree's first N images, one that cannot be read left out with a
+ * line (the sample tree's second image is the truncated JPEG). */
+Test(sanity, a_dataset_gives_its_first_images, .timeout = 120)
+{
+    if (access("data/samples/astronaut.png", R_OK)) cr_skip_test("data/samples missing: run scripts/fetch-samples.sh");
+    char root[1024], out[1024], command[4096];
+    snprintf(root, sizeof root, "%s", test_path("sanity-dogs"));
+    snprintf(out, sizeof out, "%s", test_path("sanity-dogs.h5"));
+    cr_assert_eq(xai_sample_set_write("data/samples", root, 1), XAI_OK, "%s", xai_last_error());
+    char log[1024];
+    snprintf(log, sizeof log, "%s", test_path("sanity-dogs.log"));
+    snprintf(command, sizeof command, "%s sanity --model %s --dataset %s --limit 2 --threads 1 -o %s >/dev/null 2>%s",
+             binary(), tiny_model(), root, out, log);
+    cr_assert_eq(system(command), 0, "%s failed", command);
+    cr_expect(log_has(log, "skipped") && log_has(log, "corrupt JPEG"), "no line for the truncated JPEG");
+    xai_sanity_info info;
+    cr_assert_eq(xai_sanity_store_info(out, &info), XAI_OK, "%s", xai_last_error());
+    cr_expect_eq(info.n_images, 1);
+    cr_expect_eq(info.n_methods, 3);
+    cr_expect_str_eq(info.labels[0], "original");
+    xai_sanity_info_free(&info);
 }
