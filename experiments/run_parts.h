@@ -1,4 +1,5 @@
-/* run_parts.h - private to the runner: OUT.parts, the checkpoint of a sweep (see xai_run.h).
+/* run_parts.h - private to the runner and the sanity store: OUT.parts, the checkpoint of a
+ * sweep (see xai_run.h) or of a sanity check (xai_sanity_store.h).
  * Each finished batch is a complete results file OUT.parts/batch-NNNNNN.h5; OUT.parts/manifest
  * pins what the run is, so that only the same command resumes it. */
 #ifndef XAI_RUN_PARTS_H

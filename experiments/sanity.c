@@ -232,7 +232,7 @@ static int open_store(sanity *s, int *steps_done)
                               .width = s->width, .n_methods = c->n_methods, .methods = names, .labels = labels,
                               .images = c->images, .settings = settings};
     int status = s->team->rank == 0 ? xai_sanity_store_open(&s->store, c->output, &shape, steps_done) : XAI_OK;
-    if (!status && s->team->rank == 0 && *steps_done == 0)
+    if (!status && s->team->rank == 0)
         status = xai_sanity_store_provenance(s->store, c->model, sha, c->threads, c->argc, c->argv);
     free(settings), free(labels);
     long long done = s->team->rank == 0 ? *steps_done : 0; /* rank 0's count, to every rank */
@@ -298,7 +298,7 @@ int xai_sanity_run(const xai_sanity_config *c, xai_graph *g)
     if (!status) status = open_store(&s, &steps_done);
     int lead = s.team->rank == 0; /* the rank that writes the file and the progress lines */
     if (!status && steps_done && lead)
-        printf("resuming %s.partial: %d of %d steps done\n", c->output, steps_done, 1 + s.plan.n_steps);
+        printf("resuming %s.parts: %d of %d steps done\n", c->output, steps_done, 1 + s.plan.n_steps);
     /* The originals are always made again: every later step is compared with them. */
     for (int step = 0; !status && step <= s.plan.n_steps; step++) {
         double started = xai_now_seconds();

@@ -1,9 +1,10 @@
 /* xai_sanity_store.h - the HDF5 file of `xaibench sanity` (docs/sanity.md gives the layout):
  * /steps/label, /images/path, /target, /similarity/<method>/<measure> [steps][images] (float64;
  * measures spearman_abs, spearman_signed, ssim), /figure/<method> [steps][H][W] (the first
- * image's |map|, float32), provenance and the run's settings on "/". Written as FILE.partial,
- * one step at a time (the attribute steps_done says how far), and renamed into place when every
- * step is in: a killed run resumes from FILE.partial when its settings are the same. */
+ * image's |map|, float32), provenance and the run's settings on "/". Each step is written as a
+ * part file of its own under FILE.parts (renamed into place complete, under a manifest of the
+ * settings), and the parts become FILE when every step is in: a killed run, or one whose disk
+ * filled, resumes from its last finished step when its settings are the same. */
 #ifndef XAI_SANITY_STORE_H
 #define XAI_SANITY_STORE_H
 
@@ -18,22 +19,24 @@ typedef struct {
     int n_methods;
     const char *const *methods, *const *labels, *const *images;
     const char *settings;           /* what a resumed run must share, one "key=value" per line */
-} xai_sanity_shape;
+} xai_sanity_shape;                 /* (the store keeps copies of its strings) */
 
-/* Resume FILE.partial when it was made with the same settings (*steps_done: how many steps it
+/* Resume FILE.parts when it was made with the same settings (*steps_done: how many steps it
  * holds), or start it anew (*steps_done = 0) when there is none; refuse one made otherwise. */
 int xai_sanity_store_open(xai_sanity_store **out, const char *path, const xai_sanity_shape *shape,
                           int *steps_done);
 
+/* The provenance attributes that FILE gets when it is assembled (argv must outlive the store). */
 int xai_sanity_store_provenance(xai_sanity_store *store, const char *model_path, const char *model_sha256,
                                 int threads, int argc, char **argv);
 
 /* Step `step`: similarity[m] [XAI_SANITY_MEASURES][images], figure[m] [H][W]; the targets (the
- * classes explained, [images]) with step 0. Flushed, then counted in steps_done. */
+ * classes explained, [images]) with step 0. Its part file is complete once this returns. */
 int xai_sanity_store_write_step(xai_sanity_store *store, int step, const double *const *similarity,
                                 const float *const *figure, const int *targets);
 
-/* Close, and move into place when every step is in (else FILE.partial stays, to resume). */
+/* Close: when every step is in, the parts become FILE (through FILE.partial and a rename) and
+ * go; else they stay, to resume. */
 int xai_sanity_store_close(xai_sanity_store *store);
 void xai_sanity_store_abort(xai_sanity_store *store);
 

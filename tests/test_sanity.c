@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -337,24 +338,25 @@ Test(sanity, killed_run_resumes_to_the_same_file, .timeout = 300)
 {
     if (access("data/samples/astronaut.png", R_OK) || access("data/samples/chelsea.png", R_OK))
         cr_skip_test("data/samples missing: run scripts/fetch-samples.sh");
-    char whole[1024], killed[1024], partial[1100], log[1024];
+    char whole[1024], killed[1024], parts[1100], log[1024];
     snprintf(whole, sizeof whole, "%s", test_path("sanity-whole.h5"));
     snprintf(killed, sizeof killed, "%s", test_path("sanity-killed.h5"));
-    snprintf(partial, sizeof partial, "%s.partial", killed);
+    snprintf(parts, sizeof parts, "%s.parts", killed);
     snprintf(log, sizeof log, "%s", test_path("sanity.log"));
-    remove(whole), remove(killed), remove(partial);
+    remove(whole), remove(killed);
     cr_assert_eq(finish(start_sanity(whole, log, "cascading")), 0, "see %s", log);
     pid_t pid = start_sanity(killed, log, "cascading");
     for (int k = 0; k < 6000 && !log_has(log, "step 3/"); k++) usleep(5000);
     kill(pid, SIGKILL);
     cr_assert_eq(finish(pid), 128 + SIGKILL, "the run ended before it could be killed");
     cr_assert_eq(access(killed, F_OK), -1, "a killed run left a finished file");
-    cr_assert_eq(access(partial, F_OK), 0, "a killed run left nothing to resume");
+    cr_assert_eq(access(parts, F_OK), 0, "a killed run left nothing to resume");
     /* Another mode is refused with a line naming the setting; the same command resumes. */
     cr_expect_neq(finish(start_sanity(killed, log, "independent")), 0);
-    cr_expect(log_has(log, "other settings (mode=cascading, now mode=independent)"), "no refusal naming the mode");
+    cr_expect(log_has(log, "unfinished run of another command (its mode=cascading differs"), "no refusal naming the mode");
     cr_assert_eq(finish(start_sanity(killed, log, "cascading")), 0, "resume failed; see %s", log);
     cr_expect(log_has(log, "resuming"), "the second run did not resume");
+    cr_expect_eq(access(parts, F_OK), -1, "the parts outlived the finished file");
     int steps;
     size_t plane;
     steps_and_plane(XAI_SANITY_LAYER, &steps, &plane);
@@ -366,8 +368,8 @@ static void expect_refused(const char *const *args, const char *message)
 {
     const char *out = test_path("sanity-refused.h5");
     char partial[1100], command[4096] = "";
-    snprintf(partial, sizeof partial, "%s.partial", out);
-    remove(out), remove(partial);
+    snprintf(partial, sizeof partial, "%s.parts", out);
+    remove(out), rmdir(partial);
     for (int k = 0; args[k]; k++) strcat(strcat(command, args[k]), " ");
     char line[2048];
     snprintf(line, sizeof line, "%s %s -o %s 2>&1 >/dev/null", binary(), command, out);
@@ -493,4 +495,41 @@ Test(sanity, a_dataset_gives_its_first_images, .timeout = 120)
     cr_expect_eq(info.n_methods, 3);
     cr_expect_str_eq(info.labels[0], "original");
     xai_sanity_info_free(&info);
+}
+
+/* Writes that fail part-way (a file size limit, as a full disk): one line naming the file, exit
+ * status 1, and the same command then completes to the file an uninterrupted run makes. */
+Test(sanity, a_full_disk_is_reported_and_the_run_resumes, .timeout = 300)
+{
+    if (access("data/samples/astronaut.png", R_OK) || access("data/samples/chelsea.png", R_OK))
+        cr_skip_test("data/samples missing: run scripts/fetch-samples.sh");
+    char whole[1024], full[1024], log[1024];
+    snprintf(whole, sizeof whole, "%s", test_path("sanity-disk-whole.h5"));
+    snprintf(full, sizeof full, "%s", test_path("sanity-disk-full.h5"));
+    snprintf(log, sizeof log, "%s", test_path("sanity-disk.log"));
+    remove(whole), remove(full);
+    cr_assert_eq(finish(start_sanity(whole, log, "cascading")), 0, "see %s", log);
+    remove(log);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        FILE *o = freopen(log, "w", stdout);
+        (void)o;
+        dup2(fileno(stdout), fileno(stderr));
+        struct rlimit limit = {300000, 300000};
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &limit);
+        const char *args[] = {binary(), "sanity", "--model", tiny_model(), "--image", "data/samples/astronaut.png",
+                              "--image", "data/samples/chelsea.png", "--threads", "1", "-o", full, NULL};
+        execv(binary(), (char *const *)args);
+        _exit(127);
+    }
+    cr_assert_eq(finish(pid), 1, "the run did not fail with status 1 at the size limit; see %s", log);
+    cr_expect(log_has(log, "xaibench: ") && log_has(log, full), "no error line naming the file in %s", log);
+    cr_assert_eq(access(full, F_OK), -1, "a failed run left a finished file");
+    cr_assert_eq(finish(start_sanity(full, log, "cascading")), 0, "the resume failed; see %s", log);
+    int steps;
+    size_t plane;
+    steps_and_plane(XAI_SANITY_LAYER, &steps, &plane);
+    expect_same_results(whole, full, steps, 2, plane);
 }
