@@ -31,7 +31,7 @@ typedef struct {
     size_t plane, image;
     float *maps[XAI_METHODS_MAX], *heat[XAI_METHODS_MAX], *logits;
     int *targets, *chosen;
-    /* [images][plane] per method: the original maps' ranks, and |map| scaled to [0, 1] */
+    /* [this rank's images][plane] per method: the original maps' ranks, and |map| scaled to [0, 1] */
     float *original_abs_ranks[XAI_METHODS_MAX], *original_signed_ranks[XAI_METHODS_MAX];
     float *original_scaled[XAI_METHODS_MAX];
     double *similarity[XAI_METHODS_MAX]; /* [measures][images] of the step */
@@ -108,7 +108,7 @@ enum { SPEARMAN_ABS, SPEARMAN_SIGNED, SSIM }; /* the measures, as xai_sanity_mea
 static void compare(sanity *s, int m, int image, int measure, const float *map, int channels, int original,
                     float *work)
 {
-    size_t plane = s->plane, at = (size_t)image * plane;
+    size_t plane = s->plane, at = (size_t)(image - s->own_first) * plane; /* the originals: this rank's images */
     float *absolute = work, *sign = absolute + plane, *scaled = sign + plane, *rank_work = scaled + plane;
     double *ssim_work = (double *)(work + ((3 * plane + xai_spearman_work_floats(plane) + 1) & ~(size_t)1));
     double *out = s->similarity[m] + (size_t)measure * s->c->n_images + image;
@@ -205,11 +205,12 @@ static int set_up(sanity *s)
     if (!s->dirty || !s->logits || !s->targets || !s->chosen || !s->work) return XAI_ERR;
     for (int m = 0; m < c->n_methods; m++) {
         size_t channels = (size_t)xai_driver_map_channels(s->driver, m), images = (size_t)c->n_images;
+        size_t own_images = (size_t)(own > 0 ? own : 1);
         if (!(s->maps[m] = xai_malloc((size_t)s->batch * channels * s->plane * sizeof(float))) ||
             !(s->heat[m] = xai_malloc((size_t)s->batch * s->plane * sizeof(float))) ||
-            !(s->original_abs_ranks[m] = xai_malloc(images * s->plane * sizeof(float))) ||
-            !(s->original_signed_ranks[m] = xai_malloc(images * s->plane * sizeof(float))) ||
-            !(s->original_scaled[m] = xai_malloc(images * s->plane * sizeof(float))) ||
+            !(s->original_abs_ranks[m] = xai_malloc(own_images * s->plane * sizeof(float))) ||
+            !(s->original_signed_ranks[m] = xai_malloc(own_images * s->plane * sizeof(float))) ||
+            !(s->original_scaled[m] = xai_malloc(own_images * s->plane * sizeof(float))) ||
             !(s->similarity[m] = xai_malloc(XAI_SANITY_MEASURES * images * sizeof(double))) ||
             !(s->figure[m] = xai_malloc(s->plane * sizeof(float))))
             return XAI_ERR;
