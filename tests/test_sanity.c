@@ -299,8 +299,9 @@ Test(sanity, blocks_of_mobilenet_v2)
     xai_graph_free(g);
 }
 
-/* `xaibench sanity` with stdout to `log`; returns the pid. */
-static pid_t start_sanity(const char *out, const char *log, const char *mode)
+/* `xaibench sanity` with stdout and stderr to `log`, writing files of at most `file_limit` bytes
+ * (0: no limit; past it writes fail with EFBIG, as on a full disk); returns the pid. */
+static pid_t start_sanity_limited(const char *out, const char *log, const char *mode, rlim_t file_limit)
 {
     const char *args[] = {binary(), "sanity", "--model", tiny_model(), "--image", "data/samples/astronaut.png", "--image",
                           "data/samples/chelsea.png", "--mode", mode, "--threads", "1", "-o", out, NULL};
@@ -311,10 +312,20 @@ static pid_t start_sanity(const char *out, const char *log, const char *mode)
         FILE *o = freopen(log, "w", stdout);
         (void)o;
         dup2(fileno(stdout), fileno(stderr));
+        if (file_limit) {
+            struct rlimit limit = {file_limit, file_limit};
+            signal(SIGXFSZ, SIG_IGN);
+            setrlimit(RLIMIT_FSIZE, &limit);
+        }
         execv(binary(), (char *const *)args);
         _exit(127);
     }
     return pid;
+}
+
+static pid_t start_sanity(const char *out, const char *log, const char *mode)
+{
+    return start_sanity_limited(out, log, mode, 0);
 }
 
 static int finish(pid_t pid)
@@ -509,21 +520,7 @@ Test(sanity, a_full_disk_is_reported_and_the_run_resumes, .timeout = 300)
     snprintf(log, sizeof log, "%s", test_path("sanity-disk.log"));
     remove(whole), remove(full);
     cr_assert_eq(finish(start_sanity(whole, log, "cascading")), 0, "see %s", log);
-    remove(log);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        FILE *o = freopen(log, "w", stdout);
-        (void)o;
-        dup2(fileno(stdout), fileno(stderr));
-        struct rlimit limit = {300000, 300000};
-        signal(SIGXFSZ, SIG_IGN);
-        setrlimit(RLIMIT_FSIZE, &limit);
-        const char *args[] = {binary(), "sanity", "--model", tiny_model(), "--image", "data/samples/astronaut.png",
-                              "--image", "data/samples/chelsea.png", "--threads", "1", "-o", full, NULL};
-        execv(binary(), (char *const *)args);
-        _exit(127);
-    }
+    pid_t pid = start_sanity_limited(full, log, "cascading", 300000);
     cr_assert_eq(finish(pid), 1, "the run did not fail with status 1 at the size limit; see %s", log);
     cr_expect(log_has(log, "xaibench: ") && log_has(log, full), "no error line naming the file in %s", log);
     cr_assert_eq(access(full, F_OK), -1, "a failed run left a finished file");
