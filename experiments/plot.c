@@ -27,14 +27,41 @@ int plot_write_raw(const char *path, const void *data, size_t bytes)
     return bad ? xai_fail("%s: cannot write (disk full?)", path) : XAI_OK;
 }
 
+char *plot_string(const char *text)
+{
+    char *out = xai_malloc(2 * strlen(text) + 3), *o = out;
+    if (!out) return NULL;
+    *o++ = '\'';
+    for (const char *c = text; *c; c++) {
+        if (*c == '\'') *o++ = '\'';
+        *o++ = *c == '\n' ? ' ' : *c;
+    }
+    *o++ = '\'';
+    *o = '\0';
+    return out;
+}
+
+/* OUTDIR/data/NAME.vars.gp for the figure OUTDIR/NAME: the variables, as gnuplot lines. */
+static char *write_vars(const char *vars, const char *out_stem)
+{
+    const char *slash = strrchr(out_stem, '/');
+    int dir_length = slash ? (int)(slash - out_stem) : 1;
+    char *path = xai_format("%.*s/data/%s.vars.gp", dir_length, slash ? out_stem : ".", slash ? slash + 1 : out_stem);
+    char *lines = xai_format("%s\n", vars);
+    if (path && (!lines || plot_write_raw(path, lines, strlen(lines)))) free(path), path = NULL;
+    free(lines);
+    return path;
+}
+
 int plot_gnuplot(const char *script, const char *vars, const char *out_stem)
 {
     const char *dir = getenv("XAI_GNUPLOT_DIR") ? getenv("XAI_GNUPLOT_DIR") : XAI_GNUPLOT_DIR;
     static const char *const terms[2] = {"png", "pdf"};
-    int status = XAI_OK;
+    char *vars_path = write_vars(vars, out_stem);
+    int status = vars_path ? XAI_OK : XAI_ERR;
     for (int t = 0; t < 2 && status == XAI_OK; t++) {
-        char *command = xai_format("gnuplot -e \"term='%s'; out='%s.%s'; %s\" '%s/%s' 2>&1", terms[t], out_stem,
-                                   terms[t], vars, dir, script);
+        char *command = xai_format("gnuplot -e \"term='%s'; out='%s.%s'\" '%s' '%s/%s' 2>&1", terms[t], out_stem,
+                                   terms[t], vars_path, dir, script);
         char *made = xai_format("%s.%s", out_stem, terms[t]);
         FILE *p = command && made ? popen(command, "r") : NULL;
         char message[512] = "";
@@ -50,6 +77,7 @@ int plot_gnuplot(const char *script, const char *vars, const char *out_stem)
         free(command);
         free(made);
     }
+    free(vars_path);
     return status;
 }
 
@@ -115,15 +143,15 @@ static int write_image_data(const plotting *p, int i, const char *rgb_path, cons
     return status;
 }
 
-/* A class label for titles: the ImageNet name when the model has 1000 outputs. */
-static void class_label(int target, int classes, char *out, size_t size, int words)
+/* A class label for titles, as people write it: the ImageNet name when the model has 1000
+ * outputs, with the table's underscores (folder names) as spaces. */
+static void class_label(int target, int classes, char *out, size_t size)
 {
     if (classes >= XAI_IMAGENET_CLASSES && target >= 0 && target < XAI_IMAGENET_CLASSES)
         snprintf(out, size, "%s", xai_imagenet_name(target));
     else snprintf(out, size, "class %d", target);
-    if (words)
-        for (char *c = out; *c; c++)
-            if (*c == ' ') *c = '_';
+    for (char *c = out; *c; c++)
+        if (*c == '_') *c = ' ';
 }
 
 /* The file's methods in the seed's order first (deconvnet, guided backprop, saliency), then the
@@ -170,39 +198,44 @@ static int figure1(const plotting *p)
     char *rgb = xai_format("%s/original.rgb", p->data), *pattern = xai_format("%s/map%%d.f32", p->data);
     int status = rgb && pattern ? write_image_data(p, i, rgb, pattern) : XAI_ERR;
     if (status == XAI_OK) status = source_name(p, i, source);
-    class_label(p->targets[i], classes, label, sizeof label, 0);
-    char *vars = status ? NULL
-                        : xai_format("dir='%s'; n=%d; names='%s'; size=%d; title='%s%s%s'; caption='%s'", p->data,
-                                     p->shape->n_methods, p->names, p->shape->height, label, *source ? " - " : "",
-                                     source, xai_visualize_caption(p->o->reduce, p->o->sign));
+    class_label(p->targets[i], classes, label, sizeof label);
+    char *title = xai_format("%s%s%s", label, *source ? " - " : "", source), *quoted = title ? plot_string(title) : NULL;
+    char *vars = status || !quoted ? NULL
+                                   : xai_format("dir='%s'; n=%d; names='%s'; size=%d; title=%s; caption='%s'", p->data,
+                                                p->shape->n_methods, p->names, p->shape->height, quoted,
+                                                xai_visualize_caption(p->o->reduce, p->o->sign));
+    free(title), free(quoted);
     char *stem = xai_format("%s/figure1", p->o->outdir);
     if (status == XAI_OK) status = vars && stem ? plot_gnuplot("figure1.gp", vars, stem) : XAI_ERR;
     free(rgb), free(pattern), free(vars), free(stem);
     return status;
 }
 
-/* Several images (rows) x methods. */
+/* Several images (rows) x methods; row r's title is row_title[r], its image's explained class. */
 static int grid(const plotting *p)
 {
     int rows = p->o->grid_images > 0 ? p->o->grid_images : 6;
     if (rows > p->shape->rows) rows = (int)p->shape->rows;
-    char *labels = xai_calloc((size_t)rows, 258);
-    int status = labels ? XAI_OK : XAI_ERR;
+    char *titles = xai_calloc((size_t)rows, 2 * 256 + 4);
+    int status = titles ? XAI_OK : XAI_ERR;
     for (int r = 1; r <= rows && status == XAI_OK; r++) {
         char *rgb = xai_format("%s/image%d.rgb", p->data, r), *pattern = xai_format("%s/map%d_%%d.f32", p->data, r);
         char label[256];
         status = rgb && pattern ? write_image_data(p, r - 1, rgb, pattern) : XAI_ERR;
-        class_label(p->targets[r - 1], p->shape->classes, label, sizeof label, 1);
-        strcat(strcat(labels, r > 1 ? " " : ""), label);
-        free(rgb), free(pattern);
+        class_label(p->targets[r - 1], p->shape->classes, label, sizeof label);
+        char *quoted = plot_string(label);
+        if (quoted) strcat(strcat(titles, r > 1 ? ", " : ""), quoted);
+        else status = XAI_ERR;
+        free(rgb), free(pattern), free(quoted);
     }
     char *vars = status ? NULL
-                        : xai_format("dir='%s'; rows=%d; n=%d; names='%s'; labels='%s'; size=%d; caption='%s'", p->data,
-                                     rows, p->shape->n_methods, p->names, labels, p->shape->height,
+                        : xai_format("dir='%s'; rows=%d; n=%d; names='%s'; array row_title[%d] = [%s]; size=%d; "
+                                     "caption='%s'",
+                                     p->data, rows, p->shape->n_methods, p->names, rows, titles, p->shape->height,
                                      xai_visualize_caption(p->o->reduce, p->o->sign));
     char *stem = xai_format("%s/grid", p->o->outdir);
     if (status == XAI_OK) status = vars && stem ? plot_gnuplot("grid.gp", vars, stem) : XAI_ERR;
-    free(labels), free(vars), free(stem);
+    free(titles), free(vars), free(stem);
     return status;
 }
 

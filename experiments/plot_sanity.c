@@ -116,7 +116,7 @@ static int curves_figure(const char *path, const char *outdir, const char *data,
         char label[140];
         short_label(info->labels[s], label, sizeof label);
         char tic[160];
-        snprintf(tic, sizeof tic, "%s\\\"%s\\\" %d", s ? ", " : "", label, s);
+        snprintf(tic, sizeof tic, "%s\"%s\" %d", s ? ", " : "", label, s);
         strcat(xtics, tic);
     }
     char *vars = status ? NULL

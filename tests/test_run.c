@@ -4,6 +4,7 @@
  * process on the same output refused at once, naming the holder, the first unharmed. Also the
  * store's image rows written past the page cache (O_DIRECT) reading back exactly. */
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include <criterion/criterion.h>
 #include "test_support.h"
+#include "xai_classes.h"
 #include "xai_dogs.h"
 #include "xai_model.h"
 #include "xai_status.h"
@@ -85,6 +87,68 @@ static int finish(pid_t pid)
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A whole file as a string. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "%s missing", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    char *text = malloc((size_t)size + 1);
+    cr_assert(text && fread(text, 1, (size_t)size, f) == (size_t)size);
+    text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* A number after `key` in text (an SVG attribute or transform). */
+static double number_after(const char *text, const char *key)
+{
+    const char *at = strstr(text, key);
+    return at ? strtod(at + strlen(key), NULL) : NAN;
+}
+
+/* grid.gp drawn as SVG from the vars `plot` wrote: row r's title is the class of the run's
+ * image r (as people write it), and it sits beside row r's original, not another row's. */
+static void expect_grid_rows_titled_by_their_targets(const char *figures, const char *run, int rows)
+{
+    char svg[1200], command[4096];
+    snprintf(svg, sizeof svg, "%s/grid-check.svg", figures);
+    snprintf(command, sizeof command, "gnuplot -e \"term='svg'; out='%s'\" '%s/data/grid.vars.gp' experiments/grid.gp",
+             svg, figures);
+    cr_assert_eq(system(command), 0, "%s", command);
+    size_t bytes;
+    char *text = read_text(svg);
+    int *targets = test_read_all(run, "/target", &bytes);
+    cr_assert(text && targets);
+    /* The originals are the leftmost images, one per row from the top. */
+    double left = INFINITY, top[16], height[16];
+    int found = 0;
+    for (const char *image = strstr(text, "<image "); image; image = strstr(image + 1, "<image "))
+        left = fmin(left, number_after(image, "x='"));
+    for (const char *image = strstr(text, "<image "); image && found < 16; image = strstr(image + 1, "<image "))
+        if (number_after(image, "x='") == left) {
+            top[found] = number_after(image, "y='");
+            height[found++] = number_after(image, "height='");
+        }
+    cr_assert_eq(found, rows, "%d originals in %s", found, svg);
+    for (int r = 0; r < rows; r++) {
+        char title[300];
+        snprintf(title, sizeof title, "<text>%s</text>", xai_imagenet_name(targets[r]));
+        for (char *c = title; *c; c++)
+            if (*c == '_') *c = ' ';
+        const char *at = strstr(text, title), *place = NULL; /* the transform before it is the title's */
+        cr_assert(at, "no row title %s in %s", title, svg);
+        for (const char *t = strstr(text, "translate("); t && t < at; t = strstr(t + 1, "translate(")) place = t;
+        cr_assert(place, "%s: no place for %s", svg, title);
+        double y = number_after(place, ",");
+        cr_expect(y > top[r] && y < top[r] + height[r], "row %d's title %s at y %g, its image at %g..%g", r + 1,
+                  title, y, top[r], top[r] + height[r]);
+    }
+    free(text), free(targets);
 }
 
 Test(run, sweep_of_the_sample_set, .timeout = 120)
@@ -160,6 +224,7 @@ Test(run, sweep_of_the_sample_set, .timeout = 120)
         cr_expect_gt(ftell(image), 1000, "%s is nearly empty", path);
         fclose(image);
     }
+    expect_grid_rows_titled_by_their_targets(figures, out, 6);
 }
 
 static void first_line(const char *log, char *line, size_t size);
