@@ -105,40 +105,86 @@ static int choose_kernels(xai_engine *e, int i, const conv_descs *d, dnnl_primit
     return XAI_OK;
 }
 
-/* The graph's weights (ONNX's layout, user_md) reordered into the forward's and the backward's
- * memories (weight_backward NULL: no backward primitive), and copied for our own backward-data. */
-static int load_weights(xai_engine *e, int i, const dnnl_memory_desc_t *user_md)
+/* The weights at `handle`, laid out as md, reordered into memory dst (of this engine). */
+static int reorder_into(xai_engine *e, int i, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t dst)
+{
+    dnnl_memory_t from = NULL;
+    reorder r = {0};
+    int status = engine_memory(e, &from, md, handle);
+    if (!status) status = engine_make_reorder(e, &r, from, dst, 0);
+    if (!status) status = engine_run_reorder(e, &r);
+    if (!status && dnnl_stream_wait(e->stream) != dnnl_success)
+        status = xai_fail("oneDNN: weight reorder of convolution '%s' failed", e->graph->nodes[i].name);
+    engine_destroy_reorder(&r);
+    if (from) dnnl_memory_destroy(from);
+    return status;
+}
+
+/* The graph's weights (ONNX's layout, d->weight_user) reordered into the forward's and the
+ * backward's memories (weight_backward NULL: no backward primitive), and copied for our own
+ * backward-data. */
+static int load_weights(xai_engine *e, int i, const conv_descs *d)
 {
     const xai_node *c = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
-    dnnl_memory_t user = NULL;
-    reorder wr = {0};
-    int status = engine_memory(e, &user, user_md, c->weight);
-    if (!status) status = engine_make_reorder(e, &wr, user, x->weight_forward, 0);
-    if (!status) status = engine_run_reorder(e, &wr);
-    engine_destroy_reorder(&wr);
-    if (!status && x->weight_backward) status = engine_make_reorder(e, &wr, user, x->weight_backward, 0);
-    if (!status && x->weight_backward) status = engine_run_reorder(e, &wr);
-    engine_destroy_reorder(&wr);
-    if (!status && dnnl_stream_wait(e->stream) != dnnl_success)
-        status = xai_fail("oneDNN: weight reorder of convolution '%s' failed", c->name);
-    if (user) dnnl_memory_destroy(user);
+    int status = reorder_into(e, i, &d->weight_user, c->weight, x->weight_forward);
+    if (!status && x->weight_backward) status = reorder_into(e, i, &d->weight_user, c->weight, x->weight_backward);
     if (!status && x->gemm_backward) engine_conv_gemm_load_weights(e, i);
     return status;
 }
 
-/* The weights in the forward's and the backward's layouts (backward_md NULL: no backward
- * primitive), reordered once from ONNX's; the graph's copy is freed when the engine consumes it.
- * The bias memory reads the graph's bias in place. */
+/* Direction k's (0 forward, 1 backward) weight memory of layout md: weights_from's own when
+ * its layout is this one (shared), else a new one. */
+static int weight_memory(xai_engine *e, int i, int k, const dnnl_memory_desc_t *md)
+{
+    node_exec *x = &e->exec[i];
+    dnnl_memory_t *mine = k ? &x->weight_backward : &x->weight_forward;
+    dnnl_memory_t theirs = e->weights_from ? (k ? e->weights_from->exec[i].weight_backward
+                                                : e->weights_from->exec[i].weight_forward)
+                                           : NULL;
+    const dnnl_memory_desc_t *their_md = NULL;
+    void *handle = NULL;
+    if (theirs && dnnl_memory_get_memory_desc(theirs, &their_md) == dnnl_success &&
+        dnnl_memory_desc_equal(their_md, md) && dnnl_memory_get_data_handle(theirs, &handle) == dnnl_success) {
+        x->shared_weight[k] = 1;
+        return engine_memory(e, mine, md, handle);
+    }
+    return engine_memory(e, mine, md, NULL);
+}
+
+/* The weights that are not shared, reordered from weights_from's layouts into this engine's
+ * (weights_from has every memory this one has: the same graph). */
+static int copy_weights_from(xai_engine *e, int i)
+{
+    const node_exec *theirs = &e->weights_from->exec[i];
+    node_exec *x = &e->exec[i];
+    int status = XAI_OK;
+    for (int k = 0; k < 2 && status == XAI_OK; k++) {
+        dnnl_memory_t mine = k ? x->weight_backward : x->weight_forward;
+        dnnl_memory_t source = k ? theirs->weight_backward : theirs->weight_forward;
+        if (!mine || x->shared_weight[k]) continue;
+        const dnnl_memory_desc_t *md = NULL;
+        void *handle = NULL;
+        if (!source || dnnl_memory_get_memory_desc(source, &md) != dnnl_success ||
+            dnnl_memory_get_data_handle(source, &handle) != dnnl_success)
+            status = xai_fail("oneDNN: weights of convolution '%s' unreadable", e->graph->nodes[i].name);
+        if (!status) status = reorder_into(e, i, md, handle, mine); /* their memory, read on this engine */
+    }
+    return status;
+}
+
+/* The weights in the forward's and the backward's layouts (backward_weights_md NULL: no backward
+ * primitive), reordered once from ONNX's (or taken from weights_from); the graph's copy is freed
+ * when the engine consumes it. The bias memory reads the graph's bias in place. */
 static int place_weights(xai_engine *e, int i, const conv_descs *d, const dnnl_memory_desc_t *forward_md,
-                         const dnnl_memory_desc_t *backward_md)
+                         const dnnl_memory_desc_t *backward_weights_md)
 {
     const xai_node *c = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
-    int status = engine_memory(e, &x->weight_forward, forward_md, NULL);
-    if (!status && backward_md) status = engine_memory(e, &x->weight_backward, backward_md, NULL);
+    int status = weight_memory(e, i, 0, forward_md);
+    if (!status && backward_weights_md) status = weight_memory(e, i, 1, backward_weights_md);
     if (!status) status = engine_memory(e, &x->bias, &d->bias, c->bias);
-    if (!status) status = load_weights(e, i, &d->weight_user);
+    if (!status) status = e->weights_from ? copy_weights_from(e, i) : load_weights(e, i, d);
     if (!status && e->consumed) {
         free(e->consumed->nodes[i].weight);
         e->consumed->nodes[i].weight = NULL;
@@ -148,9 +194,10 @@ static int place_weights(xai_engine *e, int i, const conv_descs *d, const dnnl_m
 
 int engine_conv_reload_weights(xai_engine *e, int i)
 {
+    if (e->weights_from) return copy_weights_from(e, i);
     conv_descs d;
     if (describe_conv(e, &e->graph->nodes[i], &d)) return XAI_ERR;
-    return load_weights(e, i, &d.weight_user);
+    return load_weights(e, i, &d);
 }
 
 /* The memories between the conv and its neighbours' layouts. */

@@ -50,7 +50,10 @@ int engine_conv_gemm_plan(xai_engine *e, int i)
     size_t pixels = (size_t)x->gemm_tile_rows * out->w, taps = (size_t)in->c * c->kernel_h * c->kernel_w;
     x->gemm_work_floats = (pixels * out->c + taps * pixels + phase_rows_floats(in, c, x) + 15) / 16 * 16;
     size_t count = (size_t)out->c * taps;
-    x->weight = xai_malloc(count * sizeof(float));
+    if (e->weights_from) { /* the same graph and channels: it runs this conv's backward here too */
+        x->weight = e->weights_from->exec[i].weight;
+        x->borrowed = 1;
+    } else x->weight = xai_malloc(count * sizeof(float));
     x->gemm_work = xai_aligned_alloc(64, (size_t)e->threads * x->gemm_work_floats * sizeof(float));
     if (!x->weight || !x->gemm_work) return xai_fail("out of memory for convolution '%s'", c->name);
     return XAI_OK;

@@ -32,8 +32,7 @@ void xai_engine_destroy(xai_engine *e)
         if (x->add_rhs.dst) dnnl_memory_destroy(x->add_rhs.dst);
         engine_destroy_reorder(&x->add_rhs);
         free(x->argmax);
-        free(x->weight);
-        free(x->weight_t);
+        if (!x->borrowed) free(x->weight), free(x->weight_t);
     }
     for (int v = 0; e->values && v < g->n_values; v++) {
         if (e->values[v].data_mem) dnnl_memory_destroy(e->values[v].data_mem);
@@ -164,6 +163,12 @@ static int set_up_node_state(xai_engine *e, int i)
          engine_make_reorder(e, &x->add_rhs, e->values[n->input[1]].data_mem, x->add_rhs.dst, 0)))
         return XAI_ERR;
     if (n->op != XAI_OP_GEMM) return XAI_OK;
+    if (e->weights_from) {
+        x->weight = e->weights_from->exec[i].weight;
+        x->weight_t = e->weights_from->exec[i].weight_t;
+        x->borrowed = 1;
+        return XAI_OK;
+    }
     size_t count = (size_t)n->in_channels * n->out_channels;
     if (!(x->weight = xai_malloc(count * sizeof(float))) || !(x->weight_t = xai_malloc(count * sizeof(float))))
         return XAI_ERR;
@@ -226,7 +231,7 @@ static int setup(xai_engine *e)
         return XAI_ERR;
     for (int i = 0; i < g->n_nodes; i++) {
         const xai_node *n = &g->nodes[i];
-        if ((n->op == XAI_OP_CONV || n->op == XAI_OP_GEMM) && !n->weight)
+        if ((n->op == XAI_OP_CONV || n->op == XAI_OP_GEMM) && !n->weight && !e->weights_from)
             return xai_fail("%s: node '%s': the graph's weights were freed", g->path, n->name);
         if (choose_output_layout(e, i) || allocate_value(e, n->output) || set_up_node_state(e, i)) return XAI_ERR;
     }
@@ -259,7 +264,12 @@ int xai_engine_create_with(xai_engine **out, xai_graph *graph, const xai_engine_
     xai_engine *e = xai_calloc(1, sizeof *e);
     if (!e) return XAI_ERR;
     e->graph = graph;
-    e->consumed = c->consume ? graph : NULL;
+    e->weights_from = c->weights_from;
+    e->consumed = c->consume && !c->weights_from ? graph : NULL;
+    if (c->weights_from && c->weights_from->graph != graph) {
+        free(e);
+        return xai_fail("engine: weights_from is an engine of another graph");
+    }
     e->batch = c->batch;
     e->threads = c->threads > 0 ? c->threads : omp_get_max_threads();
     int status = c->n_readable ? ((e->readable = xai_calloc((size_t)graph->n_values, 1)) ? XAI_OK : XAI_ERR) : XAI_OK;
@@ -543,11 +553,12 @@ int xai_engine_reload_weights(xai_engine *e, int node)
     const xai_graph *g = e->graph;
     if (node < 0 || node >= g->n_nodes || (g->nodes[node].op != XAI_OP_CONV && g->nodes[node].op != XAI_OP_GEMM))
         return xai_fail("engine: node %d has no weights", node);
-    if (e->consumed) return xai_fail("%s: the engine consumed the graph's weights; none to reload", g->path);
+    if (e->consumed || (e->weights_from && e->weights_from->consumed))
+        return xai_fail("%s: the engine consumed the graph's weights; none to reload", g->path);
     e->forward_done = 0; /* what the last forward kept from this node on was made with the old weights */
     if (node < e->fresh_nodes) e->fresh_nodes = node;
     if (g->nodes[node].op == XAI_OP_GEMM) {
-        gemm_load_weights(e, node);
+        if (!e->exec[node].borrowed) gemm_load_weights(e, node); /* else weights_from's, reloaded */
         return XAI_OK;
     }
     int caller = enter(e), status = engine_conv_reload_weights(e, node);

@@ -68,6 +68,8 @@ typedef struct {
     /* GEMM: the weight [out][in] and, for the backward pass, transposed to [in][out];
      * CONV with gemm_backward: the weight as ONNX stores it, [out][in][kh][kw] */
     float *weight, *weight_t;
+    int shared_weight[2];               /* weight_forward / weight_backward are weights_from's memory */
+    int borrowed;                       /* weight and weight_t are weights_from's */
     int accumulate[2];                  /* backward adds into input k's gradient */
     const char *impl[2];                /* oneDNN kernel names, forward and backward */
 } node_exec;
@@ -75,6 +77,7 @@ typedef struct {
 struct xai_engine {
     const xai_graph *graph;
     xai_graph *consumed;                /* set when weights are freed as they are copied */
+    const xai_engine *weights_from;     /* the engine whose weights this one takes (see xai_engine_config) */
     int batch, threads;
     dnnl_engine_t dnnl;
     dnnl_stream_t stream;

@@ -30,6 +30,11 @@ typedef struct {
     int batch, threads, consume;
     const int *readable; /* value indices */
     int n_readable;
+    /* An engine of the same graph (of another batch size) to take the weights from, rather than
+     * from the graph (whose weights it may have consumed): a layout both batch sizes' kernels
+     * want is shared, not copied, and a layout only this one wants is reordered from the other's.
+     * It must outlive this engine, and take any xai_engine_reload_weights before this one. */
+    const xai_engine *weights_from;
 } xai_engine_config;
 int xai_engine_create_with(xai_engine **out, xai_graph *graph, const xai_engine_config *config);
 void xai_engine_destroy(xai_engine *engine);
@@ -57,7 +62,8 @@ int xai_engine_backward_seeded(xai_engine *engine, const xai_rule *rule, const f
 
 /* Node `node` (a Conv or a Gemm) had its weight or bias changed in the graph: bring the engine's
  * copies up to date, in the primitives it has (nothing is rebuilt). Needs an engine that did not
- * consume the graph's weights; a forward must follow before the next backward. */
+ * consume the graph's weights; a forward must follow before the next backward. An engine made
+ * with weights_from takes them again from that engine, which must have reloaded them first. */
 int xai_engine_reload_weights(xai_engine *engine, int node);
 
 /* Value v's activation (after a forward) and gradient (after a backward that reached it), in

@@ -10,6 +10,7 @@
 #include "xai_status.h"
 
 #define MAX_SAMPLE_ENGINES 2 /* one per distinct sample batch: smoothgrad's and IG's */
+#define MAX_PART_ENGINES 4   /* partial batches of distinct sizes (a run's last one, in practice) */
 
 struct xai_driver {
     const xai_graph *graph;
@@ -19,6 +20,14 @@ struct xai_driver {
     xai_engine *engine, *sample_engines[MAX_SAMPLE_ENGINES];
     xai_backend backend, sample_backends[MAX_SAMPLE_ENGINES];
     int n_sample_engines;
+    /* Engines for batches smaller than the configured one, made at their first such batch with
+     * the main engine's weights (shared where the layouts agree), so that a partial batch costs
+     * what its images cost instead of a padded full batch. */
+    xai_engine *part_engines[MAX_PART_ENGINES];
+    xai_backend part_backends[MAX_PART_ENGINES];
+    int n_part_engines, next_part; /* next_part: the slot a new size takes when all are used */
+    xai_engine_config part_config;
+    xai_backend *last; /* the backend of the last batch (same_input runs again there) */
 };
 
 static int uses_layer(const xai_method *m, const xai_method_params *p)
@@ -75,6 +84,10 @@ static int create_engines(xai_driver *d, xai_graph *graph, const xai_driver_conf
                               .readable = &readable, .n_readable = n_readable};
     if (xai_engine_create_with(&d->engine, graph, &main)) return XAI_ERR;
     xai_backend_of_engine(&d->backend, d->engine);
+    d->part_config = main;
+    d->part_config.consume = 0;
+    d->part_config.weights_from = d->engine;
+    d->part_config.readable = &d->params.layer;
     return XAI_OK;
 }
 
@@ -101,6 +114,7 @@ int xai_driver_create(xai_driver **out, xai_graph *graph, const xai_driver_confi
 void xai_driver_destroy(xai_driver *d)
 {
     if (!d) return;
+    for (int k = 0; k < d->n_part_engines; k++) xai_engine_destroy(d->part_engines[k]);
     xai_engine_destroy(d->engine);
     for (int k = 0; k < d->n_sample_engines; k++) xai_engine_destroy(d->sample_engines[k]);
     free(d);
@@ -109,6 +123,8 @@ void xai_driver_destroy(xai_driver *d)
 int xai_driver_reload_weights(xai_driver *d, int node)
 {
     if (xai_engine_reload_weights(d->engine, node)) return XAI_ERR;
+    for (int k = 0; k < d->n_part_engines; k++) /* after the main engine: they copy its weights */
+        if (xai_engine_reload_weights(d->part_engines[k], node)) return XAI_ERR;
     for (int k = 0; k < d->n_sample_engines; k++)
         if (xai_engine_reload_weights(d->sample_engines[k], node)) return XAI_ERR;
     return XAI_OK;
@@ -119,14 +135,37 @@ int xai_driver_map_channels(const xai_driver *d, int m)
     return xai_method_channels(d->methods[m], &d->params, d->graph->values[d->graph->input].c);
 }
 
-/* The targets: as given, or the top logit; padding rows explain what the first row does. */
-static void choose_targets(const xai_driver *d, const xai_driver_batch *b, int *targets)
+/* The engine of a batch of `count` images: the main one, or one of exactly that size. */
+static int backend_for(xai_driver *d, int count, xai_backend **out)
 {
-    int classes = d->backend.classes;
-    for (int n = 0; n < d->backend.batch; n++) {
-        int t = n < b->count && b->targets ? b->targets[n] : -1;
-        if (n >= b->count) t = targets[0];
-        else if (t < 0) {
+    *out = &d->backend;
+    if (count == d->backend.batch) return XAI_OK;
+    for (int k = 0; k < d->n_part_engines; k++)
+        if (d->part_backends[k].batch == count) return *out = &d->part_backends[k], XAI_OK;
+    int slot = d->n_part_engines < MAX_PART_ENGINES ? d->n_part_engines++ : d->next_part++ % MAX_PART_ENGINES;
+    if (d->last == &d->part_backends[slot]) d->last = NULL;
+    xai_engine_destroy(d->part_engines[slot]);
+    d->part_engines[slot] = NULL;
+    xai_engine_config c = d->part_config;
+    c.batch = count;
+    if (xai_engine_create_with(&d->part_engines[slot], (xai_graph *)d->graph, &c)) {
+        d->part_engines[slot] = d->part_engines[--d->n_part_engines]; /* keep the list dense */
+        d->part_engines[d->n_part_engines] = NULL;
+        d->part_backends[slot] = d->part_backends[d->n_part_engines];
+        d->last = NULL; /* it may have been the one moved */
+        return XAI_ERR;
+    }
+    xai_backend_of_engine(&d->part_backends[slot], d->part_engines[slot]);
+    *out = &d->part_backends[slot];
+    return XAI_OK;
+}
+
+/* The targets: as given, or the top logit (the batch fills its engine: no padding rows). */
+static void choose_targets(const xai_driver_batch *b, int classes, int *targets)
+{
+    for (int n = 0; n < b->count; n++) {
+        int t = b->targets ? b->targets[n] : -1;
+        if (t < 0) {
             const float *row = b->logits + (size_t)n * classes;
             t = 0;
             for (int k = 1; k < classes; k++)
@@ -149,21 +188,26 @@ int xai_driver_explain(xai_driver *d, xai_driver_batch *b)
 {
     int B = d->backend.batch, classes = d->backend.classes;
     if (b->count < 1 || b->count > B) return xai_fail("a batch of %d images for an engine of %d", b->count, B);
+    if (b->same_input && (!d->last || d->last->batch != b->count))
+        return xai_fail("same_input: the last batch was not one of %d images", b->count);
     const xai_value *in = &d->graph->values[d->graph->input];
     size_t plane = (size_t)in->h * in->w;
     for (int k = 0; k < b->count; k++)
         if (b->targets && b->targets[k] >= classes)
             return xai_fail("target class %d outside 0..%d", b->targets[k], classes - 1);
+    xai_backend *backend;
+    if (backend_for(d, b->count, &backend)) return XAI_ERR;
     int *targets = xai_malloc((size_t)B * sizeof *targets);
     long long *ids = xai_malloc((size_t)B * sizeof *ids);
     if (!targets || !ids) return free(targets), free(ids), XAI_ERR;
     for (int k = 0; k < B; k++) ids[k] = b->image_ids && k < b->count ? b->image_ids[k] : k;
     double t0 = xai_now_seconds();
-    int status = b->same_input ? xai_engine_forward_again(d->engine, b->logits)
-                               : d->backend.forward(&d->backend, b->input, b->logits);
+    int status = b->same_input ? xai_engine_forward_again(backend->engine, b->logits)
+                               : backend->forward(backend, b->input, b->logits);
+    d->last = backend;
     b->ms_forward = 1e3 * (xai_now_seconds() - t0) / b->count;
-    if (status == XAI_OK) choose_targets(d, b, targets);
-    xai_batch batch = {.backend = &d->backend, .input = b->input, .count = b->count, .targets = targets,
+    if (status == XAI_OK) choose_targets(b, classes, targets);
+    xai_batch batch = {.backend = backend, .input = b->input, .count = b->count, .targets = targets,
                        .image_ids = ids, .logits = b->logits, .params = &d->params};
     for (int m = 0; status == XAI_OK && m < d->n_methods; m++) {
         const xai_method *method = d->methods[m];

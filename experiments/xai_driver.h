@@ -31,11 +31,14 @@ int xai_driver_reload_weights(xai_driver *driver, int node);
 /* Method m's map channels: the input's, or 1 (grad_cam). */
 int xai_driver_map_channels(const xai_driver *driver, int m);
 
-/* One batch. In: input [batch][C][H][W] (rows past count are ignored), targets (the logit to
- * explain per image; NULL or < 0: the top one), image_ids (each image's index in its data set:
- * smoothgrad's noise key; NULL: 0..count-1). Out: chosen [count] logits, logits
- * [batch][classes], maps[m] [batch][channels][H][W], heatmaps[m] [batch][H][W], completeness[m]
- * [count] for the methods that report it (completeness may be NULL), and milliseconds per image. */
+/* One batch of 1..batch images, run on an engine of exactly `count` images (one of another size
+ * than the configured batch is made at the first such batch, sharing the main engine's weights),
+ * so that a partial batch costs what its images cost. In: input [batch][C][H][W] (rows past
+ * count are ignored), targets (the logit to explain per image; NULL or < 0: the top one),
+ * image_ids (each image's index in its data set: smoothgrad's noise key; NULL: 0..count-1).
+ * Out: chosen [count] logits, logits [batch][classes], maps[m] [batch][channels][H][W],
+ * heatmaps[m] [batch][H][W], completeness[m] [count] for the methods that report it
+ * (completeness may be NULL), and milliseconds per image. */
 typedef struct {
     const float *input;
     int count;

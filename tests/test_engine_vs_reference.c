@@ -151,3 +151,60 @@ Test(engine_vs_reference, consuming_engine_gives_the_same_maps)
     xai_graph_free(kept);
     xai_graph_free(consumed);
 }
+
+/* An engine of batch 3 made with weights_from a consuming engine of batch 4 gives the maps of an
+ * engine of batch 3 made from the graph, bit for bit; after a change of weights and a reload of
+ * both (the owner first), the maps of an engine made from the changed graph. */
+static void expect_same_maps(xai_engine *a, xai_engine *b, const float *input, size_t image, const char *when)
+{
+    int targets[3] = {1, 7, 2};
+    float *ma = malloc(3 * image * sizeof(float)), *mb = malloc(3 * image * sizeof(float)), la[30], lb[30];
+    cr_assert_eq(xai_engine_forward(a, input, la), XAI_OK, "%s", xai_last_error());
+    cr_assert_eq(xai_engine_forward(b, input, lb), XAI_OK, "%s", xai_last_error());
+    cr_expect_eq(memcmp(la, lb, sizeof la), 0, "%s: logits differ", when);
+    for (int m = 0; m < N_METHODS; m++) {
+        cr_assert_eq(xai_engine_backward(a, methods[m], targets, ma), XAI_OK);
+        cr_assert_eq(xai_engine_backward(b, methods[m], targets, mb), XAI_OK);
+        cr_expect_eq(memcmp(ma, mb, 3 * image * sizeof(float)), 0, "%s: %s differs", when, methods[m]->name);
+    }
+    free(ma), free(mb);
+}
+
+Test(engine_vs_reference, engine_of_another_batch_takes_the_weights_of_the_first)
+{
+    xai_graph *kept = test_model("resnet-tiny", 8, 0, 0), *consumed = test_model("resnet-tiny", 8, 0, 0);
+    size_t image = xai_value_size(&kept->values[kept->input]);
+    float *input = malloc(3 * image * sizeof(float));
+    test_normal_floats(input, 3 * image, 6);
+    xai_engine *owner, *taker, *plain;
+    cr_assert_eq(xai_engine_create_consuming(&owner, consumed, 4, 0), XAI_OK, "%s", xai_last_error());
+    xai_engine_config c = {.batch = 3, .weights_from = owner};
+    cr_assert_eq(xai_engine_create_with(&taker, consumed, &c), XAI_OK, "%s", xai_last_error());
+    cr_assert_eq(xai_engine_create(&plain, kept, 3, 0), XAI_OK, "%s", xai_last_error());
+    expect_same_maps(taker, plain, input, image, "from a consuming engine");
+    cr_expect_eq(xai_engine_reload_weights(taker, 0), XAI_ERR, "a reload from consumed weights");
+    xai_engine_destroy(taker), xai_engine_destroy(owner), xai_engine_destroy(plain);
+
+    /* Reload: every weight of the first conv and of the classifier scaled in the graph. */
+    cr_assert_eq(xai_engine_create(&owner, kept, 4, 0), XAI_OK, "%s", xai_last_error());
+    c.weights_from = owner;
+    cr_assert_eq(xai_engine_create_with(&taker, kept, &c), XAI_OK, "%s", xai_last_error());
+    int changed[2] = {0, -1};
+    for (int i = 0; i < kept->n_nodes; i++)
+        if (kept->nodes[i].op == XAI_OP_GEMM) changed[1] = i;
+    cr_assert(kept->nodes[0].op == XAI_OP_CONV && changed[1] > 0);
+    for (int k = 0; k < 2; k++) {
+        xai_node *n = &kept->nodes[changed[k]];
+        size_t count = (size_t)n->out_channels * n->in_channels;
+        if (n->op == XAI_OP_CONV) count = count / n->group * n->kernel_h * n->kernel_w;
+        for (size_t j = 0; j < count; j++) n->weight[j] *= -0.5f;
+        cr_assert_eq(xai_engine_reload_weights(owner, changed[k]), XAI_OK, "%s", xai_last_error());
+        cr_assert_eq(xai_engine_reload_weights(taker, changed[k]), XAI_OK, "%s", xai_last_error());
+    }
+    cr_assert_eq(xai_engine_create(&plain, kept, 3, 0), XAI_OK, "%s", xai_last_error());
+    expect_same_maps(taker, plain, input, image, "after a reload");
+    xai_engine_destroy(taker), xai_engine_destroy(owner), xai_engine_destroy(plain);
+    free(input);
+    xai_graph_free(kept);
+    xai_graph_free(consumed);
+}
