@@ -1,5 +1,7 @@
 /* cmd_explain.c - `xaibench explain`: maps of the chosen methods for a few images, from one
- * forward pass per batch, written to HDF5 with provenance. */
+ * forward pass per batch, written to HDF5 with provenance. The images of a batch are decoded in
+ * parallel; with more than one batch a thread writes each batch (and its lines) while the
+ * engine computes the next (xai_write_behind.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "xai_provenance.h"
 #include "xai_status.h"
 #include "xai_store.h"
+#include "xai_write_behind.h"
 
 typedef struct {
     const char *model, *output;
@@ -110,12 +113,14 @@ static int parse(int argc, char **argv, explain_options *o)
     return XAI_OK;
 }
 
-/* Buffers for one batch. */
+/* Buffers for one batch, and once computed, which images they hold and their times. */
 typedef struct {
     float *input, *logits, *maps[XAI_METHODS_MAX], *heat[XAI_METHODS_MAX];
     double *completeness[XAI_METHODS_MAX];
     int *targets, *chosen;
     long long *ids;
+    int first, count;
+    double ms_forward, ms_methods[XAI_METHODS_MAX];
 } batch_buffers;
 
 static void free_buffers(batch_buffers *b)
@@ -132,7 +137,8 @@ typedef struct {
     xai_driver *driver;
     xai_store *store;
     xai_transform t;
-    batch_buffers b;
+    batch_buffers slots[XAI_WRITE_BEHIND_SLOTS];
+    int n_slots;
     const char *names[XAI_METHODS_MAX];
     int map_channels[XAI_METHODS_MAX], completeness[XAI_METHODS_MAX];
     int classes, channels;
@@ -164,28 +170,33 @@ static int open_model(explaining *x)
     return xai_method_params_resolve(&x->o->settings.params, x->g, o->settings.layer);
 }
 
-/* The engines, one batch's buffers, and the results file with its provenance. */
+/* The engines, the batches' buffers, and the results file with its provenance. */
 static int open_output(explaining *x, int argc, char **argv)
 {
     const explain_options *o = x->o;
-    batch_buffers *b = &x->b;
     const xai_value *in = &x->g->values[x->g->input];
     xai_driver_config c = {.methods = o->methods, .n_methods = o->n_methods, .params = &o->settings.params,
                            .batch = o->batch, .threads = o->threads};
     if (xai_driver_create(&x->driver, x->g, &c)) return XAI_ERR;
-    b->input = xai_calloc((size_t)o->batch * x->image_floats, sizeof(float));
-    b->logits = xai_calloc((size_t)o->batch * x->classes, sizeof(float));
-    b->targets = xai_calloc((size_t)o->batch, sizeof(int));
-    b->chosen = xai_calloc((size_t)o->batch, sizeof(int));
-    b->ids = xai_calloc((size_t)o->batch, sizeof(long long));
-    int ok = b->input && b->logits && b->targets && b->chosen && b->ids;
-    for (int m = 0; ok && m < o->n_methods; m++) {
+    for (int m = 0; m < o->n_methods; m++) {
         x->names[m] = o->methods[m]->name;
         x->map_channels[m] = xai_driver_map_channels(x->driver, m);
         x->completeness[m] = o->methods[m]->completeness;
-        ok = (b->maps[m] = xai_calloc((size_t)o->batch * x->map_channels[m] * x->plane, sizeof(float))) &&
-             (b->heat[m] = xai_calloc((size_t)o->batch * x->plane, sizeof(float))) &&
-             (!x->completeness[m] || (b->completeness[m] = xai_calloc((size_t)o->batch, sizeof(double))));
+    }
+    x->n_slots = o->n_images > o->batch ? XAI_WRITE_BEHIND_SLOTS : 1;
+    int ok = 1;
+    for (int k = 0; ok && k < x->n_slots; k++) {
+        batch_buffers *b = &x->slots[k];
+        b->input = xai_calloc((size_t)o->batch * x->image_floats, sizeof(float));
+        b->logits = xai_calloc((size_t)o->batch * x->classes, sizeof(float));
+        b->targets = xai_calloc((size_t)o->batch, sizeof(int));
+        b->chosen = xai_calloc((size_t)o->batch, sizeof(int));
+        b->ids = xai_calloc((size_t)o->batch, sizeof(long long));
+        ok = b->input && b->logits && b->targets && b->chosen && b->ids;
+        for (int m = 0; ok && m < o->n_methods; m++)
+            ok = (b->maps[m] = xai_calloc((size_t)o->batch * x->map_channels[m] * x->plane, sizeof(float))) &&
+                 (b->heat[m] = xai_calloc((size_t)o->batch * x->plane, sizeof(float))) &&
+                 (!x->completeness[m] || (b->completeness[m] = xai_calloc((size_t)o->batch, sizeof(double))));
     }
     if (!ok) return XAI_ERR;
     xai_store_shape shape = {.channels = in->c, .height = in->h, .width = in->w, .classes = x->classes,
@@ -200,63 +211,97 @@ static int open_output(explaining *x, int argc, char **argv)
     return XAI_OK;
 }
 
-/* Images first .. first + count - 1, decoded and preprocessed into the batch. */
-static int load_images(explaining *x, int first, int count)
+/* Images first .. first + count - 1, decoded and preprocessed into the batch, in parallel; the
+ * first that fails (in command-line order) is the error. */
+static int load_images(explaining *x, batch_buffers *b, int first, int count)
 {
+    char (*why)[512] = xai_calloc((size_t)count, sizeof *why);
+    if (!why) return XAI_ERR;
+#pragma omp parallel for schedule(dynamic)
     for (int k = 0; k < count; k++) {
         xai_image image;
         const char *path = x->o->images[first + k];
-        if (xai_image_load(&image, path, 0)) return XAI_ERR;
-        int bad = xai_preprocess(&image, &x->t, x->b.input + (size_t)k * x->image_floats, NULL);
-        xai_image_free(&image);
-        if (bad) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", xai_last_error());
-            return xai_fail("%s: %s", path, why);
+        if (xai_image_load(&image, path, 0)) {
+            snprintf(why[k], sizeof why[k], "%s", xai_last_error());
+            continue;
         }
+        if (xai_preprocess(&image, &x->t, b->input + (size_t)k * x->image_floats, NULL))
+            snprintf(why[k], sizeof why[k], "%s: %s", path, xai_last_error()); /* name the file */
+        xai_image_free(&image);
     }
-    return XAI_OK;
+    int status = XAI_OK;
+    for (int k = 0; k < count && status == XAI_OK; k++)
+        if (why[k][0]) status = xai_fail("%s", why[k]);
+    free(why);
+    return status;
 }
 
 /* One line per image: the class explained, its logit, and the time of each pass. */
-static void report(const explaining *x, int first, int count, double ms_forward, const double *ms_methods)
+static void report(const explaining *x, const batch_buffers *b)
 {
     int offset = x->t.label_offset;
-    for (int k = 0; k < count; k++) {
-        printf("%s: class %d", x->o->images[first + k], x->b.chosen[k]);
-        if (x->classes - offset == XAI_IMAGENET_CLASSES) printf(" %s", xai_imagenet_name(x->b.chosen[k]));
-        printf(" (logit %.4f)", x->b.logits[(size_t)k * x->classes + x->b.chosen[k] + offset]);
-        printf("  forward %.1f ms", ms_forward);
-        for (int m = 0; m < x->o->n_methods; m++) printf(", %s %.1f ms", x->names[m], ms_methods[m]);
+    for (int k = 0; k < b->count; k++) {
+        printf("%s: class %d", x->o->images[b->first + k], b->chosen[k]);
+        if (x->classes - offset == XAI_IMAGENET_CLASSES) printf(" %s", xai_imagenet_name(b->chosen[k]));
+        printf(" (logit %.4f)", b->logits[(size_t)k * x->classes + b->chosen[k] + offset]);
+        printf("  forward %.1f ms", b->ms_forward);
+        for (int m = 0; m < x->o->n_methods; m++) printf(", %s %.1f ms", x->names[m], b->ms_methods[m]);
         printf("\n");
     }
 }
 
-/* One batch: images, the methods (xai_driver.h), the file, a line per image. */
-static int explain_batch(explaining *x, int first, int count)
+/* Images first .. first + count - 1 through the methods (xai_driver.h) into slot b. */
+static int compute_batch(explaining *x, batch_buffers *b, int first, int count)
 {
     const explain_options *o = x->o;
-    batch_buffers *b = &x->b;
+    b->first = first, b->count = count;
     for (int k = 0; k < count; k++) {
         b->targets[k] = o->target >= 0 ? o->target + x->t.label_offset : -1;
         b->ids[k] = first + k; /* smoothgrad's noise key: the image's place on the command line */
     }
-    if (load_images(x, first, count)) return XAI_ERR;
+    if (load_images(x, b, first, count)) return XAI_ERR;
     xai_driver_batch rows = {.input = b->input, .count = count, .targets = b->targets, .image_ids = b->ids,
                              .chosen = b->chosen, .logits = b->logits, .maps = b->maps, .heatmaps = b->heat,
                              .completeness = b->completeness};
     if (xai_driver_explain(x->driver, &rows)) return XAI_ERR;
     for (int k = 0; k < count; k++) b->chosen[k] -= x->t.label_offset; /* logit index -> ImageNet index */
-    xai_store_batch stored = {.count = count, .input = b->input, .logits = b->logits, .targets = b->chosen,
+    b->ms_forward = rows.ms_forward;
+    memcpy(b->ms_methods, rows.ms_methods, sizeof b->ms_methods);
+    return XAI_OK;
+}
+
+/* A computed slot into the file, and its lines (on the writing thread when there is one). */
+static int write_batch(void *context, int slot)
+{
+    explaining *x = context;
+    const batch_buffers *b = &x->slots[slot];
+    xai_store_batch stored = {.count = b->count, .input = b->input, .logits = b->logits, .targets = b->chosen,
                               .maps = (const float *const *)b->maps, .heatmaps = (const float *const *)b->heat,
-                              .ms_forward = rows.ms_forward, .ms_methods = rows.ms_methods,
+                              .ms_forward = b->ms_forward, .ms_methods = b->ms_methods,
                               .completeness = (const double *const *)b->completeness};
     if (xai_store_append(x->store, &stored)) return XAI_ERR;
-    report(x, first, count, rows.ms_forward, rows.ms_methods);
-    for (int m = 0; m < o->n_methods; m++)
-        for (int k = 0; b->completeness[m] && k < count; k++)
+    report(x, b);
+    for (int m = 0; m < x->o->n_methods; m++)
+        for (int k = 0; b->completeness[m] && k < b->count; k++)
             if (b->completeness[m][k] > x->worst_completeness) x->worst_completeness = b->completeness[m][k];
     return XAI_OK;
+}
+
+/* Every batch computed here and written by the thread (or here, for a single batch). */
+static int explain_all(explaining *x)
+{
+    const explain_options *o = x->o;
+    xai_write_behind *writer = NULL;
+    double waited = 0;
+    int status = x->n_slots > 1 ? xai_write_behind_start(&writer, write_batch, x) : XAI_OK;
+    for (int first = 0, k = 0; status == XAI_OK && first < o->n_images; first += o->batch, k++) {
+        int slot = k % x->n_slots, count = o->n_images - first < o->batch ? o->n_images - first : o->batch;
+        if (writer) status = xai_write_behind_claim(writer, slot, &waited);
+        if (status == XAI_OK) status = compute_batch(x, &x->slots[slot], first, count);
+        if (status == XAI_OK && writer) xai_write_behind_post(writer, slot);
+        else if (status == XAI_OK) status = write_batch(x, slot);
+    }
+    return xai_write_behind_finish(writer, status);
 }
 
 static int run(explain_options *o, int argc, char **argv)
@@ -265,8 +310,7 @@ static int run(explain_options *o, int argc, char **argv)
     if (xai_output_lock_take(&x.lock, o->output)) return XAI_ERR;
     int status = open_model(&x);
     if (status == XAI_OK) status = open_output(&x, argc, argv);
-    for (int first = 0; status == XAI_OK && first < o->n_images; first += o->batch)
-        status = explain_batch(&x, first, o->n_images - first < o->batch ? o->n_images - first : o->batch);
+    if (status == XAI_OK) status = explain_all(&x);
     if (status == XAI_OK) {
         status = xai_store_close(x.store);
         x.store = NULL;
@@ -277,7 +321,7 @@ static int run(explain_options *o, int argc, char **argv)
                        "|F(x) - F(0)|)\n", 100 * x.worst_completeness);
     }
     xai_store_abort(x.store);
-    free_buffers(&x.b);
+    for (int k = 0; k < x.n_slots; k++) free_buffers(&x.slots[k]);
     xai_driver_destroy(x.driver);
     xai_graph_free(x.g);
     xai_output_lock_release(x.lock);

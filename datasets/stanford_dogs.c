@@ -270,14 +270,12 @@ int xai_dataset_load_batch(xai_dataset *d, int first, int count, float *out, int
     for (int k = 0; k < count; k++) {
         xai_image img;
         const char *path = d->items[first + k].path;
-        int bad = xai_image_load(&img, path, 0);
-        if (!bad && (bad = xai_preprocess(&img, &d->transform, out + (size_t)k * image, NULL)))
-            xai_fail("%s: %s", path, xai_last_error()); /* name the file */
+        int bad = xai_image_load(&img, path, 0), decoded = !bad;
+        if (!bad) bad = xai_preprocess(&img, &d->transform, out + (size_t)k * image, NULL);
         xai_image_free(&img);
         if (bad) {
-            failed[k] = 1;
-            size_t n = strlen(xai_last_error()) + 1;
-            if ((why[k] = xai_malloc(n))) memcpy(why[k], xai_last_error(), n);
+            failed[k] = 1; /* a preprocessing message gets the file's name (a decoder's has it) */
+            why[k] = decoded ? xai_format("%s: %s", path, xai_last_error()) : xai_format("%s", xai_last_error());
         }
     }
     int status = XAI_OK;

@@ -220,8 +220,10 @@ Test(cli, bad_options_give_one_line)
     expect_one_line_error("plot run.h5", "-o DIR is required");
 }
 
-/* `explain` of two photos on resnet-tiny with XAIBENCH_FAIL_ALLOCATION=k (or with files limited
- * to `file_limit` bytes, as on a full disk): its exit status and first stderr line. */
+/* `explain` of three photos on resnet-tiny at batch 2 (a full batch, then one of a single image
+ * on an engine of its own, written by the writing thread while the first is computed) with
+ * XAIBENCH_FAIL_ALLOCATION=k (or with files limited to `file_limit` bytes, as on a full disk):
+ * its exit status and first stderr line. */
 static int faulty_explain(const char *model, long k, long file_limit, const char *out, char *line, size_t size)
 {
     char limit[128] = "";
@@ -230,7 +232,7 @@ static int faulty_explain(const char *model, long k, long file_limit, const char
     char command[4096];
     snprintf(command, sizeof command,
              "%s XAIBENCH_FAIL_ALLOCATION=%ld %s explain --model %s --image data/samples/chelsea.png "
-             "--image data/samples/dog.jpg --threads 1 -o %s >/dev/null 2>%s",
+             "--image data/samples/dog.jpg --image data/samples/coffee.png --batch 2 --threads 1 -o %s >/dev/null 2>%s",
              limit, k, getenv("XAIBENCH") ? getenv("XAIBENCH") : "build/xaibench", model, out,
              test_path("faulty.log"));
     int status = system(command);
@@ -263,7 +265,7 @@ Test(cli, every_failing_allocation_of_an_explain_is_one_line_and_no_file, .timeo
         cr_assert(access(out, F_OK) != 0 && access(partial, F_OK) != 0,
                   "allocation %ld failing left a results file", k);
     }
-    cr_log_info("an explain of two images on resnet-tiny makes %ld allocations; each failing one was reported", k - 1);
+    cr_log_info("an explain of three images on resnet-tiny makes %ld allocations; each failing one was reported", k - 1);
     cr_expect_gt(k, 100, "only %ld allocations counted: the injection does not reach the engine", k - 1);
     cr_expect_eq(access(out, R_OK), 0, "the run without a failure wrote no file");
 }
