@@ -3,14 +3,14 @@
 # install what is missing, build, take the trained MobileNetV2 of ../shared/models (or, where it is
 # absent, write a seeded ResNet18 and say so), fetch the sample photos (and lay them out as a
 # small Stanford Dogs tree in data/sample-dogs), explain them with saliency, deconvnet
-# and guided backprop (results/demo.h5), sweep the tree (results/sample-run.h5), score the maps
-# (results/sample-run.metrics.csv) and draw the figures (results/figures/figure1.png, ...).
+# and guided backprop (results/runs/demo.h5), sweep the tree (results/runs/sample-run.h5), score the maps
+# (results/runs/sample-run.metrics.csv) and draw the figures (results/runs/figures/figure1.png, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
-mkdir -p models results
+mkdir -p models results/runs
 # The seed's claim (guided backprop sharper and less noisy than saliency) shows only on a trained
 # network: use the one ../shared holds; XAI_DEMO_MODEL=FILE.onnx picks another.
 trained=../shared/models/mobilenet_v2_coral_float.onnx
@@ -32,9 +32,9 @@ for f in chelsea.png coffee.png astronaut.png motorcycle_left.png rocket.jpg dog
   images+=(--image "data/samples/$f")
 done
 build/xaibench explain --model "$model" "${images[@]}" \
-  --methods saliency,deconvnet,guided_backprop --threads "$(nproc)" -o results/demo.h5
-h5ls -r results/demo.h5
+  --methods saliency,deconvnet,guided_backprop --threads "$(nproc)" -o results/runs/demo.h5
+h5ls -r results/runs/demo.h5
 build/xaibench run --model "$model" --dataset data/sample-dogs --batch 4 \
-  --threads "$(nproc)" -o results/sample-run.h5
-build/xaibench metrics results/sample-run.h5 --threads "$(nproc)"
-build/xaibench plot results/sample-run.h5 -o results/figures --image 5
+  --threads "$(nproc)" -o results/runs/sample-run.h5
+build/xaibench metrics results/runs/sample-run.h5 --threads "$(nproc)"
+build/xaibench plot results/runs/sample-run.h5 -o results/runs/figures --image 5
