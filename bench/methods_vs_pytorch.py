@@ -20,10 +20,8 @@ import time
 
 try:
     import numpy as np
-    import onnx
-    from onnx import numpy_helper
     import torch
-    import torchvision
+    from pytorch_peer import seeded_model, torch_resnet18
 except ImportError as missing:  # the comparison needs PyTorch; the product does not
     print(f"methods_vs_pytorch: skipped ({missing.name} is not installed: apt-get install python3-torch "
           "python3-torchvision python3-onnx)")
@@ -31,25 +29,6 @@ except ImportError as missing:  # the comparison needs PyTorch; the product does
 
 SAMPLES = 50
 SAMPLE_BATCH = 10  # xaibench's batch for 50 samples (xai_sample_batch)
-
-
-def seeded_model(path):
-    if not os.path.exists(path):
-        subprocess.run(["build/xaibench", "model", "init", "--arch", "resnet18", "--seed", "1", "-o", path], check=True,
-                       stdout=subprocess.DEVNULL)
-    return path
-
-
-def torch_resnet18(onnx_path):
-    """torchvision's resnet18 with the ONNX file's weights (initializers named as its state dict)."""
-    weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in onnx.load(onnx_path).graph.initializer}
-    model = torchvision.models.resnet18(num_classes=weights["fc.bias"].shape[0])
-    state = model.state_dict()
-    missing = [k for k in state if k not in weights and not k.endswith("num_batches_tracked")]
-    if missing:
-        sys.exit(f"methods_vs_pytorch: {onnx_path} lacks {missing[:3]}")
-    model.load_state_dict({k: weights.get(k, state[k]) for k in state})
-    return model.eval()
 
 
 def smoothgrad(model, x, target, noise=0.15):
@@ -103,8 +82,6 @@ def main():
     torch.manual_seed(0)
     path = seeded_model("/tmp/methods_vs_pytorch_resnet18.onnx")
     model = torch_resnet18(path)
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
     images = [torch.randn(3, 224, 224) for _ in range(args.images)]
     rounds = []
     for _ in range(args.rounds):

@@ -19,7 +19,6 @@ touches all alike; the figures are medians over the rounds. Without PyTorch it s
 """
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -27,23 +26,14 @@ import time
 
 try:
     import numpy as np
-    import onnx
-    from onnx import numpy_helper
     import torch
-    import torchvision
+    from pytorch_peer import seeded_model, torch_resnet18
 except ImportError as missing:  # the comparison needs PyTorch; the product does not
     print(f"vs_pytorch: skipped ({missing.name} is not installed: apt-get install python3-torch "
           "python3-torchvision python3-onnx)")
     sys.exit(0)
 
 PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "motorcycle_left.png", "rocket.jpg", "dog.jpg"]
-
-
-def seeded_model(path):
-    if not os.path.exists(path):
-        subprocess.run(["build/xaibench", "model", "init", "--arch", "resnet18", "--seed", "1", "-o", path], check=True,
-                       stdout=subprocess.DEVNULL)
-    return path
 
 
 class Rule:
@@ -70,24 +60,6 @@ class RuleReLUFunction(torch.autograd.Function):
 class RuleReLU(torch.nn.Module):
     def forward(self, x):
         return RuleReLUFunction.apply(x)
-
-
-def torch_resnet18(onnx_path):
-    """torchvision's resnet18 with the ONNX file's weights, its ReLUs following Rule.name."""
-    weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in onnx.load(onnx_path).graph.initializer}
-    model = torchvision.models.resnet18(num_classes=weights["fc.bias"].shape[0])
-    state = model.state_dict()
-    missing = [k for k in state if k not in weights and not k.endswith("num_batches_tracked")]
-    if missing:
-        sys.exit(f"vs_pytorch: {onnx_path} lacks {missing[:3]}")
-    model.load_state_dict({k: weights.get(k, state[k]) for k in state})
-    for module in list(model.modules()):  # BasicBlock uses its one ReLU module twice: replace the attribute
-        for name, child in list(module.named_children()):
-            if isinstance(child, torch.nn.ReLU):
-                setattr(module, name, RuleReLU())
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    return model.eval()
 
 
 RULES = ("saliency", "deconvnet", "guided_backprop")
@@ -173,7 +145,7 @@ def main():
             sys.exit("vs_pytorch: data/samples is missing its photos: run scripts/fetch-samples.sh")
     torch.manual_seed(0)
     path = seeded_model("/tmp/vs_pytorch_resnet18.onnx")
-    model = torch_resnet18(path)
+    model = torch_resnet18(path, RuleReLU)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     print(f"seeded ResNet18, 224x224, three maps (saliency, deconvnet, guided backprop), ms per image, medians of "
           f"{args.rounds} rounds; PyTorch {torch.__version__}; CPU {cpu}")
