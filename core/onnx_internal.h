@@ -1,0 +1,82 @@
+/* onnx_internal.h - private to the ONNX reader's files: the reader's state while it turns a
+ * ModelProto into an xai_graph, and the pieces they share. onnx_reader.c owns the steps and
+ * the constants (steps 1 and 3, and building the graph), onnx_nodes.c the conversion of each
+ * ONNX node (step 2), onnx_shapes.c shape inference and BatchNormalization folding (step 4). */
+#ifndef XAI_ONNX_INTERNAL_H
+#define XAI_ONNX_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onnx_subset.pb-c.h"
+#include "xai_graph.h"
+
+#define MAX_RANK 8
+
+typedef struct {
+    char *name;
+    int rank;
+    int64_t dims[MAX_RANK];
+    size_t count;
+    float *data;          /* float32 constants */
+    int given_away;       /* data now belongs to a node (see take_floats) */
+    int64_t *int_data;    /* int64 constants (Reshape shapes) */
+} constant;
+
+typedef enum { PAD_EXPLICIT, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } auto_pad_mode;
+
+/* A node while reading: value names not yet resolved to indices. */
+typedef struct {
+    xai_node node;
+    const char *onnx_op;
+    const char *input_name[2];
+    const char *output_name;
+    auto_pad_mode auto_pad;
+    int explicit_kernel;      /* pools and Conv with kernel_shape given */
+    int ceil_mode;
+    int reshape_to_2d;
+    int flatten_axis;
+} pending_node;
+
+typedef struct {
+    const char *path;
+    constant *constants;
+    int n_constants;
+    pending_node *nodes;
+    int n_nodes;
+    const char **alias_from, **alias_to;  /* Identity and Dropout: output name -> input name */
+    int n_alias;
+    int64_t opset;
+} reader;
+
+/* ---- onnx_reader.c ---- */
+
+/* The constant called `name` (NULL: none). */
+constant *onnx_find_constant(reader *r, const char *name);
+/* What an Identity or Dropout output stands for (the name itself when no alias). */
+const char *onnx_resolve_alias(const reader *r, const char *name);
+/* Output name `from` is another name for `to` from now on. */
+int onnx_add_alias(reader *r, const char *from, const char *to);
+char *onnx_copy_string(const char *s);
+/* Node input `slot` as a float32 constant (one-line error naming the node when it is not). */
+constant *onnx_weight_input(reader *r, const Onnx__NodeProto *n, const char *label, size_t slot);
+float *onnx_copy_floats(const float *src, size_t count);
+/* The constant's floats, handed to a node (copied when already handed to another). */
+float *onnx_take_floats(constant *c);
+void onnx_free_node(xai_node *n);
+
+/* ---- onnx_nodes.c ---- */
+
+/* Node n's attribute `name` (NULL: absent). */
+const Onnx__AttributeProto *onnx_find_attribute(const Onnx__NodeProto *n, const char *name);
+/* Graph node `index` into a pending node, an alias, or a fold into its neighbour. */
+int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index);
+
+/* ---- onnx_shapes.c ---- */
+
+/* The output shape of pending node p from its inputs', checked. */
+int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p);
+/* Each BatchNormalization after a Conv folded into it; one alone becomes a depthwise 1x1 Conv. */
+int onnx_fold_batchnorm(xai_graph *g);
+
+#endif

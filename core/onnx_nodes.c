@@ -1,0 +1,340 @@
+/* onnx_nodes.c - step 2 of the ONNX reader (onnx_internal.h): each ONNX node into an xai_node,
+ * an alias (Identity, Dropout) or a fold into its neighbour, with its attributes read and checked. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx_internal.h"
+#include "xai_status.h"
+
+/* ---- attributes ---------------------------------------------------------------------------- */
+
+const Onnx__AttributeProto *onnx_find_attribute(const Onnx__NodeProto *n, const char *name)
+{
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0)
+            return n->attribute[i];
+    return NULL;
+}
+
+static int64_t attribute_int(const Onnx__NodeProto *n, const char *name, int64_t fallback)
+{
+    const Onnx__AttributeProto *a = onnx_find_attribute(n, name);
+    return a && a->has_i ? a->i : fallback;
+}
+
+static float attribute_float(const Onnx__NodeProto *n, const char *name, float fallback)
+{
+    const Onnx__AttributeProto *a = onnx_find_attribute(n, name);
+    return a && a->has_f ? a->f : fallback;
+}
+
+/* Copy an INTS attribute of exactly `want` entries; absent leaves `out` unchanged. */
+static int attribute_ints(reader *r, const Onnx__NodeProto *n, const char *label, const char *name,
+                          int64_t *out, size_t want)
+{
+    const Onnx__AttributeProto *a = onnx_find_attribute(n, name);
+    if (!a) return XAI_OK;
+    if (a->n_ints != want)
+        return xai_fail("%s: %s: attribute %s has %zu values, expected %zu (2-D only)", r->path,
+                        label, name, a->n_ints, want);
+    for (size_t i = 0; i < want; i++) {
+        if (a->ints[i] < 0 || a->ints[i] > 65536)
+            return xai_fail("%s: %s: attribute %s has value %lld", r->path, label, name,
+                            (long long)a->ints[i]);
+        out[i] = a->ints[i];
+    }
+    return XAI_OK;
+}
+
+static int read_auto_pad(reader *r, const Onnx__NodeProto *n, const char *label,
+                         auto_pad_mode *mode)
+{
+    const Onnx__AttributeProto *a = onnx_find_attribute(n, "auto_pad");
+    *mode = PAD_EXPLICIT;
+    if (!a || !a->has_s || a->s.len == 0) return XAI_OK;
+    char s[32] = {0};
+    memcpy(s, a->s.data, a->s.len < sizeof s - 1 ? a->s.len : sizeof s - 1);
+    if (strcmp(s, "NOTSET") == 0) *mode = PAD_EXPLICIT;
+    else if (strcmp(s, "VALID") == 0) *mode = PAD_VALID;
+    else if (strcmp(s, "SAME_UPPER") == 0) *mode = PAD_SAME_UPPER;
+    else if (strcmp(s, "SAME_LOWER") == 0) *mode = PAD_SAME_LOWER;
+    else return xai_fail("%s: %s: unknown auto_pad '%s'", r->path, label, s);
+    return XAI_OK;
+}
+
+/* kernel_shape, strides, pads, dilations of Conv and the pools. */
+static int read_window(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p,
+                       int allow_dilation)
+{
+    int64_t kernel[2] = {0, 0}, strides[2] = {1, 1}, pads[4] = {0, 0, 0, 0}, dil[2] = {1, 1};
+    if (attribute_ints(r, n, label, "kernel_shape", kernel, 2) ||
+        attribute_ints(r, n, label, "strides", strides, 2) ||
+        attribute_ints(r, n, label, "pads", pads, 4) ||
+        attribute_ints(r, n, label, "dilations", dil, 2) ||
+        read_auto_pad(r, n, label, &p->auto_pad))
+        return XAI_ERR;
+    if (strides[0] < 1 || strides[1] < 1 || dil[0] < 1 || dil[1] < 1)
+        return xai_fail("%s: %s: strides and dilations must be >= 1", r->path, label);
+    if (!allow_dilation && (dil[0] != 1 || dil[1] != 1))
+        return xai_fail("%s: %s: dilations other than 1 are not supported", r->path, label);
+    p->explicit_kernel = onnx_find_attribute(n, "kernel_shape") != NULL;
+    p->node.kernel_h = (int)kernel[0];
+    p->node.kernel_w = (int)kernel[1];
+    p->node.stride_h = (int)strides[0];
+    p->node.stride_w = (int)strides[1];
+    p->node.pad_top = (int)pads[0];
+    p->node.pad_left = (int)pads[1];
+    p->node.pad_bottom = (int)pads[2];
+    p->node.pad_right = (int)pads[3];
+    p->node.dilation_h = (int)dil[0];
+    p->node.dilation_w = (int)dil[1];
+    return XAI_OK;
+}
+/* ---- step 2: nodes ------------------------------------------------------------------------- */
+
+static int convert_conv(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p)
+{
+    if (read_window(r, n, label, p, 1)) return XAI_ERR;
+    constant *w = onnx_weight_input(r, n, label, 1);
+    if (!w) return XAI_ERR;
+    if (w->rank != 4)
+        return xai_fail("%s: %s: weight has rank %d; only 2-D convolutions are supported",
+                        r->path, label, w->rank);
+    int64_t group = attribute_int(n, "group", 1);
+    if (w->dims[0] < 1 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1 || w->dims[2] > 65536 ||
+        w->dims[3] > 65536)
+        return xai_fail("%s: %s: weight [%lld,%lld,%lld,%lld] is not a convolution's", r->path, label,
+                        (long long)w->dims[0], (long long)w->dims[1], (long long)w->dims[2], (long long)w->dims[3]);
+    if (group < 1 || group > w->dims[0] || w->dims[0] % group)
+        return xai_fail("%s: %s: group %lld does not divide the %lld output channels", r->path, label,
+                        (long long)group, (long long)w->dims[0]);
+    if (w->dims[1] * group > INT_MAX)
+        return xai_fail("%s: %s: %lld input channels are too many", r->path, label, (long long)(w->dims[1] * group));
+    p->node.group = (int)group;
+    p->node.out_channels = (int)w->dims[0];
+    p->node.in_channels = (int)(w->dims[1] * group);
+    if (p->explicit_kernel &&
+        (p->node.kernel_h != w->dims[2] || p->node.kernel_w != w->dims[3]))
+        return xai_fail("%s: %s: kernel_shape does not match the weight", r->path, label);
+    p->node.kernel_h = (int)w->dims[2];
+    p->node.kernel_w = (int)w->dims[3];
+    if (!(p->node.weight = onnx_take_floats(w))) return XAI_ERR;
+    if (!(p->node.bias = xai_calloc((size_t)p->node.out_channels, sizeof(float)))) return XAI_ERR;
+    if (n->n_input > 2 && n->input[2][0]) {
+        constant *b = onnx_weight_input(r, n, label, 2);
+        if (!b) return XAI_ERR;
+        if (b->count != (size_t)p->node.out_channels)
+            return xai_fail("%s: %s: bias has %zu values for %d channels", r->path, label,
+                            b->count, p->node.out_channels);
+        memcpy(p->node.bias, b->data, b->count * sizeof(float));
+    }
+    return XAI_OK;
+}
+
+static int convert_batchnorm(reader *r, const Onnx__NodeProto *n, const char *label,
+                             pending_node *p)
+{
+    if (n->n_input != 5) return xai_fail("%s: %s: expected 5 inputs", r->path, label);
+    constant *c[4];
+    for (int i = 0; i < 4; i++)
+        if (!(c[i] = onnx_weight_input(r, n, label, (size_t)i + 1))) return XAI_ERR;
+    size_t channels = c[0]->count;
+    for (int i = 1; i < 4; i++)
+        if (c[i]->count != channels)
+            return xai_fail("%s: %s: scale, bias, mean and var differ in size", r->path, label);
+    p->node.out_channels = (int)channels;
+    p->node.bn_epsilon = attribute_float(n, "epsilon", 1e-5f);
+    if (!(p->node.bn_gamma = onnx_copy_floats(c[0]->data, channels)) ||
+        !(p->node.bn_beta = onnx_copy_floats(c[1]->data, channels)) ||
+        !(p->node.bn_mean = onnx_copy_floats(c[2]->data, channels)) ||
+        !(p->node.bn_var = onnx_copy_floats(c[3]->data, channels)))
+        return XAI_ERR;
+    return XAI_OK;
+}
+
+static int convert_clip(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p)
+{
+    p->node.clip_min = -INFINITY;
+    p->node.clip_max = INFINITY;
+    if (r->opset < 11) {
+        p->node.clip_min = attribute_float(n, "min", -INFINITY);
+        p->node.clip_max = attribute_float(n, "max", INFINITY);
+    } else {
+        for (size_t slot = 1; slot <= 2 && slot < n->n_input; slot++) {
+            if (!n->input[slot][0]) continue;
+            constant *c = onnx_find_constant(r, onnx_resolve_alias(r, n->input[slot]));
+            if (!c || !c->data || c->count != 1)
+                return xai_fail("%s: %s: bound '%s' is not a constant scalar; only constant "
+                                "Clip bounds are supported", r->path, label, n->input[slot]);
+            *(slot == 1 ? &p->node.clip_min : &p->node.clip_max) = c->data[0];
+        }
+    }
+    if (!(p->node.clip_min < p->node.clip_max))
+        return xai_fail("%s: %s: min %g is not below max %g", r->path, label,
+                        p->node.clip_min, p->node.clip_max);
+    return XAI_OK;
+}
+
+static int convert_gemm(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p,
+                        int from_matmul)
+{
+    if (!from_matmul && attribute_int(n, "transA", 0) != 0)
+        return xai_fail("%s: %s: transA=1 is not supported", r->path, label);
+    int trans_b = from_matmul ? 0 : (int)attribute_int(n, "transB", 0);
+    float alpha = from_matmul ? 1.f : attribute_float(n, "alpha", 1.f);
+    float beta = from_matmul ? 1.f : attribute_float(n, "beta", 1.f);
+    constant *w = onnx_weight_input(r, n, label, 1);
+    if (!w) return XAI_ERR;
+    if (w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
+        return xai_fail("%s: %s: weight must be 2-D and not empty", r->path, label);
+    int out = (int)(trans_b ? w->dims[0] : w->dims[1]);
+    int in = (int)(trans_b ? w->dims[1] : w->dims[0]);
+    p->node.out_channels = out;
+    p->node.in_channels = in;
+    if (!(p->node.weight = xai_malloc((size_t)out * in * sizeof(float))) ||
+        !(p->node.bias = xai_calloc((size_t)out, sizeof(float))))
+        return XAI_ERR;
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++)
+            p->node.weight[(size_t)o * in + i] =
+                alpha * w->data[trans_b ? (size_t)o * in + i : (size_t)i * out + o];
+    if (!from_matmul && n->n_input > 2 && n->input[2][0]) {
+        constant *b = onnx_weight_input(r, n, label, 2);
+        if (!b) return XAI_ERR;
+        if (b->count != (size_t)out && b->count != 1)
+            return xai_fail("%s: %s: bias of %zu values for %d outputs", r->path, label,
+                            b->count, out);
+        for (int o = 0; o < out; o++) p->node.bias[o] = beta * b->data[b->count == 1 ? 0 : o];
+    }
+    return XAI_OK;
+}
+
+/* Add(Gemm output, constant) where the Gemm output feeds only this Add: fold into the bias.
+ * Returns 1 when folded, 0 when the Add is an ordinary one, XAI_ERR on error. */
+static int fold_bias_add(reader *r, const Onnx__GraphProto *g, const Onnx__NodeProto *n)
+{
+    constant *c = NULL;
+    const char *activation = NULL;
+    for (int slot = 0; slot < 2 && !c; slot++) {
+        c = onnx_find_constant(r, onnx_resolve_alias(r, n->input[slot]));
+        activation = n->input[1 - slot];
+    }
+    if (!c) return 0;
+    activation = onnx_resolve_alias(r, activation);
+    for (int i = r->n_nodes - 1; i >= 0; i--) {
+        pending_node *p = &r->nodes[i];
+        if (strcmp(p->output_name, activation) != 0) continue;
+        if (p->node.op != XAI_OP_GEMM || !c->data ||
+            (c->count != 1 && c->count != (size_t)p->node.out_channels))
+            break;
+        int consumers = 0;
+        for (size_t k = 0; k < g->n_node; k++)
+            for (size_t j = 0; j < g->node[k]->n_input; j++)
+                consumers += strcmp(onnx_resolve_alias(r, g->node[k]->input[j]), activation) == 0;
+        if (consumers != 1) break;
+        for (int o = 0; o < p->node.out_channels; o++)
+            p->node.bias[o] += c->data[c->count == 1 ? 0 : o];
+        if (onnx_add_alias(r, n->output[0], activation)) return XAI_ERR;
+        return 1;
+    }
+    return xai_fail("%s: Add node '%s': adding a constant is supported only as the bias of a "
+                    "Gemm or MatMul", r->path, n->name ? n->name : "");
+}
+
+int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    const char *op = n->op_type ? n->op_type : "";
+    char label[256];
+    if (n->name && *n->name) snprintf(label, sizeof label, "node '%s' (%s)", n->name, op);
+    else snprintf(label, sizeof label, "node #%zu (%s)", index, op);
+
+    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
+        return xai_fail("%s: %s: operator domain '%s' is not supported", r->path, label,
+                        n->domain);
+    if (strcmp(op, "Constant") == 0) return XAI_OK;
+    if (n->n_input < 1 || !n->input[0][0] || n->n_output < 1 || !n->output[0][0])
+        return xai_fail("%s: %s: needs an input and an output", r->path, label);
+    if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0)
+        return onnx_add_alias(r, n->output[0], n->input[0]);
+    if (strcmp(op, "Add") == 0) {
+        if (n->n_input != 2) return xai_fail("%s: %s: expected 2 inputs", r->path, label);
+        if (attribute_int(n, "broadcast", 0) && !onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])))
+            return xai_fail("%s: %s: broadcasting is not supported", r->path, label);
+        int folded = fold_bias_add(r, g, n);
+        if (folded) return folded == 1 ? XAI_OK : XAI_ERR;
+    }
+
+    pending_node *p = &r->nodes[r->n_nodes];
+    memset(p, 0, sizeof *p);
+    p->onnx_op = op;
+    p->input_name[0] = n->input[0];
+    p->output_name = n->output[0];
+    p->node.n_inputs = 1;
+    p->node.clip_min = 0.f;
+    p->node.clip_max = INFINITY;
+    char node_name[64];
+    snprintf(node_name, sizeof node_name, "%s#%zu", op, index);
+    if (!(p->node.name = onnx_copy_string(n->name && *n->name ? n->name : node_name))) return XAI_ERR;
+    r->n_nodes++; /* from here on the node's allocations belong to the reader */
+
+    int status = XAI_OK;
+    if (strcmp(op, "Conv") == 0) {
+        p->node.op = XAI_OP_CONV;
+        status = convert_conv(r, n, label, p);
+    } else if (strcmp(op, "BatchNormalization") == 0) {
+        p->node.op = XAI_OP_BATCHNORM;
+        /* Before opset 7, is_test defaulted to 0 (training); spatial=0 meant per-pixel stats. */
+        if (attribute_int(n, "training_mode", 0) || attribute_int(n, "is_test", r->opset >= 7) == 0)
+            return xai_fail("%s: %s: training mode (batch statistics) is not supported", r->path,
+                            label);
+        if (attribute_int(n, "spatial", 1) == 0)
+            return xai_fail("%s: %s: spatial=0 is not supported", r->path, label);
+        status = convert_batchnorm(r, n, label, p);
+    } else if (strcmp(op, "Relu") == 0) {
+        p->node.op = XAI_OP_RELU;
+    } else if (strcmp(op, "Clip") == 0) {
+        p->node.op = XAI_OP_CLIP;
+        status = convert_clip(r, n, label, p);
+    } else if (strcmp(op, "MaxPool") == 0) {
+        p->node.op = XAI_OP_MAXPOOL;
+        if (n->n_output > 1 && n->output[1][0])
+            return xai_fail("%s: %s: the Indices output is not supported", r->path, label);
+        p->ceil_mode = (int)attribute_int(n, "ceil_mode", 0);
+        status = read_window(r, n, label, p, 0);
+    } else if (strcmp(op, "AveragePool") == 0) {
+        p->node.op = XAI_OP_AVGPOOL;
+        p->node.count_include_pad = (int)attribute_int(n, "count_include_pad", 0);
+        if (attribute_int(n, "ceil_mode", 0))
+            return xai_fail("%s: %s: ceil_mode=1 is not supported", r->path, label);
+        status = read_window(r, n, label, p, 0);
+    } else if (strcmp(op, "GlobalAveragePool") == 0) {
+        p->node.op = XAI_OP_GLOBALAVGPOOL;
+    } else if (strcmp(op, "Add") == 0) {
+        p->node.op = XAI_OP_ADD;
+        p->node.n_inputs = 2;
+        p->input_name[1] = n->input[1];
+    } else if (strcmp(op, "Flatten") == 0) {
+        p->node.op = XAI_OP_FLATTEN;
+        p->flatten_axis = (int)attribute_int(n, "axis", 1);
+    } else if (strcmp(op, "Reshape") == 0) {
+        p->node.op = XAI_OP_FLATTEN;
+        p->reshape_to_2d = 1;
+        p->flatten_axis = 1;
+        constant *s = n->n_input > 1 ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])) : NULL;
+        if (!s || !s->int_data || s->count != 2)
+            return xai_fail("%s: %s: only a Reshape to 2-D with a constant shape is supported",
+                            r->path, label);
+        p->node.out_channels = (int)s->int_data[1]; /* checked against the shape later */
+    } else if (strcmp(op, "Gemm") == 0 || strcmp(op, "MatMul") == 0) {
+        p->node.op = XAI_OP_GEMM;
+        status = convert_gemm(r, n, label, p, strcmp(op, "MatMul") == 0);
+    } else {
+        return xai_fail("%s: %s: operator '%s' is not supported", r->path, label, op);
+    }
+    return status;
+}

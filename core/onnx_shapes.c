@@ -1,0 +1,192 @@
+/* onnx_shapes.c - step 4 of the ONNX reader (onnx_internal.h): each node's output shape from its
+ * inputs', checked, and BatchNormalization folded into the Conv before it. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx_internal.h"
+#include "xai_status.h"
+
+/* ---- step 4: values and shapes ------------------------------------------------------------- */
+
+static int window_output(int in, int kernel, int stride, int dilation, int *pad_begin,
+                         int *pad_end, auto_pad_mode mode, int ceil_mode)
+{
+    /* In 64 bits: kernel, dilation, pads and input are each at most 65536 (attribute_ints). */
+    int64_t span = (int64_t)(kernel - 1) * dilation + 1;
+    if (mode == PAD_VALID) *pad_begin = *pad_end = 0;
+    if (mode == PAD_SAME_UPPER || mode == PAD_SAME_LOWER) {
+        int64_t out = (in + (int64_t)stride - 1) / stride;
+        int64_t total = (out - 1) * stride + span - in;
+        if (total < 0) total = 0;
+        if (total > INT_MAX / 2) return 0;
+        *pad_begin = (int)(mode == PAD_SAME_UPPER ? total / 2 : total - total / 2);
+        *pad_end = (int)total - *pad_begin;
+        return (int)out;
+    }
+    int64_t room = (int64_t)in + *pad_begin + *pad_end - span;
+    if (room < 0) return 0;
+    int64_t out = room / stride + 1;
+    if (ceil_mode && room % stride) {
+        /* The last window starts inside the input or the begin padding (PyTorch's rule). */
+        if (out * stride < (int64_t)in + *pad_begin) out++;
+        *pad_end += (int)((out - 1) * stride + span - ((int64_t)in + *pad_begin + *pad_end));
+    }
+    return (int)out;
+}
+
+int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
+{
+    xai_node *node = &p->node;
+    const xai_value *in = &g->values[node->input[0]];
+    xai_value *out = &g->values[node->output];
+    const char *label = node->name;
+    *out = (xai_value){out->name, in->rank, in->c, in->h, in->w};
+    switch (node->op) {
+    case XAI_OP_CONV:
+    case XAI_OP_MAXPOOL:
+    case XAI_OP_AVGPOOL:
+        if (in->rank != 4)
+            return xai_fail("%s: node '%s' (%s): input '%s' is not [N,C,H,W]", r->path, label,
+                            p->onnx_op, in->name);
+        if (node->op == XAI_OP_CONV) {
+            if (in->c != node->in_channels)
+                return xai_fail("%s: node '%s' (Conv): input has %d channels, the weight "
+                                "expects %d", r->path, label, in->c, node->in_channels);
+            out->c = node->out_channels;
+        } else {
+            if (node->kernel_h < 1 || node->kernel_w < 1)
+                return xai_fail("%s: node '%s' (%s): kernel_shape is missing", r->path, label,
+                                p->onnx_op);
+            node->dilation_h = node->dilation_w = 1;
+        }
+        out->h = window_output(in->h, node->kernel_h, node->stride_h, node->dilation_h,
+                               &node->pad_top, &node->pad_bottom, p->auto_pad, p->ceil_mode);
+        out->w = window_output(in->w, node->kernel_w, node->stride_w, node->dilation_w,
+                               &node->pad_left, &node->pad_right, p->auto_pad, p->ceil_mode);
+        if (out->h < 1 || out->w < 1)
+            return xai_fail("%s: node '%s' (%s): window larger than its %dx%d input", r->path,
+                            label, p->onnx_op, in->h, in->w);
+        return XAI_OK;
+    case XAI_OP_BATCHNORM:
+        if (in->c != node->out_channels)
+            return xai_fail("%s: node '%s' (BatchNormalization): %d channels, parameters "
+                            "for %d", r->path, label, in->c, node->out_channels);
+        return XAI_OK;
+    case XAI_OP_RELU:
+    case XAI_OP_CLIP:
+        return XAI_OK;
+    case XAI_OP_GLOBALAVGPOOL:
+        if (in->rank != 4)
+            return xai_fail("%s: node '%s' (GlobalAveragePool): input is not [N,C,H,W]",
+                            r->path, label);
+        out->h = out->w = 1;
+        return XAI_OK;
+    case XAI_OP_ADD: {
+        const xai_value *b = &g->values[node->input[1]];
+        if (b->rank != in->rank || b->c != in->c || b->h != in->h || b->w != in->w)
+            return xai_fail("%s: node '%s' (Add): inputs '%s' and '%s' differ in shape "
+                            "(broadcasting is not supported)", r->path, label, in->name,
+                            b->name);
+        return XAI_OK;
+    }
+    case XAI_OP_FLATTEN:
+        if (p->flatten_axis != 1 && p->flatten_axis + in->rank != 1)
+            return xai_fail("%s: node '%s' (Flatten): only axis 1 (keeping the batch) is "
+                            "supported, not %d", r->path, label, p->flatten_axis);
+        out->rank = 2;
+        if ((int64_t)in->c * in->h * in->w > INT_MAX)
+            return xai_fail("%s: node '%s' (Flatten): %d x %d x %d features are too many", r->path, label,
+                            in->c, in->h, in->w);
+        out->c = in->c * in->h * in->w;
+        out->h = out->w = 1;
+        if (p->reshape_to_2d && node->out_channels != -1 && node->out_channels != out->c)
+            return xai_fail("%s: node '%s' (Reshape): target shape does not keep the batch "
+                            "(only [N, -1] is supported)", r->path, label);
+        node->out_channels = 0;
+        return XAI_OK;
+    case XAI_OP_GEMM:
+        if (in->rank != 2)
+            return xai_fail("%s: node '%s' (%s): input '%s' is not 2-D (add a Flatten)",
+                            r->path, label, p->onnx_op, in->name);
+        if (in->c != node->in_channels)
+            return xai_fail("%s: node '%s' (%s): input has %d features, the weight expects %d",
+                            r->path, label, p->onnx_op, in->c, node->in_channels);
+        out->c = node->out_channels;
+        return XAI_OK;
+    }
+    return xai_fail("%s: node '%s': unknown op", r->path, label);
+}
+
+/* A BatchNormalization with no Conv before it becomes a 1x1 depthwise Conv with weight
+ * s = gamma / sqrt(var + eps) and bias beta - s mean per channel. */
+static int batchnorm_to_depthwise(xai_node *bn)
+{
+    int channels = bn->out_channels;
+    float *weight = xai_malloc((size_t)channels * sizeof *weight);
+    float *bias = xai_malloc((size_t)channels * sizeof *bias);
+    if (!weight || !bias) {
+        free(weight);
+        free(bias);
+        return XAI_ERR;
+    }
+    for (int c = 0; c < channels; c++) {
+        double s = (double)bn->bn_gamma[c] / sqrt((double)bn->bn_var[c] + bn->bn_epsilon);
+        weight[c] = (float)s;
+        bias[c] = (float)(bn->bn_beta[c] - s * bn->bn_mean[c]);
+    }
+    free(bn->bn_gamma), free(bn->bn_beta), free(bn->bn_mean), free(bn->bn_var);
+    bn->bn_gamma = bn->bn_beta = bn->bn_mean = bn->bn_var = NULL;
+    bn->op = XAI_OP_CONV;
+    bn->weight = weight;
+    bn->bias = bias;
+    bn->in_channels = bn->group = channels;
+    bn->kernel_h = bn->kernel_w = bn->stride_h = bn->stride_w = 1;
+    bn->dilation_h = bn->dilation_w = 1;
+    return XAI_OK;
+}
+
+/* Fold BatchNormalization into the Conv that feeds it alone: with s = gamma / sqrt(var + eps),
+ * W'[o] = s[o] W[o] and b'[o] = s[o] (b[o] - mean[o]) + beta[o], computed in double. */
+int onnx_fold_batchnorm(xai_graph *g)
+{
+    char *folded = xai_calloc((size_t)g->n_nodes, 1);
+    if (!folded) return XAI_ERR;
+    for (int i = 0; i < g->n_nodes; i++) {
+        xai_node *bn = &g->nodes[i];
+        if (bn->op != XAI_OP_BATCHNORM) continue;
+        int producer = -1, consumers = 0;
+        for (int j = 0; j < i; j++)
+            if (g->nodes[j].output == bn->input[0]) producer = j;
+        for (int j = 0; j < g->n_nodes; j++)
+            for (int k = 0; k < g->nodes[j].n_inputs; k++) consumers += g->nodes[j].input[k] == bn->input[0];
+        if (producer < 0 || g->nodes[producer].op != XAI_OP_CONV || consumers != 1) {
+            if (batchnorm_to_depthwise(bn)) {
+                free(folded); /* the caller frees the half-folded graph */
+                return XAI_ERR;
+            }
+            continue;
+        }
+        xai_node *conv = &g->nodes[producer];
+        size_t per_out = (size_t)(conv->in_channels / conv->group) * conv->kernel_h * conv->kernel_w;
+        for (int o = 0; o < conv->out_channels; o++) {
+            double s = (double)bn->bn_gamma[o] / sqrt((double)bn->bn_var[o] + bn->bn_epsilon);
+            for (size_t k = 0; k < per_out; k++)
+                conv->weight[o * per_out + k] = (float)(s * conv->weight[o * per_out + k]);
+            conv->bias[o] = (float)(s * ((double)conv->bias[o] - bn->bn_mean[o]) + bn->bn_beta[o]);
+        }
+        conv->output = bn->output;
+        conv->folded_bn = 1, conv->folded_bn_epsilon = bn->bn_epsilon;
+        folded[i] = 1;
+    }
+    int kept = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (folded[i]) onnx_free_node(&g->nodes[i]);
+        else g->nodes[kept++] = g->nodes[i];
+    }
+    g->n_nodes = kept;
+    free(folded);
+    return XAI_OK;
+}
