@@ -176,7 +176,7 @@ static int order_methods(plotting *p)
     return XAI_OK;
 }
 
-/* The file name of image i's source (run files), with quotes made harmless for gnuplot. */
+/* The file name of image i's source (run files); plot_string quotes it for gnuplot. */
 static int source_name(const plotting *p, int i, char *out)
 {
     out[0] = '\0';
@@ -185,8 +185,6 @@ static int source_name(const plotting *p, int i, char *out)
     out[XAI_STORE_PATH_BYTES - 1] = '\0';
     char *slash = strrchr(out, '/');
     if (slash) memmove(out, slash + 1, strlen(slash));
-    for (char *c = out; *c; c++)
-        if (*c == '\'' || *c == '"') *c = '_';
     return XAI_OK;
 }
 
