@@ -117,7 +117,7 @@ static double copy_bandwidth(int threads)
     return best;
 }
 
-#define OPERATORS (XAI_OP_GEMM + 1) /* xai_op's values */
+#define OPERATORS XAI_OP_COUNT /* xai_op's values */
 
 /* Time every node over `iterations` explains of three maps; report the depthwise convolutions. */
 static int depthwise_report(const xai_graph *g, int batch, int threads, int iterations)

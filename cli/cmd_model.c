@@ -66,6 +66,7 @@ static int model_info(int argc, char **argv)
         const xai_value *o = &g->values[n->output];
         char shape[64];
         if (o->rank == 4) snprintf(shape, sizeof shape, "%dx%dx%d", o->c, o->h, o->w);
+        else if (o->rank == 3) snprintf(shape, sizeof shape, "%dx%d", o->c, o->h);
         else snprintf(shape, sizeof shape, "%d", o->c);
         printf("%-4d %-18s %-44.44s %-18s %14lld %14lld\n", i, xai_op_name(n->op), n->name, shape,
                (long long)xai_node_parameters(g, i), (long long)xai_node_macs(g, i));

@@ -32,6 +32,8 @@ void xai_engine_destroy(xai_engine *e)
         if (x->add_rhs.dst) dnnl_memory_destroy(x->add_rhs.dst);
         engine_destroy_reorder(&x->add_rhs);
         free(x->argmax);
+        free(x->accumulate);
+        free(x->channel_map[0]), free(x->channel_map[1]);
         if (!x->borrowed) free(x->weight), free(x->weight_t);
     }
     for (int v = 0; e->values && v < g->n_values; v++) {
@@ -52,6 +54,7 @@ void xai_engine_destroy(xai_engine *e)
     free(e->kernels);
     free(e->seed);
     free(e->readable);
+    free(e->channel_index);
     free(e->scratchpad);
     free(e->node_ms);
     free(e);
@@ -82,6 +85,11 @@ static int plan_accumulation(xai_engine *e)
     const xai_graph *g = e->graph;
     char *written = xai_calloc((size_t)g->n_values, 1);
     if (!written) return XAI_ERR;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!(e->exec[i].accumulate = xai_calloc((size_t)g->nodes[i].n_inputs, sizeof(int)))) {
+            free(written);
+            return XAI_ERR;
+        }
     for (int i = g->n_nodes - 1; i >= 0; i--)
         for (int k = 0; k < g->nodes[i].n_inputs; k++) {
             int v = g->nodes[i].input[k];
@@ -124,12 +132,28 @@ static int choose_output_layout(xai_engine *e, int i)
         ob->md = in->md;
         e->exec[i].skip_forward = i > 0 && e->exec[i - 1].fused_activation;
         return XAI_OK;
+    case XAI_OP_SIGMOID:
+    case XAI_OP_HARDSIGMOID:
+    case XAI_OP_HARDSWISH:
+        ob->md = in->md;
+        return XAI_OK;
+    case XAI_OP_MUL: { /* the layout of the input as large as the output (not a gate's) */
+        const xai_value *first = &g->values[n->input[0]];
+        ob->md = first->h == out->h && first->w == out->w ? in->md : e->values[n->input[1]].md;
+        return XAI_OK;
+    }
+    case XAI_OP_CONCAT:
+    case XAI_OP_SLICE:
+    case XAI_OP_SHUFFLE:
+        return out->rank == 2 ? engine_plain_md(&ob->md, out, e->batch)
+                              : engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
     case XAI_OP_MAXPOOL:
     case XAI_OP_AVGPOOL: return engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
     case XAI_OP_GLOBALAVGPOOL:
     case XAI_OP_FLATTEN:
     case XAI_OP_GEMM: return engine_plain_md(&ob->md, out, e->batch);
-    case XAI_OP_BATCHNORM: break;
+    case XAI_OP_BATCHNORM:
+    case XAI_OP_COUNT: break;
     }
     return xai_fail("%s: node '%s': BatchNormalization must be folded before the fast engine runs", g->path, n->name);
 }
@@ -158,6 +182,7 @@ static int set_up_node_state(xai_engine *e, int i)
             return xai_fail("%s: node '%s': batch too large for the max-pool index", g->path, n->name);
         if (!(x->argmax = xai_calloc(ob->floats, sizeof(int32_t)))) return XAI_ERR;
     }
+    if (n->op == XAI_OP_SHUFFLE && kernel_channels_plan(e, i)) return XAI_ERR;
     if (n->op == XAI_OP_ADD && !dnnl_memory_desc_equal(&e->values[n->input[1]].md, &in->md) &&
         (engine_memory(e, &x->add_rhs.dst, &in->md, NULL) ||
          engine_make_reorder(e, &x->add_rhs, e->values[n->input[1]].data_mem, x->add_rhs.dst, 0)))
@@ -226,6 +251,10 @@ static int setup(xai_engine *e)
     e->values = xai_calloc((size_t)g->n_values, sizeof *e->values);
     e->exec = xai_calloc((size_t)g->n_nodes, sizeof *e->exec);
     if (!e->values || !e->exec || plan_accumulation(e)) return XAI_ERR;
+    int most_channels = 1;
+    for (int v = 0; v < g->n_values; v++) most_channels = g->values[v].c > most_channels ? g->values[v].c : most_channels;
+    if (!(e->channel_index = xai_malloc((size_t)most_channels * sizeof(int)))) return XAI_ERR;
+    for (int c = 0; c < most_channels; c++) e->channel_index[c] = c;
     /* Forward order: each node's output layout follows from its inputs. */
     if (engine_plain_md(&e->values[g->input].md, &g->values[g->input], e->batch) || allocate_value(e, g->input))
         return XAI_ERR;
@@ -370,8 +399,22 @@ static int forward_from(xai_engine *e, int first, const float *input, float *log
         case XAI_OP_GEMM:
             kernel_gemm_forward(n, x->weight, a->data, y->data, e->batch);
             break;
+        case XAI_OP_CONCAT:
+        case XAI_OP_SLICE:
+        case XAI_OP_SHUFFLE:
+            kernel_channels(e, i, 0);
+            break;
+        case XAI_OP_MUL:
+            kernel_mul_forward(e, i);
+            break;
+        case XAI_OP_SIGMOID:
+        case XAI_OP_HARDSIGMOID:
+        case XAI_OP_HARDSWISH:
+            kernel_smooth_forward(e, i);
+            break;
         case XAI_OP_BATCHNORM:
-            return xai_fail("%s: BatchNormalization left in the graph", g->path);
+        case XAI_OP_COUNT:
+            return xai_fail("%s: node '%s': %s left in the graph", g->path, n->name, xai_op_name(n->op));
         }
         CHECK(dnnl_stream_wait(e->stream), n->name);
         if (e->profiling) e->node_ms[i] += (omp_get_wtime() - started) * 1e3;
@@ -455,8 +498,22 @@ static int backward(xai_engine *e, const xai_rule *rule, int stop)
         case XAI_OP_GEMM:
             kernel_gemm_backward(n, x->weight_t, y->grad, a->grad, e->batch, x->accumulate[0]);
             break;
+        case XAI_OP_CONCAT:
+        case XAI_OP_SLICE:
+        case XAI_OP_SHUFFLE:
+            kernel_channels(e, i, 1);
+            break;
+        case XAI_OP_MUL:
+            kernel_mul_backward(e, i);
+            break;
+        case XAI_OP_SIGMOID:
+        case XAI_OP_HARDSIGMOID:
+        case XAI_OP_HARDSWISH:
+            kernel_smooth_backward(e, i);
+            break;
         case XAI_OP_BATCHNORM:
-            return xai_fail("%s: BatchNormalization left in the graph", g->path);
+        case XAI_OP_COUNT:
+            return xai_fail("%s: node '%s': %s left in the graph", g->path, n->name, xai_op_name(n->op));
         }
         CHECK(dnnl_stream_wait(e->stream), n->name);
         if (e->profiling) e->node_ms[g->n_nodes + i] += (omp_get_wtime() - started) * 1e3;
@@ -505,7 +562,7 @@ static int read_value(const xai_engine *e, int v, float *activation, float *grad
     if (activation && i >= 0 && e->exec[i].fused_activation)
         return xai_fail("%s: value '%s' is fused into the activation after it; ask for it at engine creation", g->path,
                         value->name);
-    int channels = value->c, height = value->rank == 4 ? value->h : 1, width = value->rank == 4 ? value->w : 1;
+    int channels = value->c, height = value->h, width = value->w;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < e->batch; n++)
         for (int c = 0; c < channels; c++)

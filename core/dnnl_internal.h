@@ -68,9 +68,10 @@ typedef struct {
     /* GEMM: the weight [out][in] and, for the backward pass, transposed to [in][out];
      * CONV with gemm_backward: the weight as ONNX stores it, [out][in][kh][kw] */
     float *weight, *weight_t;
+    int *channel_map[2];                /* SHUFFLE: the input channel of each output channel, and back */
     int shared_weight[2];               /* weight_forward / weight_backward are weights_from's memory */
     int borrowed;                       /* weight and weight_t are weights_from's */
-    int accumulate[2];                  /* backward adds into input k's gradient */
+    int *accumulate;                    /* per input: the backward adds into its gradient */
     const char *impl[2];                /* oneDNN kernel names, forward and backward */
 } node_exec;
 
@@ -94,6 +95,7 @@ struct xai_engine {
     void *scratchpad;                   /* the convolutions' scratchpad, the largest one's size */
     size_t scratchpad_bytes;
     char *readable;                     /* per value: must stay materialized (xai_engine_config) */
+    int *channel_index;                 /* 0, 1, 2, ...: the channel lists of Concat and Slice */
     int forward_done;
     int has_input;                      /* a forward ran: the input value holds its batch */
     int fresh_nodes;                    /* nodes 0 .. fresh_nodes - 1 computed with today's weights */
@@ -115,7 +117,7 @@ int engine_layout_of(const dnnl_memory_desc_t *md, layout *out, const char *what
 /* A descriptor for `dims` in the same kind of layout as `like` (plain NCHW, NHWC or nChw{b}c). */
 int engine_md_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *like, const layout *l, const dnnl_dims_t dims);
 
-/* NCHW (rank 4) or NC (rank 2) for value v at this batch. */
+/* NCHW (rank 4, and rank 3 as [N,C,L,1]) or NC (rank 2) for value v at this batch. */
 int engine_plain_md(dnnl_memory_desc_t *md, const xai_value *v, int batch);
 
 /* A reorder from src to dst (dst += src when accumulating), with both memories bound. */
@@ -149,6 +151,20 @@ int engine_conv_gemm_fits(const xai_engine *e, int i);
 int engine_conv_gemm_plan(xai_engine *e, int i);
 void engine_conv_gemm_load_weights(xai_engine *e, int i);
 int engine_conv_gemm_backward(xai_engine *e, int i);
+
+/* ---- dnnl_channels.c: Concat, Slice, channel shuffle ---- */
+
+/* Node i's forward (backward 0) or backward pass. */
+void kernel_channels(xai_engine *e, int i, int backward);
+/* A shuffle's channel maps, at set-up. */
+int kernel_channels_plan(xai_engine *e, int i);
+
+/* ---- dnnl_pointwise.c: smooth activations and Mul, each with its true gradient ---- */
+
+void kernel_smooth_forward(xai_engine *e, int i);
+void kernel_smooth_backward(xai_engine *e, int i);
+void kernel_mul_forward(xai_engine *e, int i);
+void kernel_mul_backward(xai_engine *e, int i);
 
 /* ---- dnnl_kernels.c: our loops, over the values' layouts ---- */
 

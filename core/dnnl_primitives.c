@@ -38,10 +38,11 @@ int engine_md_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *like, const
 
 /* ---- primitives ---------------------------------------------------------------------------- */
 
+/* Rank 3 [N,C,L] is held as [N,C,L,1]. */
 int engine_plain_md(dnnl_memory_desc_t *md, const xai_value *v, int batch)
 {
     dnnl_dims_t d4 = {batch, v->c, v->h, v->w}, d2 = {batch, v->c};
-    CHECK(v->rank == 4 ? dnnl_memory_desc_init_by_tag(md, 4, d4, dnnl_f32, dnnl_nchw)
+    CHECK(v->rank >= 3 ? dnnl_memory_desc_init_by_tag(md, 4, d4, dnnl_f32, dnnl_nchw)
                        : dnnl_memory_desc_init_by_tag(md, 2, d2, dnnl_f32, dnnl_nc),
           "memory descriptor");
     return XAI_OK;

@@ -16,6 +16,14 @@ const char *xai_op_name(xai_op op)
     case XAI_OP_ADD: return "Add";
     case XAI_OP_FLATTEN: return "Flatten";
     case XAI_OP_GEMM: return "Gemm";
+    case XAI_OP_CONCAT: return "Concat";
+    case XAI_OP_SLICE: return "Slice";
+    case XAI_OP_SHUFFLE: return "ChannelShuffle";
+    case XAI_OP_MUL: return "Mul";
+    case XAI_OP_SIGMOID: return "Sigmoid";
+    case XAI_OP_HARDSIGMOID: return "HardSigmoid";
+    case XAI_OP_HARDSWISH: return "HardSwish";
+    case XAI_OP_COUNT: break;
     }
     return "?";
 }

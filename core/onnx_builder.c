@@ -153,6 +153,12 @@ xai_onnx_attribute *xai_onnx_ints(xai_onnx_builder *b, const char *name, int cou
 const char *xai_onnx_node(xai_onnx_builder *b, const char *op, const char *scope,
                           const char *const *inputs, xai_onnx_attribute *const *attributes)
 {
+    return xai_onnx_node_outputs(b, op, scope, inputs, attributes, 1);
+}
+
+const char *xai_onnx_node_outputs(xai_onnx_builder *b, const char *op, const char *scope,
+                                  const char *const *inputs, xai_onnx_attribute *const *attributes, int n_outputs)
+{
     Onnx__NodeProto *n = block(b, sizeof *n);
     if (!n) return "";
     onnx__node_proto__init(n);
@@ -162,10 +168,16 @@ const char *xai_onnx_node(xai_onnx_builder *b, const char *op, const char *scope
         push(b, (void ***)&n->input, &n->n_input, text(b, inputs[i], "", ""));
     for (size_t i = 0; attributes && attributes[i]; i++)
         push(b, (void ***)&n->attribute, &n->n_attribute, attributes[i]);
-    char *output = text(b, n->name, "_output_0", "");
-    push(b, (void ***)&n->output, &n->n_output, output);
+    char *first = NULL;
+    for (int k = 0; k < n_outputs; k++) {
+        char suffix[32];
+        snprintf(suffix, sizeof suffix, "_output_%d", k);
+        char *output = text(b, n->name, suffix, "");
+        push(b, (void ***)&n->output, &n->n_output, output);
+        if (!first) first = output;
+    }
     push(b, (void ***)&b->graph.node, &b->graph.n_node, n);
-    return output;
+    return first ? first : "";
 }
 
 static Onnx__ValueInfoProto *value_info(xai_onnx_builder *b, const char *name, int rank,

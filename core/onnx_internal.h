@@ -29,13 +29,18 @@ typedef enum { PAD_EXPLICIT, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } auto_pa
 typedef struct {
     xai_node node;
     const char *onnx_op;
-    const char *input_name[2];
+    const char **input_name;  /* node.n_inputs names, owned by the reader */
     const char *output_name;
     auto_pad_mode auto_pad;
     int explicit_kernel;      /* pools and Conv with kernel_shape given */
     int ceil_mode;
     int reshape_to_2d;
     int flatten_axis;
+    int reduce_to_2d;         /* ReduceMean with keepdims = 0: [N,C,H,W] -> [N,C] */
+    int shuffle_channels_per_group; /* SHUFFLE: C / groups as the ONNX Reshape said */
+    int axis;                 /* CONCAT, SLICE: the ONNX axis, checked against the rank later */
+    int split_parts, split_index; /* SLICE from a Split into equal parts: which of how many */
+    int64_t slice_start, slice_end; /* SLICE from a Slice: its bounds, clamped to C later */
 } pending_node;
 
 typedef struct {
@@ -44,6 +49,7 @@ typedef struct {
     int n_constants;
     pending_node *nodes;
     int n_nodes;
+    char *skip;               /* per ONNX node: already converted as part of an earlier one */
     const char **alias_from, **alias_to;  /* Identity and Dropout: output name -> input name */
     int n_alias;
     int64_t opset;
@@ -67,10 +73,28 @@ void onnx_free_node(xai_node *n);
 
 /* ---- onnx_nodes.c ---- */
 
+/* A new pending node for ONNX node n (graph index `index`) with `n_inputs` inputs (names still to
+ * fill), producing `output`; its name is the ONNX one, or "<op>#<index>", with `suffix` added. */
+pending_node *onnx_new_node(reader *r, const Onnx__NodeProto *n, size_t index, xai_op op, int n_inputs,
+                            const char *output, const char *suffix);
+int64_t onnx_attribute_int(const Onnx__NodeProto *n, const char *name, int64_t fallback);
+/* Node input `slot` as an int64 constant (NULL with the error recorded when it is not one). */
+constant *onnx_int_input(reader *r, const Onnx__NodeProto *n, const char *label, size_t slot);
+
 /* Node n's attribute `name` (NULL: absent). */
 const Onnx__AttributeProto *onnx_find_attribute(const Onnx__NodeProto *n, const char *name);
 /* Graph node `index` into a pending node, an alias, or a fold into its neighbour. */
 int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index);
+
+/* ---- onnx_channel_nodes.c: the ops that move channels, and means over space ---- */
+
+int onnx_convert_concat(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+int onnx_convert_split(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+int onnx_convert_slice(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+/* A Reshape to 5-D, the Transpose and the Reshape back that together shuffle channels
+ * (ShuffleNet), as one SHUFFLE node; the two later nodes are marked in r->skip. */
+int onnx_convert_shuffle(reader *r, const Onnx__GraphProto *g, size_t index, const char *label);
+int onnx_convert_reduce_mean(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
 
 /* ---- onnx_shapes.c ---- */
 

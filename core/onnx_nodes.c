@@ -20,7 +20,7 @@ const Onnx__AttributeProto *onnx_find_attribute(const Onnx__NodeProto *n, const 
     return NULL;
 }
 
-static int64_t attribute_int(const Onnx__NodeProto *n, const char *name, int64_t fallback)
+int64_t onnx_attribute_int(const Onnx__NodeProto *n, const char *name, int64_t fallback)
 {
     const Onnx__AttributeProto *a = onnx_find_attribute(n, name);
     return a && a->has_i ? a->i : fallback;
@@ -104,7 +104,7 @@ static int convert_conv(reader *r, const Onnx__NodeProto *n, const char *label, 
     if (w->rank != 4)
         return xai_fail("%s: %s: weight has rank %d; only 2-D convolutions are supported",
                         r->path, label, w->rank);
-    int64_t group = attribute_int(n, "group", 1);
+    int64_t group = onnx_attribute_int(n, "group", 1);
     if (w->dims[0] < 1 || w->dims[1] < 1 || w->dims[2] < 1 || w->dims[3] < 1 || w->dims[2] > 65536 ||
         w->dims[3] > 65536)
         return xai_fail("%s: %s: weight [%lld,%lld,%lld,%lld] is not a convolution's", r->path, label,
@@ -182,9 +182,9 @@ static int convert_clip(reader *r, const Onnx__NodeProto *n, const char *label, 
 static int convert_gemm(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p,
                         int from_matmul)
 {
-    if (!from_matmul && attribute_int(n, "transA", 0) != 0)
+    if (!from_matmul && onnx_attribute_int(n, "transA", 0) != 0)
         return xai_fail("%s: %s: transA=1 is not supported", r->path, label);
-    int trans_b = from_matmul ? 0 : (int)attribute_int(n, "transB", 0);
+    int trans_b = from_matmul ? 0 : (int)onnx_attribute_int(n, "transB", 0);
     float alpha = from_matmul ? 1.f : attribute_float(n, "alpha", 1.f);
     float beta = from_matmul ? 1.f : attribute_float(n, "beta", 1.f);
     constant *w = onnx_weight_input(r, n, label, 1);
@@ -245,6 +245,68 @@ static int fold_bias_add(reader *r, const Onnx__GraphProto *g, const Onnx__NodeP
                     "Gemm or MatMul", r->path, n->name ? n->name : "");
 }
 
+pending_node *onnx_new_node(reader *r, const Onnx__NodeProto *n, size_t index, xai_op op, int n_inputs,
+                            const char *output, const char *suffix)
+{
+    pending_node *p = &r->nodes[r->n_nodes];
+    memset(p, 0, sizeof *p);
+    p->onnx_op = n->op_type;
+    p->output_name = output;
+    p->node.op = op;
+    p->node.n_inputs = n_inputs;
+    p->node.clip_min = 0.f;
+    p->node.clip_max = INFINITY;
+    char node_name[320];
+    if (n->name && *n->name) snprintf(node_name, sizeof node_name, "%s%s", n->name, suffix);
+    else snprintf(node_name, sizeof node_name, "%s#%zu%s", n->op_type, index, suffix);
+    if (!(p->node.name = onnx_copy_string(node_name)) ||
+        !(p->input_name = xai_calloc((size_t)n_inputs, sizeof *p->input_name))) {
+        free(p->node.name);
+        return NULL;
+    }
+    r->n_nodes++; /* from here on the node's allocations belong to the reader */
+    return p;
+}
+
+constant *onnx_int_input(reader *r, const Onnx__NodeProto *n, const char *label, size_t slot)
+{
+    constant *c = slot < n->n_input && n->input[slot][0] ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[slot]))
+                                                          : NULL;
+    if (!c || !c->int_data) {
+        xai_fail("%s: %s: input %zu is not a constant int64 tensor; only static shapes are supported", r->path,
+                 label, slot);
+        return NULL;
+    }
+    return c;
+}
+
+/* The single-input ops and those whose inputs are all values: the op and the input count, or
+ * XAI_OP_COUNT when op_type is none of them. */
+static xai_op plain_op(const char *op, const Onnx__NodeProto *n, int *n_inputs)
+{
+    static const struct { const char *onnx; xai_op op; int inputs; } table[] = {
+        {"Conv", XAI_OP_CONV, 1}, {"BatchNormalization", XAI_OP_BATCHNORM, 1}, {"Relu", XAI_OP_RELU, 1},
+        {"Clip", XAI_OP_CLIP, 1}, {"MaxPool", XAI_OP_MAXPOOL, 1}, {"AveragePool", XAI_OP_AVGPOOL, 1},
+        {"GlobalAveragePool", XAI_OP_GLOBALAVGPOOL, 1}, {"Add", XAI_OP_ADD, 2}, {"Mul", XAI_OP_MUL, 2},
+        {"Flatten", XAI_OP_FLATTEN, 1}, {"Reshape", XAI_OP_FLATTEN, 1}, {"Gemm", XAI_OP_GEMM, 1},
+        {"MatMul", XAI_OP_GEMM, 1}, {"Sigmoid", XAI_OP_SIGMOID, 1}, {"HardSigmoid", XAI_OP_HARDSIGMOID, 1},
+        {"HardSwish", XAI_OP_HARDSWISH, 1},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++)
+        if (strcmp(op, table[i].onnx) == 0) {
+            *n_inputs = table[i].inputs > (int)n->n_input ? (int)n->n_input : table[i].inputs;
+            return table[i].op;
+        }
+    return XAI_OP_COUNT;
+}
+
+/* Is Reshape node n one to 5-D (the first step of a channel shuffle)? */
+static int reshape_to_5d(reader *r, const Onnx__NodeProto *n)
+{
+    constant *s = n->n_input > 1 ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])) : NULL;
+    return s && s->int_data && s->count == 5;
+}
+
 int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
 {
     const Onnx__NodeProto *n = g->node[index];
@@ -253,6 +315,7 @@ int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
     if (n->name && *n->name) snprintf(label, sizeof label, "node '%s' (%s)", n->name, op);
     else snprintf(label, sizeof label, "node #%zu (%s)", index, op);
 
+    if (r->skip[index]) return XAI_OK;
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
         return xai_fail("%s: %s: operator domain '%s' is not supported", r->path, label,
                         n->domain);
@@ -261,80 +324,73 @@ int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
         return xai_fail("%s: %s: needs an input and an output", r->path, label);
     if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0)
         return onnx_add_alias(r, n->output[0], n->input[0]);
-    if (strcmp(op, "Add") == 0) {
+    if (strcmp(op, "Concat") == 0) return onnx_convert_concat(r, n, index, label);
+    if (strcmp(op, "Split") == 0) return onnx_convert_split(r, n, index, label);
+    if (strcmp(op, "Slice") == 0) return onnx_convert_slice(r, n, index, label);
+    if (strcmp(op, "ReduceMean") == 0) return onnx_convert_reduce_mean(r, n, index, label);
+    if (strcmp(op, "Reshape") == 0 && reshape_to_5d(r, n)) return onnx_convert_shuffle(r, g, index, label);
+    if (strcmp(op, "Add") == 0 || strcmp(op, "Mul") == 0) {
         if (n->n_input != 2) return xai_fail("%s: %s: expected 2 inputs", r->path, label);
-        if (attribute_int(n, "broadcast", 0) && !onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])))
+        if (onnx_attribute_int(n, "broadcast", 0) && !onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])))
             return xai_fail("%s: %s: broadcasting is not supported", r->path, label);
+    }
+    if (strcmp(op, "Add") == 0) {
         int folded = fold_bias_add(r, g, n);
         if (folded) return folded == 1 ? XAI_OK : XAI_ERR;
     }
+    if (strcmp(op, "Mul") == 0)
+        for (int slot = 0; slot < 2; slot++)
+            if (onnx_find_constant(r, onnx_resolve_alias(r, n->input[slot])))
+                return xai_fail("%s: %s: multiplying by a constant ('%s') is not supported", r->path, label,
+                                n->input[slot]);
 
-    pending_node *p = &r->nodes[r->n_nodes];
-    memset(p, 0, sizeof *p);
-    p->onnx_op = op;
-    p->input_name[0] = n->input[0];
-    p->output_name = n->output[0];
-    p->node.n_inputs = 1;
-    p->node.clip_min = 0.f;
-    p->node.clip_max = INFINITY;
-    char node_name[64];
-    snprintf(node_name, sizeof node_name, "%s#%zu", op, index);
-    if (!(p->node.name = onnx_copy_string(n->name && *n->name ? n->name : node_name))) return XAI_ERR;
-    r->n_nodes++; /* from here on the node's allocations belong to the reader */
+    int n_inputs;
+    xai_op kind = plain_op(op, n, &n_inputs);
+    if (kind == XAI_OP_COUNT)
+        return xai_fail("%s: %s: operator '%s' is not supported (opset %lld)", r->path, label, op,
+                        (long long)r->opset);
+    pending_node *p = onnx_new_node(r, n, index, kind, n_inputs, n->output[0], "");
+    if (!p) return XAI_ERR;
+    for (int k = 0; k < n_inputs; k++) p->input_name[k] = n->input[k];
 
-    int status = XAI_OK;
-    if (strcmp(op, "Conv") == 0) {
-        p->node.op = XAI_OP_CONV;
-        status = convert_conv(r, n, label, p);
-    } else if (strcmp(op, "BatchNormalization") == 0) {
-        p->node.op = XAI_OP_BATCHNORM;
+    switch (kind) {
+    case XAI_OP_CONV: return convert_conv(r, n, label, p);
+    case XAI_OP_BATCHNORM:
         /* Before opset 7, is_test defaulted to 0 (training); spatial=0 meant per-pixel stats. */
-        if (attribute_int(n, "training_mode", 0) || attribute_int(n, "is_test", r->opset >= 7) == 0)
+        if (onnx_attribute_int(n, "training_mode", 0) || onnx_attribute_int(n, "is_test", r->opset >= 7) == 0)
             return xai_fail("%s: %s: training mode (batch statistics) is not supported", r->path,
                             label);
-        if (attribute_int(n, "spatial", 1) == 0)
+        if (onnx_attribute_int(n, "spatial", 1) == 0)
             return xai_fail("%s: %s: spatial=0 is not supported", r->path, label);
-        status = convert_batchnorm(r, n, label, p);
-    } else if (strcmp(op, "Relu") == 0) {
-        p->node.op = XAI_OP_RELU;
-    } else if (strcmp(op, "Clip") == 0) {
-        p->node.op = XAI_OP_CLIP;
-        status = convert_clip(r, n, label, p);
-    } else if (strcmp(op, "MaxPool") == 0) {
-        p->node.op = XAI_OP_MAXPOOL;
+        return convert_batchnorm(r, n, label, p);
+    case XAI_OP_CLIP: return convert_clip(r, n, label, p);
+    case XAI_OP_MAXPOOL:
         if (n->n_output > 1 && n->output[1][0])
             return xai_fail("%s: %s: the Indices output is not supported", r->path, label);
-        p->ceil_mode = (int)attribute_int(n, "ceil_mode", 0);
-        status = read_window(r, n, label, p, 0);
-    } else if (strcmp(op, "AveragePool") == 0) {
-        p->node.op = XAI_OP_AVGPOOL;
-        p->node.count_include_pad = (int)attribute_int(n, "count_include_pad", 0);
-        if (attribute_int(n, "ceil_mode", 0))
+        p->ceil_mode = (int)onnx_attribute_int(n, "ceil_mode", 0);
+        return read_window(r, n, label, p, 0);
+    case XAI_OP_AVGPOOL:
+        p->node.count_include_pad = (int)onnx_attribute_int(n, "count_include_pad", 0);
+        if (onnx_attribute_int(n, "ceil_mode", 0))
             return xai_fail("%s: %s: ceil_mode=1 is not supported", r->path, label);
-        status = read_window(r, n, label, p, 0);
-    } else if (strcmp(op, "GlobalAveragePool") == 0) {
-        p->node.op = XAI_OP_GLOBALAVGPOOL;
-    } else if (strcmp(op, "Add") == 0) {
-        p->node.op = XAI_OP_ADD;
-        p->node.n_inputs = 2;
-        p->input_name[1] = n->input[1];
-    } else if (strcmp(op, "Flatten") == 0) {
-        p->node.op = XAI_OP_FLATTEN;
-        p->flatten_axis = (int)attribute_int(n, "axis", 1);
-    } else if (strcmp(op, "Reshape") == 0) {
-        p->node.op = XAI_OP_FLATTEN;
-        p->reshape_to_2d = 1;
-        p->flatten_axis = 1;
-        constant *s = n->n_input > 1 ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])) : NULL;
-        if (!s || !s->int_data || s->count != 2)
-            return xai_fail("%s: %s: only a Reshape to 2-D with a constant shape is supported",
-                            r->path, label);
-        p->node.out_channels = (int)s->int_data[1]; /* checked against the shape later */
-    } else if (strcmp(op, "Gemm") == 0 || strcmp(op, "MatMul") == 0) {
-        p->node.op = XAI_OP_GEMM;
-        status = convert_gemm(r, n, label, p, strcmp(op, "MatMul") == 0);
-    } else {
-        return xai_fail("%s: %s: operator '%s' is not supported", r->path, label, op);
+        return read_window(r, n, label, p, 0);
+    case XAI_OP_FLATTEN:
+        p->flatten_axis = (int)onnx_attribute_int(n, "axis", 1);
+        if (strcmp(op, "Reshape") == 0) {
+            p->reshape_to_2d = 1;
+            p->flatten_axis = 1;
+            constant *s = n->n_input > 1 ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])) : NULL;
+            if (!s || !s->int_data || s->count != 2)
+                return xai_fail("%s: %s: only a Reshape to 2-D with a constant shape, or the three steps of a "
+                                "channel shuffle, are supported", r->path, label);
+            p->node.out_channels = (int)s->int_data[1]; /* checked against the shape later */
+        }
+        return XAI_OK;
+    case XAI_OP_GEMM: return convert_gemm(r, n, label, p, strcmp(op, "MatMul") == 0);
+    case XAI_OP_HARDSIGMOID:
+        p->node.alpha = attribute_float(n, "alpha", 0.2f);
+        p->node.beta = attribute_float(n, "beta", 0.5f);
+        return XAI_OK;
+    default: return XAI_OK;
     }
-    return status;
 }

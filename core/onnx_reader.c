@@ -272,6 +272,7 @@ static int find_value(const xai_graph *g, const char *name)
 void onnx_free_node(xai_node *n)
 {
     free(n->name);
+    free(n->input);
     free(n->weight);
     free(n->bias);
     free(n->bn_gamma);
@@ -290,18 +291,18 @@ static int read_input_shape(reader *r, const Onnx__ValueInfoProto *v, xai_value 
         return xai_fail("%s: input '%s' has element type %d; float32 is required", r->path,
                         v->name, tt->elem_type);
     const Onnx__TensorShapeProto *s = tt->shape;
-    if (s->n_dim != 4)
+    if (s->n_dim < 2 || s->n_dim > 4)
         return xai_fail("%s: input '%s' has rank %zu; xaibench needs an image batch "
-                        "[N,C,H,W]", r->path, v->name, s->n_dim);
-    int64_t d[4];
-    for (int k = 1; k < 4; k++) {
+                        "[N,C,H,W] (or [N,C,L], [N,C])", r->path, v->name, s->n_dim);
+    int64_t d[4] = {1, 1, 1, 1};
+    for (int k = 1; k < (int)s->n_dim; k++) {
         if (s->dim[k]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
             s->dim[k]->dim_value < 1 || s->dim[k]->dim_value > 65536)
             return xai_fail("%s: input '%s': dimension %d must be a fixed positive size",
                             r->path, v->name, k);
         d[k] = s->dim[k]->dim_value;
     }
-    value->rank = 4;
+    value->rank = (int)s->n_dim;
     value->c = (int)d[1];
     value->h = (int)d[2];
     value->w = (int)d[3];
@@ -354,6 +355,7 @@ static int build_graph(reader *r, const Onnx__ModelProto *m, xai_graph *g,
 
     for (int i = 0; i < r->n_nodes; i++) {
         pending_node *p = &r->nodes[i];
+        if (!(p->node.input = xai_malloc((size_t)p->node.n_inputs * sizeof *p->node.input))) return XAI_ERR;
         for (int k = 0; k < p->node.n_inputs; k++)
             p->node.input[k] = find_value(g, onnx_resolve_alias(r, p->input_name[k]));
         if (find_value(g, p->output_name) >= 0)
@@ -403,8 +405,12 @@ static int read_model(reader *r, const Onnx__ModelProto *m, xai_graph *g,
         }
     }
     if (read_constants(r, m->graph, opt)) return XAI_ERR;
-    r->nodes = xai_calloc(m->graph->n_node + 1, sizeof *r->nodes);
-    if (!r->nodes) return XAI_ERR;
+    size_t capacity = 1; /* a Split makes a node per output */
+    for (size_t i = 0; i < m->graph->n_node; i++)
+        capacity += m->graph->node[i]->n_output > 1 ? m->graph->node[i]->n_output : 1;
+    r->nodes = xai_calloc(capacity, sizeof *r->nodes);
+    r->skip = xai_calloc(m->graph->n_node + 1, 1);
+    if (!r->nodes || !r->skip) return XAI_ERR;
     for (size_t i = 0; i < m->graph->n_node; i++)
         if (onnx_convert_node(r, m->graph, i)) return XAI_ERR;
     if (r->n_nodes == 0) return xai_fail("%s: the graph has no nodes", r->path);
@@ -451,8 +457,12 @@ static int parse_model(xai_graph **out, Onnx__ModelProto *m, const char *path,
     reader r = {.path = path};
     xai_graph *g = xai_calloc(1, sizeof *g);
     int status = g && (g->path = onnx_copy_string(path)) ? read_model(&r, m, g, options) : XAI_ERR;
-    for (int i = 0; i < r.n_nodes; i++) onnx_free_node(&r.nodes[i].node);
+    for (int i = 0; i < r.n_nodes; i++) {
+        onnx_free_node(&r.nodes[i].node);
+        free(r.nodes[i].input_name);
+    }
     free(r.nodes);
+    free(r.skip);
     free(r.alias_from);
     free(r.alias_to);
     free_constants(&r);

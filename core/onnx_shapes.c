@@ -37,6 +37,65 @@ static int window_output(int in, int kernel, int stride, int dilation, int *pad_
     return (int)out;
 }
 
+/* An ONNX axis on a value of rank `rank` is its channel axis (1). */
+static int is_channel_axis(int axis, int rank) { return axis == 1 || axis + rank == 1; }
+
+/* CONCAT, SLICE and SHUFFLE: the output's channels, checked against the input's. */
+static int channel_shape(const reader *r, xai_graph *g, pending_node *p)
+{
+    xai_node *node = &p->node;
+    const xai_value *in = &g->values[node->input[0]];
+    xai_value *out = &g->values[node->output];
+    const char *label = node->name;
+    if (node->op == XAI_OP_CONCAT) {
+        int64_t channels = 0;
+        for (int k = 0; k < node->n_inputs; k++) {
+            const xai_value *v = &g->values[node->input[k]];
+            if (v->rank != in->rank || v->h != in->h || v->w != in->w)
+                return xai_fail("%s: node '%s' (Concat): input '%s' (rank %d, %dx%d) does not match '%s' (rank %d, "
+                                "%dx%d) outside the channels", r->path, label, v->name, v->rank, v->h, v->w,
+                                in->name, in->rank, in->h, in->w);
+            channels += v->c;
+        }
+        if (!is_channel_axis(p->axis, in->rank))
+            return xai_fail("%s: node '%s' (Concat): axis %d; only the channel axis (1) is supported", r->path,
+                            label, p->axis);
+        if (channels > INT_MAX / 2) return xai_fail("%s: node '%s' (Concat): too many channels", r->path, label);
+        out->c = (int)channels;
+        return XAI_OK;
+    }
+    if (node->op == XAI_OP_SHUFFLE) {
+        if (in->rank != 4 || (int64_t)node->groups * p->shuffle_channels_per_group != in->c)
+            return xai_fail("%s: node '%s' (Reshape): %d groups of %d channels, but input '%s' has %d channels",
+                            r->path, label, node->groups, p->shuffle_channels_per_group, in->name, in->c);
+        return XAI_OK;
+    }
+    if (!is_channel_axis(p->axis, in->rank))
+        return xai_fail("%s: node '%s' (%s): axis %d; only the channel axis (1) is supported", r->path, label,
+                        p->onnx_op, p->axis);
+    int64_t start = p->slice_start, end = p->slice_end;
+    if (p->split_parts) {
+        if (in->c % p->split_parts)
+            return xai_fail("%s: node '%s' (Split): %d channels do not split into %d equal parts", r->path, label,
+                            in->c, p->split_parts);
+        start = (int64_t)p->split_index * (in->c / p->split_parts), end = start + in->c / p->split_parts;
+    }
+    if (strcmp(p->onnx_op, "Split") == 0 && end > in->c)
+        return xai_fail("%s: node '%s' (Split): the parts need %lld channels, input '%s' has %d", r->path, label,
+                        (long long)end, in->name, in->c);
+    /* ONNX's clamping: negative bounds count from the end, then both are clamped to [0, C]. */
+    if (start < 0) start += in->c;
+    if (end < 0) end += in->c;
+    start = start < 0 ? 0 : start > in->c ? in->c : start;
+    end = end < 0 ? 0 : end > in->c ? in->c : end;
+    if (end <= start)
+        return xai_fail("%s: node '%s' (%s): channels [%lld, %lld) of %d are empty", r->path, label, p->onnx_op,
+                        (long long)p->slice_start, (long long)p->slice_end, in->c);
+    node->slice_first = (int)start;
+    out->c = (int)(end - start);
+    return XAI_OK;
+}
+
 int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
 {
     xai_node *node = &p->node;
@@ -49,8 +108,8 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
     case XAI_OP_MAXPOOL:
     case XAI_OP_AVGPOOL:
         if (in->rank != 4)
-            return xai_fail("%s: node '%s' (%s): input '%s' is not [N,C,H,W]", r->path, label,
-                            p->onnx_op, in->name);
+            return xai_fail("%s: node '%s' (%s): input '%s' has rank %d, not [N,C,H,W]", r->path, label,
+                            p->onnx_op, in->name, in->rank);
         if (node->op == XAI_OP_CONV) {
             if (in->c != node->in_channels)
                 return xai_fail("%s: node '%s' (Conv): input has %d channels, the weight "
@@ -80,10 +139,31 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
         return XAI_OK;
     case XAI_OP_GLOBALAVGPOOL:
         if (in->rank != 4)
-            return xai_fail("%s: node '%s' (GlobalAveragePool): input is not [N,C,H,W]",
-                            r->path, label);
+            return xai_fail("%s: node '%s' (%s): input is not [N,C,H,W]", r->path, label, p->onnx_op);
         out->h = out->w = 1;
+        if (p->reduce_to_2d) out->rank = 2;
         return XAI_OK;
+    case XAI_OP_SIGMOID:
+    case XAI_OP_HARDSIGMOID:
+    case XAI_OP_HARDSWISH:
+        return XAI_OK;
+    case XAI_OP_CONCAT:
+    case XAI_OP_SLICE:
+    case XAI_OP_SHUFFLE:
+        return channel_shape(r, g, p);
+    case XAI_OP_MUL: {
+        /* Equal shapes, or one input [C,1,1] scaling each channel of the other (an SE gate). */
+        const xai_value *b = &g->values[node->input[1]];
+        const xai_value *big = b->h * b->w > in->h * in->w ? b : in, *small = big == b ? in : b;
+        int equal = b->rank == in->rank && b->c == in->c && b->h == in->h && b->w == in->w;
+        if (!equal && !(small->rank == 4 && big->rank == 4 && small->c == big->c && small->h == 1 && small->w == 1))
+            return xai_fail("%s: node '%s' (Mul): inputs '%s' and '%s' do not broadcast (equal shapes, or "
+                            "[N,C,1,1] against [N,C,H,W], are supported)", r->path, label, in->name, b->name);
+        *out = (xai_value){out->name, big->rank, big->c, big->h, big->w};
+        return XAI_OK;
+    }
+    case XAI_OP_COUNT:
+        break;
     case XAI_OP_ADD: {
         const xai_value *b = &g->values[node->input[1]];
         if (b->rank != in->rank || b->c != in->c || b->h != in->h || b->w != in->w)

@@ -1,8 +1,12 @@
 /* xai_graph.h - the network graph xaibench runs: a topologically ordered list of CNN nodes over
  * named values, with weights in float32, read from ONNX (onnx_reader.c) and checked for shape.
  *
- * Every value is an activation with the batch as its first dimension: either 4-D [N,C,H,W] or
- * 2-D [N,C] (stored as C with H = W = 1 and rank 2). The batch N is not part of the graph; an
+ * Activations with a rule (ReLU, Clip) are where saliency, deconvnet and guided backprop differ;
+ * every other op, the smooth activations (Sigmoid, HardSigmoid, HardSwish) and the product of two
+ * branches (MUL) among them, passes its true gradient under every rule (docs/rules.md).
+ *
+ * Every value is an activation with the batch as its first dimension: 4-D [N,C,H,W], 3-D [N,C,L]
+ * (stored as H = L, W = 1 and rank 3) or 2-D [N,C] (stored as H = W = 1 and rank 2). The batch N is not part of the graph; an
  * engine chooses it. The graph has one input (the image tensor) and one output (the logits of a
  * classifier, or any value for single-op test graphs). */
 #ifndef XAI_GRAPH_H
@@ -22,18 +26,27 @@ typedef enum {
     XAI_OP_ADD,             /* elementwise sum of two values of equal shape */
     XAI_OP_FLATTEN,         /* [N,C,H,W] -> [N,C*H*W]; also Reshape to 2-D */
     XAI_OP_GEMM,            /* y = x W^T + b, W stored [out,in], alpha and beta already applied */
+    XAI_OP_CONCAT,          /* the inputs side by side along the channels, in order */
+    XAI_OP_SLICE,           /* channels [slice_first, slice_first + C_out) of the input (Split, Slice) */
+    XAI_OP_SHUFFLE,         /* channel shuffle over `groups`: output channel i * groups + k is input
+                               channel k * (C / groups) + i (Reshape, Transpose, Reshape in ONNX) */
+    XAI_OP_MUL,             /* elementwise product of two values; one may be [C,1,1] against [C,H,W] */
+    XAI_OP_SIGMOID,         /* 1 / (1 + exp(-x)) */
+    XAI_OP_HARDSIGMOID,     /* clamp(alpha x + beta, 0, 1) */
+    XAI_OP_HARDSWISH,       /* x * clamp(x / 6 + 1 / 2, 0, 1) */
+    XAI_OP_COUNT            /* the number of ops, not an op */
 } xai_op;
 
 typedef struct {
     char *name;
-    int rank;               /* 4 or 2 */
-    int c, h, w;            /* per-image shape; h = w = 1 when rank is 2 */
+    int rank;               /* 4, 3 or 2 */
+    int c, h, w;            /* per-image shape; w = 1 below rank 4, h = 1 at rank 2 */
 } xai_value;
 
 typedef struct {
     xai_op op;
     char *name;             /* the ONNX node name, or "<op_type>#<index>" when it had none */
-    int input[2];           /* value indices; input[1] only for ADD */
+    int *input;             /* n_inputs value indices: two for ADD and MUL, any number for CONCAT */
     int n_inputs;
     int output;
 
@@ -60,6 +73,11 @@ typedef struct {
     int count_include_pad;  /* AVGPOOL: divide by the full window even where it is padding */
 
     /* GEMM: weight [out_channels][in_channels], bias [out_channels] */
+
+    /* SLICE: the first input channel taken; SHUFFLE: the number of groups */
+    int slice_first, groups;
+    /* HARDSIGMOID: y = clamp(alpha x + beta, 0, 1) */
+    float alpha, beta;
 } xai_node;
 
 typedef struct {

@@ -30,6 +30,11 @@ xai_onnx_attribute *xai_onnx_ints(xai_onnx_builder *b, const char *name, int cou
 const char *xai_onnx_node(xai_onnx_builder *b, const char *op, const char *scope,
                           const char *const *inputs, xai_onnx_attribute *const *attributes);
 
+/* The same with n_outputs outputs (Split), output k named "<scope>/<op>_output_<k>"; returns
+ * the first. */
+const char *xai_onnx_node_outputs(xai_onnx_builder *b, const char *op, const char *scope,
+                                  const char *const *inputs, xai_onnx_attribute *const *attributes, int n_outputs);
+
 /* Declare the graph's float input and output; a dimension < 0 is the symbolic batch "N". */
 void xai_onnx_io(xai_onnx_builder *b, const char *input, int input_rank,
                  const int64_t *input_dims, const char *output, int output_rank,

@@ -98,6 +98,8 @@ int xai_transform_set(xai_transform *t, const char *key, const char *value, cons
 int xai_transform_for_model(xai_transform *t, const xai_graph *g)
 {
     const xai_value *in = &g->values[g->input];
+    if (in->rank != 4)
+        return xai_fail("%s: input '%s' has rank %d; images need a model input [N,3,H,W]", g->path, in->name, in->rank);
     xai_transform_imagenet_for_input(t, in->w, in->h);
     static const char *const keys[] = {"xaibench.mean", "xaibench.std", "xaibench.resize", "xaibench.crop",
                                        "xaibench.label_offset"};

@@ -1,0 +1,155 @@
+/* dnnl_pointwise.c - the engine's loops for the elementwise ops that pass their true gradient
+ * under every rule (dnnl_internal.h): the smooth activations (Sigmoid, HardSigmoid, HardSwish)
+ * and the product of two values (Mul, one of which may be a [C,1,1] gate, as in squeeze-and-
+ * excitation blocks), forward and backward, over the values' layouts. */
+#include <math.h>
+#include <string.h>
+
+#include "dnnl_internal.h"
+
+/* Padding lanes of a channel-blocked value past its last channel must stay zero (the next
+ * convolution reads them); an activation with f(0) != 0 sets them, so they are cleared again. */
+static void zero_padding(value_buffer *b, const xai_value *v, int batch)
+{
+    int block = b->lay.block, used = v->c % block;
+    if (block == 1 || used == 0) return;
+    int h = v->h, w = v->w;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                float *lanes = b->data + offset_of(&b->lay, n, v->c - 1, y, x) - (used - 1);
+                for (int l = used; l < block; l++) lanes[l] = 0.f;
+            }
+}
+
+/* y = f(x) over the whole buffer:
+ *   Sigmoid      1 / (1 + exp(-x))
+ *   HardSigmoid  clamp(alpha x + beta, 0, 1)
+ *   HardSwish    x clamp(x / 6 + 1/2, 0, 1) */
+void kernel_smooth_forward(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    const float *restrict x = e->values[n->input[0]].data;
+    value_buffer *out = &e->values[n->output];
+    float *restrict y = out->data;
+    size_t count = out->floats;
+    float alpha = n->alpha, beta = n->beta;
+    if (n->op == XAI_OP_SIGMOID) {
+#pragma omp parallel for simd schedule(static) if (count > 65536)
+        for (size_t k = 0; k < count; k++) y[k] = 1.f / (1.f + expf(-x[k]));
+    } else {
+        int swish = n->op == XAI_OP_HARDSWISH;
+        if (swish) alpha = 1.f / 6.f, beta = 0.5f;
+#pragma omp parallel for simd schedule(static) if (count > 65536)
+        for (size_t k = 0; k < count; k++) {
+            float t = alpha * x[k] + beta;
+            t = t > 0.f ? t : 0.f;
+            t = t < 1.f ? t : 1.f;
+            y[k] = swish ? x[k] * t : t;
+        }
+    }
+    zero_padding(out, &e->graph->values[n->output], e->batch);
+}
+
+/* dx (+)= dy f'(x): sigmoid y (1 - y); HardSigmoid alpha where 0 < alpha x + beta < 1;
+ * HardSwish 0 below -3, x / 3 + 1/2 up to 3 (3 included, as PyTorch), 1 above. */
+void kernel_smooth_backward(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    value_buffer *in = &e->values[n->input[0]], *out = &e->values[n->output];
+    const float *restrict x = in->data, *restrict y = out->data, *restrict dy = out->grad;
+    int accumulate = e->exec[i].accumulate[0];
+    float *restrict dx = in->grad, alpha = n->alpha, beta = n->beta;
+    size_t count = out->floats;
+    int op = n->op;
+#pragma omp parallel for simd schedule(static) if (count > 65536)
+    for (size_t k = 0; k < count; k++) {
+        float slope;
+        if (op == XAI_OP_SIGMOID) slope = y[k] * (1.f - y[k]);
+        else if (op == XAI_OP_HARDSIGMOID) {
+            float t = alpha * x[k] + beta;
+            slope = (t > 0.f) & (t < 1.f) ? alpha : 0.f;
+        } else slope = x[k] < -3.f ? 0.f : x[k] <= 3.f ? x[k] * (1.f / 3.f) + 0.5f : 1.f;
+        dx[k] = accumulate ? dx[k] + dy[k] * slope : dy[k] * slope;
+    }
+}
+
+/* Is input k of the Mul a [C,1,1] gate broadcast over the output's planes? */
+static int is_gate(const xai_graph *g, const xai_node *n, int k)
+{
+    const xai_value *v = &g->values[n->input[k]], *out = &g->values[n->output];
+    return v->h * v->w == 1 && out->h * out->w > 1;
+}
+
+/* y = a * b: one flat loop when all three share a layout and neither is a gate, else plane by
+ * plane with the gate's value (n, c) read once per plane. */
+void kernel_mul_forward(xai_engine *e, int i)
+{
+    const xai_graph *g = e->graph;
+    const xai_node *n = &g->nodes[i];
+    const value_buffer *a = &e->values[n->input[0]], *b = &e->values[n->input[1]];
+    value_buffer *y = &e->values[n->output];
+    const xai_value *out = &g->values[n->output];
+    if (!is_gate(g, n, 0) && !is_gate(g, n, 1) && dnnl_memory_desc_equal(&a->md, &y->md) &&
+        dnnl_memory_desc_equal(&b->md, &y->md)) {
+        const float *restrict pa = a->data, *restrict pb = b->data;
+        float *restrict py = y->data;
+#pragma omp parallel for simd schedule(static) if (y->floats > 65536)
+        for (size_t k = 0; k < y->floats; k++) py[k] = pa[k] * pb[k];
+        return;
+    }
+    int h = out->h, w = out->w, gate[2] = {is_gate(g, n, 0), is_gate(g, n, 1)};
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int im = 0; im < e->batch; im++)
+        for (int c = 0; c < out->c; c++)
+            for (int r = 0; r < h; r++)
+                for (int q = 0; q < w; q++) {
+                    float va = a->data[offset_of(&a->lay, im, c, gate[0] ? 0 : r, gate[0] ? 0 : q)];
+                    float vb = b->data[offset_of(&b->lay, im, c, gate[1] ? 0 : r, gate[1] ? 0 : q)];
+                    y->data[offset_of(&y->lay, im, c, r, q)] = va * vb;
+                }
+}
+
+/* The product rule: da (+)= dy * b and db (+)= dy * a, a gate's summed over its plane. */
+void kernel_mul_backward(xai_engine *e, int i)
+{
+    const xai_graph *g = e->graph;
+    const xai_node *n = &g->nodes[i];
+    const value_buffer *y = &e->values[n->output];
+    const xai_value *out = &g->values[n->output];
+    int h = out->h, w = out->w;
+    for (int k = 0; k < 2; k++) {
+        value_buffer *self = &e->values[n->input[k]];
+        const value_buffer *other = &e->values[n->input[1 - k]];
+        int accumulate = e->exec[i].accumulate[k], gate = is_gate(g, n, k), other_gate = is_gate(g, n, 1 - k);
+        if (!gate && !other_gate && dnnl_memory_desc_equal(&self->md, &y->md) &&
+            dnnl_memory_desc_equal(&other->md, &y->md)) {
+            float *restrict d = self->grad;
+            const float *restrict dy = y->grad, *restrict o = other->data;
+#pragma omp parallel for simd schedule(static) if (y->floats > 65536)
+            for (size_t j = 0; j < y->floats; j++) d[j] = accumulate ? d[j] + dy[j] * o[j] : dy[j] * o[j];
+            continue;
+        }
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int im = 0; im < e->batch; im++)
+            for (int c = 0; c < out->c; c++) {
+                float sum = 0.f;
+                for (int r = 0; r < h; r++)
+                    for (int q = 0; q < w; q++) {
+                        float dy = y->grad[offset_of(&y->lay, im, c, r, q)];
+                        float o = other->data[offset_of(&other->lay, im, c, other_gate ? 0 : r, other_gate ? 0 : q)];
+                        if (gate) {
+                            sum += dy * o;
+                            continue;
+                        }
+                        float *d = &self->grad[offset_of(&self->lay, im, c, r, q)];
+                        *d = accumulate ? *d + dy * o : dy * o;
+                    }
+                if (gate) {
+                    float *d = &self->grad[offset_of(&self->lay, im, c, 0, 0)];
+                    *d = accumulate ? *d + sum : sum;
+                }
+            }
+    }
+}

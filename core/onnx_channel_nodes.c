@@ -1,0 +1,169 @@
+/* onnx_channel_nodes.c - step 2 of the ONNX reader (onnx_internal.h) for the ops that move whole
+ * channels (Concat, Split, Slice, the channel shuffle of ShuffleNet) and for ReduceMean over the
+ * spatial axes. Sizes that depend on the input's channels are resolved in step 4. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx_internal.h"
+#include "xai_status.h"
+
+int onnx_convert_concat(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+{
+    const Onnx__AttributeProto *axis = onnx_find_attribute(n, "axis");
+    if (!axis || !axis->has_i) return xai_fail("%s: %s: the axis attribute is missing", r->path, label);
+    for (size_t k = 0; k < n->n_input; k++)
+        if (!n->input[k][0] || onnx_find_constant(r, onnx_resolve_alias(r, n->input[k])))
+            return xai_fail("%s: %s: input %zu is %s; only computed values can be concatenated", r->path, label, k,
+                            n->input[k][0] ? "a constant" : "empty");
+    pending_node *p = onnx_new_node(r, n, index, XAI_OP_CONCAT, (int)n->n_input, n->output[0], "");
+    if (!p) return XAI_ERR;
+    for (size_t k = 0; k < n->n_input; k++) p->input_name[k] = n->input[k];
+    p->axis = (int)axis->i;
+    return XAI_OK;
+}
+
+/* Split: each output becomes a SLICE node of the input's channels. */
+int onnx_convert_split(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+{
+    const int64_t *sizes = NULL;
+    size_t n_sizes = 0;
+    if (r->opset >= 13 && n->n_input > 1 && n->input[1][0]) {
+        constant *c = onnx_int_input(r, n, label, 1);
+        if (!c) return XAI_ERR;
+        sizes = c->int_data, n_sizes = c->count;
+    } else if (r->opset < 13) {
+        const Onnx__AttributeProto *a = onnx_find_attribute(n, "split");
+        if (a) sizes = a->ints, n_sizes = a->n_ints;
+    }
+    if (sizes && n_sizes != n->n_output)
+        return xai_fail("%s: %s: %zu split sizes for %zu outputs", r->path, label, n_sizes, n->n_output);
+    int64_t first = 0;
+    for (size_t k = 0; k < n->n_output; k++) {
+        if (sizes && (sizes[k] < 1 || sizes[k] > 65536 * 16))
+            return xai_fail("%s: %s: split size %lld", r->path, label, (long long)sizes[k]);
+        if (!n->output[k][0]) {
+            first += sizes ? sizes[k] : 0;
+            continue;
+        }
+        char suffix[32];
+        snprintf(suffix, sizeof suffix, ":%zu", k);
+        pending_node *p = onnx_new_node(r, n, index, XAI_OP_SLICE, 1, n->output[k], suffix);
+        if (!p) return XAI_ERR;
+        p->input_name[0] = n->input[0];
+        p->axis = (int)onnx_attribute_int(n, "axis", 0);
+        if (sizes) p->slice_start = first, p->slice_end = first + sizes[k], first += sizes[k];
+        else p->split_parts = (int)n->n_output, p->split_index = (int)k;
+    }
+    return XAI_OK;
+}
+
+/* Slice of one axis with step 1: inputs starts, ends, axes, steps (opset 10 on) or attributes. */
+int onnx_convert_slice(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+{
+    int64_t start, end, axis = 0, step = 1;
+    size_t counts[4] = {0, 0, 1, 1};
+    if (r->opset >= 10) {
+        int64_t *values[4] = {&start, &end, &axis, &step};
+        for (size_t slot = 1; slot <= 4; slot++) {
+            if (slot > 2 && (slot >= n->n_input || !n->input[slot][0])) continue;
+            constant *c = onnx_int_input(r, n, label, slot);
+            if (!c) return XAI_ERR;
+            counts[slot - 1] = c->count;
+            if (c->count == 1) *values[slot - 1] = c->int_data[0];
+        }
+    } else {
+        const char *names[3] = {"starts", "ends", "axes"};
+        int64_t *values[3] = {&start, &end, &axis};
+        for (int k = 0; k < 3; k++) {
+            const Onnx__AttributeProto *a = onnx_find_attribute(n, names[k]);
+            if (!a && k < 2) return xai_fail("%s: %s: attribute %s is missing", r->path, label, names[k]);
+            if (a) counts[k] = a->n_ints;
+            if (a && a->n_ints == 1) *values[k] = a->ints[0];
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        if (counts[k] != 1)
+            return xai_fail("%s: %s: only a slice of one axis (the channels) is supported", r->path, label);
+    if (step != 1) return xai_fail("%s: %s: step %lld; only step 1 is supported", r->path, label, (long long)step);
+    pending_node *p = onnx_new_node(r, n, index, XAI_OP_SLICE, 1, n->output[0], "");
+    if (!p) return XAI_ERR;
+    p->input_name[0] = n->input[0];
+    p->axis = (int)axis;
+    p->slice_start = start, p->slice_end = end;
+    return XAI_OK;
+}
+
+/* The one node that reads value `name`, or -1 when none or several do. */
+static int only_consumer(reader *r, const Onnx__GraphProto *g, const char *name)
+{
+    int found = -1;
+    for (size_t k = 0; k < g->n_node; k++)
+        for (size_t j = 0; j < g->node[k]->n_input; j++)
+            if (strcmp(onnx_resolve_alias(r, g->node[k]->input[j]), name) == 0) {
+                if (found >= 0) return -1;
+                found = (int)k;
+            }
+    for (size_t k = 0; k < g->n_output; k++)
+        if (g->output[k]->name && strcmp(g->output[k]->name, name) == 0) return -1;
+    return found;
+}
+
+static int is_op(const Onnx__NodeProto *n, const char *op) { return n->op_type && strcmp(n->op_type, op) == 0; }
+
+int onnx_convert_shuffle(reader *r, const Onnx__GraphProto *g, size_t index, const char *label)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    const int64_t *shape = onnx_find_constant(r, onnx_resolve_alias(r, n->input[1]))->int_data;
+    int t = only_consumer(r, g, n->output[0]);
+    const Onnx__NodeProto *transpose = t >= 0 ? g->node[t] : NULL;
+    const Onnx__AttributeProto *perm = transpose && is_op(transpose, "Transpose") ? onnx_find_attribute(transpose, "perm")
+                                                                                   : NULL;
+    static const int64_t swap[5] = {0, 2, 1, 3, 4};
+    int back = perm && perm->n_ints == 5 && memcmp(perm->ints, swap, sizeof swap) == 0 && transpose->n_output == 1
+                   ? only_consumer(r, g, transpose->output[0])
+                   : -1;
+    const Onnx__NodeProto *reshape = back >= 0 ? g->node[back] : NULL;
+    constant *s = reshape && is_op(reshape, "Reshape") && reshape->n_input > 1
+                      ? onnx_find_constant(r, onnx_resolve_alias(r, reshape->input[1]))
+                      : NULL;
+    if (!s || !s->int_data || s->count != 4)
+        return xai_fail("%s: %s: a Reshape to 5-D is supported only as the first step of a channel shuffle "
+                        "(Reshape [N,g,C/g,H,W], Transpose perm [0,2,1,3,4], Reshape [N,C,H,W])", r->path, label);
+    if (shape[1] < 1 || shape[2] < 1 || shape[1] > 65536 || shape[2] > 65536)
+        return xai_fail("%s: %s: %lld groups of %lld channels", r->path, label, (long long)shape[1],
+                        (long long)shape[2]);
+    pending_node *p = onnx_new_node(r, n, index, XAI_OP_SHUFFLE, 1, reshape->output[0], "");
+    if (!p) return XAI_ERR;
+    p->input_name[0] = n->input[0];
+    p->node.groups = (int)shape[1];
+    p->shuffle_channels_per_group = (int)shape[2];
+    r->skip[t] = r->skip[back] = 1;
+    return XAI_OK;
+}
+
+/* ReduceMean over the two spatial axes is a global average pool (keepdims = 0 drops them). */
+int onnx_convert_reduce_mean(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+{
+    const int64_t *axes = NULL;
+    size_t n_axes = 0;
+    const Onnx__AttributeProto *a = onnx_find_attribute(n, "axes");
+    if (a) axes = a->ints, n_axes = a->n_ints;
+    else if (n->n_input > 1 && n->input[1][0]) {
+        constant *c = onnx_int_input(r, n, label, 1);
+        if (!c) return XAI_ERR;
+        axes = c->int_data, n_axes = c->count;
+    }
+    int spatial = n_axes == 2;
+    for (size_t k = 0; k < n_axes && spatial; k++) {
+        int64_t axis = axes[k] < 0 ? axes[k] + 4 : axes[k];
+        spatial = (axis == 2 || axis == 3) && (k == 0 || axis != (axes[0] < 0 ? axes[0] + 4 : axes[0]));
+    }
+    if (!spatial)
+        return xai_fail("%s: %s: only a mean over the two spatial axes of [N,C,H,W] is supported", r->path, label);
+    pending_node *p = onnx_new_node(r, n, index, XAI_OP_GLOBALAVGPOOL, 1, n->output[0], "");
+    if (!p) return XAI_ERR;
+    p->input_name[0] = n->input[0];
+    p->reduce_to_2d = onnx_attribute_int(n, "keepdims", 1) == 0;
+    return XAI_OK;
+}

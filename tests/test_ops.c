@@ -1,0 +1,292 @@
+/* test_ops.c - the ops beyond ResNet and MobileNetV2 (Concat, Split, Slice, the channel shuffle,
+ * Mul with an SE gate, Sigmoid, HardSigmoid, HardSwish, ReduceMean) in one hand-made graph that
+ * chains them all as the torchvision families do: the double reference's saliency equals central
+ * finite differences (each op's backward is its true gradient), and the oneDNN engine matches
+ * the reference for the three rules by the float32 criterion of test_support.h. Bad uses of
+ * them give one line naming the file and the node. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "test_support.h"
+#include "xai_reference.h"
+#include "xai_rng.h"
+#include "xai_status.h"
+
+/* A Conv with He-normal weights and small random biases, seeded by its scope's name. */
+static const char *conv(xai_onnx_builder *b, const char *scope, const char *input, int in, int out, int kernel,
+                        int pad, uint64_t seed)
+{
+    size_t count = (size_t)out * in * kernel * kernel;
+    float *w = malloc(count * sizeof(float)), *bias = malloc((size_t)out * sizeof(float));
+    test_normal_floats(w, count, seed);
+    test_normal_floats(bias, (size_t)out, seed + 1);
+    float scale = sqrtf(2.f / (float)(in * kernel * kernel));
+    for (size_t k = 0; k < count; k++) w[k] *= scale;
+    for (int k = 0; k < out; k++) bias[k] *= 0.1f;
+    char name[128];
+    int64_t wd[4] = {out, in, kernel, kernel}, bd[1] = {out}, pads[4] = {pad, pad, pad, pad};
+    snprintf(name, sizeof name, "%s.weight", scope);
+    const char *weight = xai_onnx_initializer(b, name, wd, 4, w);
+    snprintf(name, sizeof name, "%s.bias", scope);
+    const char *inputs[] = {input, weight, xai_onnx_initializer(b, name, bd, 1, bias), NULL};
+    xai_onnx_attribute *attributes[] = {xai_onnx_ints(b, "pads", 4, pads), NULL};
+    free(w), free(bias);
+    return xai_onnx_node(b, "Conv", scope, inputs, attributes);
+}
+
+static const char *unary(xai_onnx_builder *b, const char *op, const char *scope, const char *input)
+{
+    const char *inputs[] = {input, NULL};
+    return xai_onnx_node(b, op, scope, inputs, NULL);
+}
+
+static const char *binary(xai_onnx_builder *b, const char *op, const char *scope, const char *x, const char *y)
+{
+    const char *inputs[] = {x, y, NULL};
+    return xai_onnx_node(b, op, scope, inputs, NULL);
+}
+
+static const char *int64s(xai_onnx_builder *b, const char *name, int count, const int64_t *values)
+{
+    int64_t dims[1] = {count};
+    return xai_onnx_initializer_int64(b, name, dims, 1, values);
+}
+
+/* x [N,3,12,12] -> Conv 16 -> HardSwish -> SE (GlobalAveragePool, Conv 4, Relu, Conv 16,
+ * HardSigmoid, Mul) -> Split 6 | 10 -> (Conv 6, SiLU as Sigmoid * x) and Relu -> Concat 16 ->
+ * channel shuffle of 2 groups -> Conv 20 (not a whole channel block: padded lanes) -> Sigmoid ->
+ * Slice channels 2..18 -> MaxPool -> ReduceMean over H, W -> Gemm 10. */
+static const char *mixed_graph(const char *file)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new("mixed");
+    const char *x = conv(b, "/stem", "x", 3, 16, 3, 1, 1);
+    x = unary(b, "HardSwish", "/stem", x);
+    const char *squeeze = unary(b, "GlobalAveragePool", "/se", x);
+    squeeze = unary(b, "Relu", "/se", conv(b, "/se/reduce", squeeze, 16, 4, 1, 0, 3));
+    xai_onnx_attribute *hard[] = {xai_onnx_float(b, "alpha", 1.f / 6.f), NULL};
+    const char *gate_in[] = {conv(b, "/se/expand", squeeze, 4, 16, 1, 0, 5), NULL};
+    const char *gate = xai_onnx_node(b, "HardSigmoid", "/se", gate_in, hard);
+    x = binary(b, "Mul", "/se", x, gate);
+
+    int64_t sizes[2] = {6, 10};
+    const char *split_in[] = {x, int64s(b, "split.sizes", 2, sizes), NULL};
+    xai_onnx_attribute *axis1[] = {xai_onnx_int(b, "axis", 1), NULL};
+    const char *left = xai_onnx_node_outputs(b, "Split", "/split", split_in, axis1, 2);
+    const char *right = "/split/Split_output_1";
+    left = conv(b, "/left", left, 6, 6, 3, 1, 7);
+    left = binary(b, "Mul", "/left/silu", left, unary(b, "Sigmoid", "/left/silu", left));
+    right = unary(b, "Relu", "/right", right);
+    const char *concat_in[] = {left, right, NULL};
+    x = xai_onnx_node(b, "Concat", "/concat", concat_in, axis1);
+
+    int64_t grouped[5] = {1, 2, 8, 12, 12}, back[4] = {1, 16, 12, 12}, swap[5] = {0, 2, 1, 3, 4};
+    const char *view_in[] = {x, int64s(b, "shuffle.grouped", 5, grouped), NULL};
+    x = xai_onnx_node(b, "Reshape", "/shuffle/view", view_in, NULL);
+    xai_onnx_attribute *perm[] = {xai_onnx_ints(b, "perm", 5, swap), NULL};
+    const char *transpose_in[] = {x, NULL};
+    x = xai_onnx_node(b, "Transpose", "/shuffle", transpose_in, perm);
+    const char *back_in[] = {x, int64s(b, "shuffle.back", 4, back), NULL};
+    x = xai_onnx_node(b, "Reshape", "/shuffle/back", back_in, NULL);
+
+    x = unary(b, "Sigmoid", "/head", conv(b, "/head", x, 16, 20, 3, 1, 9));
+    int64_t start[1] = {2}, end[1] = {18}, axes[1] = {1};
+    const char *slice_in[] = {x, int64s(b, "slice.start", 1, start), int64s(b, "slice.end", 1, end),
+                              int64s(b, "slice.axes", 1, axes), NULL};
+    x = xai_onnx_node(b, "Slice", "/slice", slice_in, NULL);
+    int64_t kernel[2] = {2, 2};
+    xai_onnx_attribute *pool[] = {xai_onnx_ints(b, "kernel_shape", 2, kernel), xai_onnx_ints(b, "strides", 2, kernel),
+                                  NULL};
+    const char *pool_in[] = {x, NULL};
+    x = xai_onnx_node(b, "MaxPool", "/pool", pool_in, pool);
+    int64_t spatial[2] = {2, 3};
+    xai_onnx_attribute *mean[] = {xai_onnx_ints(b, "axes", 2, spatial), xai_onnx_int(b, "keepdims", 0), NULL};
+    const char *mean_in[] = {x, NULL};
+    x = xai_onnx_node(b, "ReduceMean", "/mean", mean_in, mean);
+
+    float fc[10 * 16], fc_bias[10];
+    test_normal_floats(fc, 160, 11);
+    test_normal_floats(fc_bias, 10, 12);
+    int64_t fd[2] = {10, 16}, fbd[1] = {10};
+    const char *gemm_in[] = {x, xai_onnx_initializer(b, "fc.weight", fd, 2, fc),
+                             xai_onnx_initializer(b, "fc.bias", fbd, 1, fc_bias), NULL};
+    xai_onnx_attribute *trans[] = {xai_onnx_int(b, "transB", 1), NULL};
+    x = xai_onnx_node(b, "Gemm", "/fc", gemm_in, trans);
+    int64_t in_dims[4] = {-1, 3, 12, 12}, out_dims[2] = {-1, 10};
+    xai_onnx_io(b, "x", 4, in_dims, x, 2, out_dims);
+    const char *path = test_path(file);
+    cr_assert_eq(xai_onnx_write(b, 14, path), XAI_OK, "%s", xai_last_error());
+    xai_onnx_builder_free(b);
+    return path;
+}
+
+static xai_graph *load(const char *path)
+{
+    xai_graph *g;
+    cr_assert_eq(xai_graph_load(&g, path, NULL), XAI_OK, "%s", xai_last_error());
+    return g;
+}
+
+Test(ops, every_op_is_read)
+{
+    xai_graph *g = load(mixed_graph("mixed.onnx"));
+    int count[XAI_OP_COUNT] = {0};
+    for (int i = 0; i < g->n_nodes; i++) count[g->nodes[i].op]++;
+    cr_expect_eq(count[XAI_OP_CONCAT], 1);
+    cr_expect_eq(count[XAI_OP_SLICE], 3, "two from the Split, one from the Slice");
+    cr_expect_eq(count[XAI_OP_SHUFFLE], 1, "Reshape, Transpose, Reshape as one shuffle");
+    cr_expect_eq(count[XAI_OP_MUL], 2);
+    cr_expect_eq(count[XAI_OP_SIGMOID], 2);
+    cr_expect_eq(count[XAI_OP_HARDSIGMOID], 1);
+    cr_expect_eq(count[XAI_OP_HARDSWISH], 1);
+    cr_expect_eq(count[XAI_OP_GLOBALAVGPOOL], 2, "GlobalAveragePool and ReduceMean");
+    const xai_value *out = &g->values[g->output];
+    cr_expect(out->rank == 2 && out->c == 10);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == XAI_OP_SLICE && g->values[g->nodes[i].output].c == 16)
+            cr_expect_eq(g->nodes[i].slice_first, 2);
+    xai_graph_free(g);
+}
+
+static double logit_of(xai_reference *ref, const double *x, int target, double *logits)
+{
+    cr_assert_eq(xai_reference_forward(ref, x, logits), XAI_OK);
+    return logits[target];
+}
+
+/* Saliency is the true gradient everywhere except at the kinks of ReLU, max-pool, HardSigmoid
+ * and HardSwish, which a step of 1e-4 almost never crosses. The gradients here are ~1e-4 against
+ * logits ~1, so a step of 1e-6 would leave the difference's own rounding (~1e-16 |logit| / h) at
+ * 1e-5 of them; at 1e-4 rounding and the smooth ops' curvature (~h^2) both stay below 1e-7. */
+Test(ops, saliency_equals_finite_differences)
+{
+    xai_graph *g = load(mixed_graph("mixed-fd.onnx"));
+    size_t image = xai_value_size(&g->values[g->input]);
+    float *xf = malloc(image * sizeof(float));
+    double *x = malloc(image * sizeof(double)), *map = malloc(image * sizeof(double)), logits[10];
+    test_normal_floats(xf, image, 21);
+    for (size_t i = 0; i < image; i++) x[i] = xf[i];
+    xai_reference *ref;
+    cr_assert_eq(xai_reference_create(&ref, g, 1), XAI_OK);
+    int target = 4;
+    logit_of(ref, x, target, logits);
+    cr_assert_eq(xai_reference_backward(ref, &xai_rule_saliency, &target, map), XAI_OK);
+    double top = 0.0;
+    for (size_t i = 0; i < image; i++) top = fmax(top, fabs(map[i]));
+    cr_assert_gt(top, 0.0);
+    xai_rng rng;
+    xai_rng_seed(&rng, 8);
+    const double h = 1e-4;
+    double worst = 0.0;
+    for (int trial = 0; trial < 32; trial++) {
+        size_t i = (size_t)(xai_rng_uniform(&rng) * image);
+        double keep = x[i];
+        x[i] = keep + h;
+        double up = logit_of(ref, x, target, logits);
+        x[i] = keep - h;
+        double down = logit_of(ref, x, target, logits);
+        x[i] = keep;
+        double fd = (up - down) / (2 * h), scale = fmax(fabs(map[i]), 1e-2 * top);
+        cr_expect_leq(fabs(fd - map[i]), 1e-6 * scale, "pixel %zu: finite difference %.10g, saliency %.10g", i, fd,
+                      map[i]);
+        worst = fmax(worst, fabs(fd - map[i]) / scale);
+    }
+    cr_log_info("finite differences: largest relative error %.3g", worst);
+    xai_reference_destroy(ref);
+    free(xf), free(x), free(map);
+    xai_graph_free(g);
+}
+
+Test(ops, engine_matches_reference, .timeout = 300)
+{
+    xai_graph *g = load(mixed_graph("mixed-engine.onnx"));
+    size_t image = xai_value_size(&g->values[g->input]);
+    float *inputs = malloc(5 * image * sizeof(float));
+    test_normal_floats(inputs, 5 * image, 31);
+    test_engine_matches_reference(g, inputs, 5, "mixed ops");
+    free(inputs);
+    xai_graph_free(g);
+}
+
+/* ---- bad uses ------------------------------------------------------------------------------ */
+
+static void expect_error(xai_onnx_builder *b, const char *file, const char *words)
+{
+    const char *path = test_write_built(b, file);
+    xai_graph *g = NULL;
+    cr_expect_eq(xai_graph_load(&g, path, NULL), XAI_ERR, "%s loaded", file);
+    const char *message = xai_last_error();
+    cr_expect(strstr(message, path) != NULL, "message does not name the file: %s", message);
+    cr_expect(strstr(message, words) != NULL, "expected '%s' in: %s", words, message);
+    cr_expect_null(strchr(message, '\n'), "not one line: %s", message);
+    xai_graph_free(g);
+}
+
+/* x [N,4,6,6] and a 3x3 valid Conv of it [N,4,4,4]: two values of different sizes. */
+static xai_onnx_builder *two_sizes(const char *name, const char **big, const char **small)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new(name);
+    *big = conv(b, "/a", "x", 4, 4, 1, 0, 41);
+    *small = conv(b, "/b", "x", 4, 4, 3, 0, 43);
+    return b;
+}
+
+static void finish(xai_onnx_builder *b, const char *output)
+{
+    int64_t in_dims[4] = {-1, 4, 6, 6}, out_dims[4] = {-1, 4, 6, 6};
+    xai_onnx_io(b, "x", 4, in_dims, output, 4, out_dims);
+}
+
+Test(ops, bad_uses_get_one_line)
+{
+    const char *big, *small;
+    xai_onnx_builder *b = two_sizes("concat-sizes", &big, &small);
+    const char *concat_in[] = {big, small, NULL};
+    xai_onnx_attribute *axis1[] = {xai_onnx_int(b, "axis", 1), NULL};
+    finish(b, xai_onnx_node(b, "Concat", "/c", concat_in, axis1));
+    expect_error(b, "concat-sizes.onnx", "does not match");
+
+    b = two_sizes("concat-axis", &big, &small);
+    const char *same_in[] = {big, big, NULL};
+    xai_onnx_attribute *axis2[] = {xai_onnx_int(b, "axis", 2), NULL};
+    finish(b, xai_onnx_node(b, "Concat", "/c", same_in, axis2));
+    expect_error(b, "concat-axis.onnx", "only the channel axis");
+
+    b = two_sizes("mul-shapes", &big, &small);
+    finish(b, binary(b, "Mul", "/m", big, small));
+    expect_error(b, "mul-shapes.onnx", "do not broadcast");
+
+    b = two_sizes("split-sizes", &big, &small);
+    int64_t sizes[2] = {3, 3};
+    const char *split_in[] = {big, int64s(b, "sizes", 2, sizes), NULL};
+    xai_onnx_attribute *split_axis[] = {xai_onnx_int(b, "axis", 1), NULL};
+    finish(b, xai_onnx_node_outputs(b, "Split", "/s", split_in, split_axis, 2));
+    expect_error(b, "split-sizes.onnx", "the parts need 6 channels");
+
+    b = two_sizes("slice-step", &big, &small);
+    int64_t zero[1] = {0}, two[1] = {2}, one[1] = {1};
+    const char *slice_in[] = {big, int64s(b, "s", 1, zero), int64s(b, "e", 1, two), int64s(b, "a", 1, one),
+                              int64s(b, "p", 1, two), NULL};
+    finish(b, xai_onnx_node(b, "Slice", "/s", slice_in, NULL));
+    expect_error(b, "slice-step.onnx", "only step 1");
+
+    b = two_sizes("reshape-5d", &big, &small);
+    int64_t grouped[5] = {1, 2, 2, 6, 6};
+    const char *view_in[] = {big, int64s(b, "shape", 5, grouped), NULL};
+    finish(b, unary(b, "Relu", "/r", xai_onnx_node(b, "Reshape", "/v", view_in, NULL)));
+    expect_error(b, "reshape-5d.onnx", "first step of a channel shuffle");
+
+    b = two_sizes("mean-channels", &big, &small);
+    int64_t channel_axis[1] = {1};
+    xai_onnx_attribute *mean[] = {xai_onnx_ints(b, "axes", 1, channel_axis), NULL};
+    const char *mean_in[] = {big, NULL};
+    finish(b, xai_onnx_node(b, "ReduceMean", "/m", mean_in, mean));
+    expect_error(b, "mean-channels.onnx", "two spatial axes");
+
+    b = two_sizes("unsupported", &big, &small);
+    finish(b, unary(b, "Softplus", "/p", big));
+    expect_error(b, "unsupported.onnx", "operator 'Softplus' is not supported (opset 13)");
+}
