@@ -94,8 +94,7 @@ int onnx_convert_slice(reader *r, const Onnx__NodeProto *n, size_t index, const 
     return XAI_OK;
 }
 
-/* The one node that reads value `name`, or -1 when none or several do. */
-static int only_consumer(reader *r, const Onnx__GraphProto *g, const char *name)
+int onnx_only_consumer(reader *r, const Onnx__GraphProto *g, const char *name)
 {
     int found = -1;
     for (size_t k = 0; k < g->n_node; k++)
@@ -115,13 +114,13 @@ int onnx_convert_shuffle(reader *r, const Onnx__GraphProto *g, size_t index, con
 {
     const Onnx__NodeProto *n = g->node[index];
     const int64_t *shape = onnx_find_constant(r, onnx_resolve_alias(r, n->input[1]))->int_data;
-    int t = only_consumer(r, g, n->output[0]);
+    int t = onnx_only_consumer(r, g, n->output[0]);
     const Onnx__NodeProto *transpose = t >= 0 ? g->node[t] : NULL;
     const Onnx__AttributeProto *perm = transpose && is_op(transpose, "Transpose") ? onnx_find_attribute(transpose, "perm")
                                                                                    : NULL;
     static const int64_t swap[5] = {0, 2, 1, 3, 4};
     int back = perm && perm->n_ints == 5 && memcmp(perm->ints, swap, sizeof swap) == 0 && transpose->n_output == 1
-                   ? only_consumer(r, g, transpose->output[0])
+                   ? onnx_only_consumer(r, g, transpose->output[0])
                    : -1;
     const Onnx__NodeProto *reshape = back >= 0 ? g->node[back] : NULL;
     constant *s = reshape && is_op(reshape, "Reshape") && reshape->n_input > 1

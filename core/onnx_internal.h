@@ -50,6 +50,8 @@ typedef struct {
     pending_node *nodes;
     int n_nodes;
     char *skip;               /* per ONNX node: already converted as part of an earlier one */
+    xai_value input_value;    /* the graph's image input (its name the model's) */
+    xai_value *early;         /* per pending node: its output's shape once asked for (name set) */
     const char **alias_from, **alias_to;  /* Identity and Dropout: output name -> input name */
     int n_alias;
     int64_t opset;
@@ -57,6 +59,8 @@ typedef struct {
 
 /* ---- onnx_reader.c ---- */
 
+/* A new constant called `name` (NULL with the error recorded). */
+constant *onnx_add_constant(reader *r, const char *name);
 /* The constant called `name` (NULL: none). */
 constant *onnx_find_constant(reader *r, const char *name);
 /* What an Identity or Dropout output stands for (the name itself when no alias). */
@@ -95,8 +99,19 @@ int onnx_convert_slice(reader *r, const Onnx__NodeProto *n, size_t index, const 
  * (ShuffleNet), as one SHUFFLE node; the two later nodes are marked in r->skip. */
 int onnx_convert_shuffle(reader *r, const Onnx__GraphProto *g, size_t index, const char *label);
 int onnx_convert_reduce_mean(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+/* The one node that reads value `name` (and it is no graph output), or -1. */
+int onnx_only_consumer(reader *r, const Onnx__GraphProto *g, const char *name);
+
+/* ---- onnx_fold.c: the int64 shape arithmetic exporters write, folded at load ---- */
+
+/* Shape of a value, and Gather, Add, Sub, Mul, Div, Unsqueeze, Squeeze, Concat and Cast of int64
+ * constants, as a new int64 constant: 1 when node n was folded, 0 when it is no such node, XAI_ERR. */
+int onnx_fold_constant(reader *r, const Onnx__NodeProto *n, const char *label);
 
 /* ---- onnx_shapes.c ---- */
+
+/* The shape of value `name` from the nodes read so far (inferred once, then remembered). */
+int onnx_value_shape(reader *r, const char *name, xai_value *out);
 
 /* The output shape of pending node p from its inputs', checked. */
 int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p);

@@ -300,6 +300,63 @@ static xai_op plain_op(const char *op, const Onnx__NodeProto *n, int *n_inputs)
     return XAI_OP_COUNT;
 }
 
+/* Pad: of nothing, an alias; zeros around H and W before an AveragePool without pads of its own,
+ * that pool with those pads counted in its divisor (count_include_pad), which is what
+ * PyTorch's exporter writes for avg_pool2d(padding=p) (Inception, DenseNet's transitions). */
+static int convert_pad(reader *r, const Onnx__GraphProto *g, size_t index, const char *label)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    const int64_t *pads = NULL;
+    size_t n_pads = 0;
+    float value = 0.f;
+    if (r->opset >= 11) {
+        constant *c = onnx_int_input(r, n, label, 1);
+        if (!c) return XAI_ERR;
+        pads = c->int_data, n_pads = c->count;
+        if (n->n_input > 2 && n->input[2][0]) {
+            constant *v = onnx_find_constant(r, onnx_resolve_alias(r, n->input[2]));
+            if (!v || !v->data || v->count != 1)
+                return xai_fail("%s: %s: the pad value is not a constant float", r->path, label);
+            value = v->data[0];
+        }
+    } else {
+        const Onnx__AttributeProto *a = onnx_find_attribute(n, "pads");
+        if (a) pads = a->ints, n_pads = a->n_ints;
+        value = attribute_float(n, "value", 0.f);
+    }
+    int any = 0, spatial_only = n_pads == 8;
+    for (size_t k = 0; k < n_pads; k++) {
+        if (pads[k] < 0) return xai_fail("%s: %s: negative pad %lld (cropping) is not supported", r->path, label,
+                                         (long long)pads[k]);
+        any |= pads[k] != 0;
+        if (k % 4 < 2 && pads[k]) spatial_only = 0;
+    }
+    if (!any) return onnx_add_alias(r, n->output[0], n->input[0]);
+    const Onnx__AttributeProto *mode = onnx_find_attribute(n, "mode");
+    int constant_mode = !mode || !mode->has_s || (mode->s.len == 8 && memcmp(mode->s.data, "constant", 8) == 0);
+    int t = onnx_only_consumer(r, g, n->output[0]);
+    const Onnx__NodeProto *pool = t >= 0 && g->node[t]->op_type && strcmp(g->node[t]->op_type, "AveragePool") == 0
+                                      ? g->node[t]
+                                      : NULL;
+    char pool_label[256];
+    snprintf(pool_label, sizeof pool_label, "node '%s' (AveragePool)", pool && pool->name ? pool->name : "");
+    pending_node *p = NULL;
+    if (pool && constant_mode && value == 0.f && spatial_only && onnx_attribute_int(pool, "ceil_mode", 0) == 0 &&
+        (p = onnx_new_node(r, pool, (size_t)t, XAI_OP_AVGPOOL, 1, pool->output[0], "")) &&
+        read_window(r, pool, pool_label, p, 0) == XAI_OK && p->auto_pad == PAD_EXPLICIT && !p->node.pad_top &&
+        !p->node.pad_left && !p->node.pad_bottom && !p->node.pad_right) {
+        p->input_name[0] = n->input[0];
+        p->node.pad_top = (int)pads[2], p->node.pad_left = (int)pads[3];
+        p->node.pad_bottom = (int)pads[6], p->node.pad_right = (int)pads[7];
+        p->node.count_include_pad = 1;
+        r->skip[t] = 1;
+        return XAI_OK;
+    }
+    if (p) r->n_nodes--, onnx_free_node(&p->node), free(p->input_name);
+    return xai_fail("%s: %s: only zero padding of H and W that feeds an AveragePool alone is supported (mode "
+                    "constant, value 0)", r->path, label);
+}
+
 /* Is Reshape node n one to 5-D (the first step of a channel shuffle)? */
 static int reshape_to_5d(reader *r, const Onnx__NodeProto *n)
 {
@@ -322,6 +379,8 @@ int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
     if (strcmp(op, "Constant") == 0) return XAI_OK;
     if (n->n_input < 1 || !n->input[0][0] || n->n_output < 1 || !n->output[0][0])
         return xai_fail("%s: %s: needs an input and an output", r->path, label);
+    int folded = onnx_fold_constant(r, n, label);
+    if (folded) return folded == 1 ? XAI_OK : XAI_ERR;
     if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0)
         return onnx_add_alias(r, n->output[0], n->input[0]);
     if (strcmp(op, "Concat") == 0) return onnx_convert_concat(r, n, index, label);
@@ -329,15 +388,14 @@ int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
     if (strcmp(op, "Slice") == 0) return onnx_convert_slice(r, n, index, label);
     if (strcmp(op, "ReduceMean") == 0) return onnx_convert_reduce_mean(r, n, index, label);
     if (strcmp(op, "Reshape") == 0 && reshape_to_5d(r, n)) return onnx_convert_shuffle(r, g, index, label);
+    if (strcmp(op, "Pad") == 0) return convert_pad(r, g, index, label);
     if (strcmp(op, "Add") == 0 || strcmp(op, "Mul") == 0) {
         if (n->n_input != 2) return xai_fail("%s: %s: expected 2 inputs", r->path, label);
         if (onnx_attribute_int(n, "broadcast", 0) && !onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])))
             return xai_fail("%s: %s: broadcasting is not supported", r->path, label);
     }
-    if (strcmp(op, "Add") == 0) {
-        int folded = fold_bias_add(r, g, n);
-        if (folded) return folded == 1 ? XAI_OK : XAI_ERR;
-    }
+    if (strcmp(op, "Add") == 0 && (folded = fold_bias_add(r, g, n)))
+        return folded == 1 ? XAI_OK : XAI_ERR;
     if (strcmp(op, "Mul") == 0)
         for (int slot = 0; slot < 2; slot++)
             if (onnx_find_constant(r, onnx_resolve_alias(r, n->input[slot])))

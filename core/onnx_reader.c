@@ -53,7 +53,7 @@ char *onnx_copy_string(const char *s)
     return c;
 }
 
-static constant *add_constant(reader *r, const char *name)
+constant *onnx_add_constant(reader *r, const char *name)
 {
     constant *grown = xai_realloc(r->constants, (size_t)(r->n_constants + 1) * sizeof *grown);
     if (!grown) { xai_fail("%s: out of memory", r->path); return NULL; }
@@ -100,7 +100,7 @@ static int read_tensor(reader *r, Onnx__TensorProto *t, const char *name)
         if (__builtin_mul_overflow(count, (size_t)t->dims[d], &count) || count > ((size_t)1 << 40))
             return xai_fail("%s: tensor '%s' has too many elements for its dimensions", r->path, name);
     }
-    constant *c = add_constant(r, name);
+    constant *c = onnx_add_constant(r, name);
     if (!c) return XAI_ERR;
     c->rank = (int)t->n_dims;
     for (int d = 0; d < c->rank; d++) c->dims[d] = t->dims[d];
@@ -142,7 +142,7 @@ static int read_constants(reader *r, Onnx__GraphProto *g, const xai_graph_option
         if (read_tensor(r, a->t, n->output[0])) return XAI_ERR;
     }
     for (int i = 0; opt && i < opt->n_bound; i++) {
-        constant *c = add_constant(r, opt->bound_names[i]);
+        constant *c = onnx_add_constant(r, opt->bound_names[i]);
         if (!c) return XAI_ERR;
         c->rank = opt->bound_ranks[i];
         c->count = 1;
@@ -328,26 +328,16 @@ static int build_graph(reader *r, const Onnx__ModelProto *m, xai_graph *g,
                        const xai_graph_options *opt)
 {
     const Onnx__GraphProto *gp = m->graph;
-    /* The image input: the one graph input that is not a constant. */
-    const Onnx__ValueInfoProto *input = NULL;
-    for (size_t i = 0; i < gp->n_input; i++) {
-        if (!gp->input[i]->name || onnx_find_constant(r, gp->input[i]->name)) continue;
-        if (input)
-            return xai_fail("%s: the graph has several inputs ('%s', '%s'); xaibench needs one "
-                            "image input", r->path, input->name, gp->input[i]->name);
-        input = gp->input[i];
-    }
-    if (!input) return xai_fail("%s: the graph has no input", r->path);
     if (gp->n_output < 1 || !gp->output[0]->name)
         return xai_fail("%s: the graph has no output", r->path);
 
     g->values = xai_calloc((size_t)r->n_nodes + 1, sizeof *g->values);
     g->nodes = xai_calloc((size_t)r->n_nodes + 1, sizeof *g->nodes);
     if (!g->values || !g->nodes) return XAI_ERR;
-    if (!(g->values[0].name = onnx_copy_string(input->name))) return XAI_ERR;
+    g->values[0] = r->input_value;
+    if (!(g->values[0].name = onnx_copy_string(r->input_value.name))) return XAI_ERR;
     g->n_values = 1;
     g->input = 0;
-    if (read_input_shape(r, input, &g->values[0])) return XAI_ERR;
     uint64_t floats = 0, limit = (uint64_t)((opt && opt->max_activation_gb > 0 ? opt->max_activation_gb
                                                                                : XAI_DEFAULT_MAX_ACTIVATION_GB) *
                                              (1 << 30) / sizeof(float));
@@ -405,20 +395,31 @@ static int read_model(reader *r, const Onnx__ModelProto *m, xai_graph *g,
         }
     }
     if (read_constants(r, m->graph, opt)) return XAI_ERR;
+    /* The image input, the one graph input that is not a constant, with its shape: read first,
+     * since folding a Shape node needs the shapes of the values before it. */
+    const Onnx__GraphProto *gp = m->graph;
+    const Onnx__ValueInfoProto *input = NULL;
+    for (size_t i = 0; i < gp->n_input; i++) {
+        if (!gp->input[i]->name || onnx_find_constant(r, gp->input[i]->name)) continue;
+        if (input)
+            return xai_fail("%s: the graph has several inputs ('%s', '%s'); xaibench needs one "
+                            "image input", r->path, input->name, gp->input[i]->name);
+        input = gp->input[i];
+    }
+    if (!input) return xai_fail("%s: the graph has no input", r->path);
+    r->input_value.name = input->name;
+    if (read_input_shape(r, input, &r->input_value)) return XAI_ERR;
     size_t capacity = 1; /* a Split makes a node per output */
     for (size_t i = 0; i < m->graph->n_node; i++)
         capacity += m->graph->node[i]->n_output > 1 ? m->graph->node[i]->n_output : 1;
     r->nodes = xai_calloc(capacity, sizeof *r->nodes);
     r->skip = xai_calloc(m->graph->n_node + 1, 1);
-    if (!r->nodes || !r->skip) return XAI_ERR;
+    r->early = xai_calloc(capacity, sizeof *r->early);
+    if (!r->nodes || !r->skip || !r->early) return XAI_ERR;
     for (size_t i = 0; i < m->graph->n_node; i++)
         if (onnx_convert_node(r, m->graph, i)) return XAI_ERR;
     if (r->n_nodes == 0) return xai_fail("%s: the graph has no nodes", r->path);
-    const char *input_name = NULL;
-    for (size_t i = 0; i < m->graph->n_input && !input_name; i++)
-        if (m->graph->input[i]->name && !onnx_find_constant(r, m->graph->input[i]->name))
-            input_name = m->graph->input[i]->name;
-    if (!input_name) return xai_fail("%s: the graph has no input", r->path);
+    const char *input_name = input->name;
     if (order_nodes(r, input_name)) return XAI_ERR;
     return build_graph(r, m, g, opt);
 }
@@ -463,6 +464,7 @@ static int parse_model(xai_graph **out, Onnx__ModelProto *m, const char *path,
     }
     free(r.nodes);
     free(r.skip);
+    free(r.early);
     free(r.alias_from);
     free(r.alias_to);
     free_constants(&r);

@@ -270,3 +270,45 @@ int onnx_fold_batchnorm(xai_graph *g)
     free(folded);
     return XAI_OK;
 }
+
+/* ---- shapes while reading (for folding Shape nodes) ---------------------------------------- */
+
+int onnx_value_shape(reader *r, const char *name, xai_value *out)
+{
+    name = onnx_resolve_alias(r, name);
+    if (strcmp(name, r->input_value.name) == 0) {
+        *out = r->input_value;
+        return XAI_OK;
+    }
+    for (int i = r->n_nodes - 1; i >= 0; i--) {
+        pending_node *p = &r->nodes[i];
+        if (strcmp(p->output_name, name) != 0) continue;
+        if (!r->early[i].name) {
+            /* Its inputs' shapes (each inferred once), then its own on a scratch graph of the
+             * node alone, with a copy of the node: step 4 infers it again in the real graph. */
+            int n = p->node.n_inputs, status = XAI_OK;
+            xai_value *values = xai_calloc((size_t)n + 1, sizeof *values);
+            int *inputs = xai_malloc((size_t)n * sizeof *inputs);
+            for (int k = 0; status == XAI_OK && k < n; k++) {
+                if (!values || !inputs) status = XAI_ERR;
+                else status = onnx_value_shape(r, p->input_name[k], &values[k]), inputs[k] = k;
+            }
+            if (status == XAI_OK && (!values || !inputs)) status = XAI_ERR;
+            if (status == XAI_OK) {
+                pending_node copy = *p;
+                copy.node.input = inputs, copy.node.output = n;
+                values[n].name = (char *)p->output_name;
+                xai_graph scratch = {.values = values, .n_values = n + 1};
+                status = onnx_infer_shape(r, &scratch, &copy);
+                if (status == XAI_OK) r->early[i] = values[n];
+            }
+            free(values);
+            free(inputs);
+            if (status) return XAI_ERR;
+        }
+        *out = r->early[i];
+        return XAI_OK;
+    }
+    return xai_fail("%s: value '%s' has no shape known when it is read (a constant, or not yet computed)", r->path,
+                    name);
+}

@@ -290,3 +290,48 @@ Test(ops, bad_uses_get_one_line)
     finish(b, unary(b, "Softplus", "/p", big));
     expect_error(b, "unsupported.onnx", "operator 'Softplus' is not supported (opset 13)");
 }
+
+/* What PyTorch writes for x.chunk(2, dim=1): the bounds from Shape(x) through Gather, Add, Div and
+ * Mul, folded at load into the two Slices' channels. */
+Test(ops, chunk_bounds_from_shape_are_folded)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new("chunk");
+    const char *x = conv(b, "/c", "x", 4, 6, 1, 0, 51);
+    int64_t one[1] = {1}, two[1] = {2}, zero[1] = {0};
+    const char *gather_in[] = {unary(b, "Shape", "/chunk", x), int64s(b, "index", 1, one), NULL};
+    const char *channels = xai_onnx_node(b, "Gather", "/chunk", gather_in, NULL);
+    const char *half = binary(b, "Div", "/chunk", binary(b, "Add", "/chunk", channels, int64s(b, "one", 1, one)),
+                              int64s(b, "two", 1, two));
+    const char *end = binary(b, "Mul", "/chunk/end", half, int64s(b, "twice", 1, two));
+    const char *first_in[] = {x, int64s(b, "zero", 1, zero), half, int64s(b, "axis", 1, one), NULL};
+    const char *second_in[] = {x, half, end, "axis", NULL};
+    const char *concat_in[] = {xai_onnx_node(b, "Slice", "/second", second_in, NULL),
+                               xai_onnx_node(b, "Slice", "/first", first_in, NULL), NULL};
+    xai_onnx_attribute *axis1[] = {xai_onnx_int(b, "axis", 1), NULL};
+    const char *y = xai_onnx_node(b, "Concat", "/swap", concat_in, axis1);
+    int64_t in_dims[4] = {-1, 4, 5, 5}, out_dims[4] = {-1, 6, 5, 5};
+    xai_onnx_io(b, "x", 4, in_dims, y, 4, out_dims);
+    xai_graph *g = load(test_write_built(b, "chunk.onnx"));
+    int slices = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const xai_node *n = &g->nodes[i];
+        if (n->op != XAI_OP_SLICE) continue;
+        slices++;
+        cr_expect_eq(g->values[n->output].c, 3, "each half has 3 of the 6 channels");
+        cr_expect_eq(n->slice_first, strstr(n->name, "second") ? 3 : 0, "%s starts at %d", n->name, n->slice_first);
+    }
+    cr_expect_eq(slices, 2);
+    cr_expect_eq(g->n_nodes, 4, "Conv, two Slices, Concat: the int64 arithmetic is gone");
+    size_t image = xai_value_size(&g->values[g->input]);
+    float *inputs = malloc(2 * image * sizeof(float));
+    test_normal_floats(inputs, 2 * image, 52);
+    test_engine_matches_reference(g, inputs, 2, "chunk");
+    free(inputs);
+    xai_graph_free(g);
+
+    b = xai_onnx_builder_new("chunk-zero");
+    x = conv(b, "/c", "x", 4, 6, 1, 0, 51);
+    const char *shape_in[] = {unary(b, "Shape", "/s", x), int64s(b, "nothing", 1, zero), NULL};
+    finish(b, xai_onnx_node(b, "Div", "/s", shape_in, NULL));
+    expect_error(b, "chunk-zero.onnx", "int64 division by zero");
+}

@@ -231,7 +231,7 @@ static void yardstick_make(const xai_graph *g, const float *input, int batch,
                            const xai_rule *const *reference_methods, int n_methods, yardstick *y)
 {
     size_t image = xai_value_size(&g->values[g->input]), total = (size_t)batch * image;
-    int classes = g->values[g->output].c;
+    int classes = xai_graph_outputs(g);
     cr_assert_leq(n_methods, TEST_METHODS);
     y->n_images = batch, y->n_methods = n_methods;
     y->targets = malloc((size_t)batch * sizeof(int));
@@ -279,7 +279,7 @@ static int judge_engine(const xai_graph *g, const float *input, int batch, const
                         const xai_rule *const *engine_methods, const char *what, char *why, size_t why_size)
 {
     size_t image = xai_value_size(&g->values[g->input]);
-    int classes = g->values[g->output].c, failures = 0;
+    int classes = xai_graph_outputs(g), failures = 0;
     xai_engine *e;
     cr_assert_eq(xai_engine_create(&e, g, batch, 0), XAI_OK, "%s", xai_last_error());
     cr_assert_null(strstr(xai_engine_kernels(e), " ref:"), "slow reference kernels chosen:\n%s",

@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""families.py - torchvision's CNN families through xaibench, against Debian's PyTorch.
+
+    bench/families.py [--families a,b,...] [--opsets 13,17] [--batchnorm folded,kept]
+                      [--image IMG] [--threads T] [--timing] [--check]
+
+For each family, opset and BatchNormalization export (folded into the convolutions, the
+exporter's default, or kept with training=TrainingMode.PRESERVE): torchvision's model with seeded
+weights (torch.manual_seed(0), BatchNormalization's statistics and affine terms randomized so that
+folding them is exercised) is exported to ONNX, `xaibench explain` explains one photo with
+saliency, deconvnet and guided backprop, and PyTorch computes the same in float64 (the truth) and
+float32 on the very input xaibench saw (its /input), with the rules as autograd functions at every
+ReLU (and ReLU6). It prints per case:
+  logits   max |xaibench - float64| / max |float64| (must be <= 1e-4);
+  maps     for each rule, ||map - float64|| / ||float64|| for xaibench and for PyTorch float32;
+           xaibench's must be at most 2x PyTorch float32's (or 1e-6): random deep nets are
+           ill-conditioned for saliency, so a fixed tolerance would be wrong. Which ReLU and
+           max-pool decisions flip near a tie is a lucky draw for any float32 implementation,
+           so PyTorch float32 also runs on six copies of the input nudged by about one float
+           rounding (three) and one convolution's float32 error (three), and its worst error
+           over the seven runs is the yardstick (printed as x/pt32 worst, pt32 as is);
+and with --timing, ms per image at batch 1 (forward; three maps from one forward) for PyTorch
+float32 and for xaibench's engine (build/bench_engine), with the ratio. --check exits 1 if any
+case fails (the test suite runs it on the small families). A family xaibench refuses is listed
+with its one-line error. Without PyTorch it says so and exits 0.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import h5py
+    import numpy as np
+    import torch
+    import torchvision
+except ImportError as missing:  # the comparison needs PyTorch; the product does not
+    print(f"families: skipped ({missing.name} is not installed: apt-get install python3-torch "
+          "python3-torchvision python3-h5py)")
+    sys.exit(0)
+
+FAMILIES = ["alexnet", "vgg16", "vgg16_bn", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2",
+            "densenet121", "googlenet", "squeezenet1_1", "shufflenet_v2_x1_0", "inception_v3", "efficientnet_b0",
+            "regnet_y_400mf", "mobilenet_v3_small", "mnasnet1_0", "convnext_tiny"]
+RULES = ["saliency", "deconvnet", "guided_backprop"]
+XAIBENCH = os.environ.get("XAIBENCH", "build/xaibench")
+BENCH_ENGINE = os.path.join(os.path.dirname(XAIBENCH) or ".", "bench_engine")
+
+
+class Rule:
+    """The rule the next backward pass applies at every rectifier (read when it runs)."""
+    name = "saliency"
+
+
+def rule_backward(x, g, lo, hi):
+    mask = (x > lo) & (x < hi)
+    if Rule.name == "saliency":
+        return g * mask
+    if Rule.name == "deconvnet":
+        return g.clamp(min=0)
+    return g.clamp(min=0) * mask
+
+
+class RectifierFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.bounds = (lo, hi)
+        return x.clamp(min=lo, max=hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return rule_backward(x, g, *ctx.bounds), None, None
+
+
+def install_rules():
+    """F.relu and F.hardtanh(0, hi) (nn.ReLU, nn.ReLU6 and the functional calls in DenseNet and
+    GoogLeNet all go through them) as the rule's function; never in place."""
+    functional = torch.nn.functional
+    plain_hardtanh = functional.hardtanh
+
+    def relu(x, inplace=False):
+        return RectifierFunction.apply(x, 0.0, float("inf"))
+
+    def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):
+        if min_val != 0.0:
+            return plain_hardtanh(x, min_val, max_val)
+        return RectifierFunction.apply(x, min_val, max_val)
+
+    functional.relu = relu
+    functional.hardtanh = hardtanh
+    torch.relu = relu
+
+
+def seeded_model(name):
+    torch.manual_seed(0)
+    extra = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
+    model = getattr(torchvision.models, name)(weights=None, **extra)
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            shape = module.running_mean.shape
+            module.running_mean.copy_(0.1 * torch.randn(shape, generator=generator))
+            module.running_var.copy_(0.5 + torch.rand(shape, generator=generator))
+            module.weight.data.copy_(0.5 + torch.rand(shape, generator=generator))
+            module.bias.data.copy_(0.1 * torch.randn(shape, generator=generator))
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model.eval()
+
+
+def export(model, name, opset, batchnorm, folder):
+    size = 299 if name == "inception_v3" else 224
+    path = os.path.join(folder, f"{name}-opset{opset}-{batchnorm}.onnx")
+    mode = torch.onnx.TrainingMode.EVAL if batchnorm == "folded" else torch.onnx.TrainingMode.PRESERVE
+    torch.onnx.export(model, torch.zeros(1, 3, size, size), path, opset_version=opset, training=mode)
+    return path
+
+
+def explain(model_path, image, threads, folder):
+    out = os.path.join(folder, "explain.h5")
+    if os.path.exists(out):
+        os.remove(out)
+    run = subprocess.run([XAIBENCH, "explain", "--model", model_path, "--image", image, "--methods", ",".join(RULES),
+                          "--threads", str(threads), "-o", out], capture_output=True, text=True)
+    if run.returncode != 0:
+        return None, (run.stderr.strip().splitlines() or ["exit %d" % run.returncode])[-1]
+    with h5py.File(out, "r") as f:
+        result = {"input": f["/input"][:], "logits": f["/logits"][:], "target": int(f["/target"][0])}
+        for rule in RULES:
+            result[rule] = f["/maps/" + rule][:]
+    return result, None
+
+
+def torch_maps(model, x, target, dtype):
+    """Logits and the three rules' maps of model(x) in dtype, one forward shared by the rules."""
+    model = model.to(dtype)
+    x = torch.from_numpy(x).to(dtype).requires_grad_(True)
+    logits = model(x)
+    maps = {}
+    for rule in RULES:
+        Rule.name = rule
+        (grad,) = torch.autograd.grad(logits[0, target], x, retain_graph=True)
+        maps[rule] = grad.numpy().astype(np.float64)
+    return logits.detach().numpy().astype(np.float64), maps
+
+
+def nudged_inputs(x):
+    """x, then three copies off by about one float32 rounding per element and three by about one
+    convolution's float32 error (1e-6 relative), each with its own seed."""
+    copies = [x]
+    for k, size in enumerate([2.0 ** -24] * 3 + [1e-6] * 3):
+        noise = np.random.default_rng(k).uniform(-1.0, 1.0, x.shape)
+        copies.append((x * (1.0 + size * noise)).astype(np.float32))
+    return copies
+
+
+def relative(a, truth):
+    norm = np.linalg.norm(truth)
+    return float(np.linalg.norm(a - truth) / norm) if norm > 0 else float(np.linalg.norm(a))
+
+
+def timing(model, model_path, threads, rounds=5):
+    """ms per image at batch 1: (PyTorch forward, PyTorch three maps, xaibench forward, three maps)."""
+    size = 299 if "inception" in model_path else 224
+    x = torch.randn(1, 3, size, size).requires_grad_(True)
+    model = model.float()
+    forward, maps = [], []
+    for _ in range(rounds + 1):
+        start = time.perf_counter()
+        with torch.no_grad():
+            model(x)
+        forward.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        logits = model(x)
+        for rule in RULES:
+            Rule.name = rule
+            torch.autograd.grad(logits[0, 0], x, retain_graph=True)
+        maps.append(time.perf_counter() - start)
+    run = subprocess.run([BENCH_ENGINE, "--model", model_path, "--threads", str(threads), "--batches", "1",
+                          "--iterations", str(rounds)], capture_output=True, text=True)
+    row = [line.split() for line in run.stdout.splitlines() if line.startswith("1 ")]
+    ours = (float(row[0][2]), float(row[0][6])) if row else (float("nan"), float("nan"))
+    return 1e3 * float(np.median(forward[1:])), 1e3 * float(np.median(maps[1:])), ours[0], ours[1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--opsets", default="13,17")
+    parser.add_argument("--batchnorm", default="folded,kept")
+    parser.add_argument("--image", default="data/samples/dog.jpg")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--timing", action="store_true")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    install_rules()
+    failures = 0
+    print("family opset batchnorm | logits | saliency, deconvnet, guided_backprop: x/pt32 worst,pt32 as is | verdict"
+          + (" | pt fwd, 3 maps | xai fwd, 3 maps | speedup" if args.timing else ""))
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.families.split(","):
+            model = seeded_model(name)
+            for opset in map(int, args.opsets.split(",")):
+                for batchnorm in args.batchnorm.split(","):
+                    path = export(model, name, opset, batchnorm, folder)
+                    ours, error = explain(path, args.image, args.threads, folder)
+                    case = f"{name} {opset} {batchnorm}"
+                    if error:
+                        print(f"{case} | refused: {error}")
+                        failures += 1
+                        continue
+                    logits64, maps64 = torch_maps(model, ours["input"], ours["target"], torch.float64)
+                    runs32 = [torch_maps(model, x, ours["target"], torch.float32)[1] for x in nudged_inputs(ours["input"])]
+                    logit_error = float(np.abs(ours["logits"] - logits64).max() / np.abs(logits64).max())
+                    ok = logit_error <= 1e-4
+                    cells = []
+                    for rule in RULES:
+                        mine = relative(ours[rule], maps64[rule])
+                        theirs = [relative(run[rule], maps64[rule]) for run in runs32]
+                        ok &= mine <= 2 * max(max(theirs), 1e-6)
+                        cells.append(f"{mine:.2e}/{max(theirs):.2e},{theirs[0]:.2e}")
+                    line = f"{case} | {logit_error:.1e} | " + " | ".join(cells) + (" | ok" if ok else " | FAILED")
+                    if args.timing:
+                        pt_forward, pt_maps, our_forward, our_maps = timing(model, path, args.threads)
+                        line += (f" | {pt_forward:.1f}, {pt_maps:.1f} | {our_forward:.1f}, {our_maps:.1f}"
+                                 f" | {pt_maps / our_maps:.2f}x")
+                    print(line, flush=True)
+                    failures += not ok
+    print(f"families: {failures} case(s) refused or off")
+    return 1 if args.check and failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
