@@ -19,7 +19,7 @@ ReLU (and ReLU6). It prints per case:
            so PyTorch float32 also runs on six copies of the input nudged by about one float
            rounding (three) and one convolution's float32 error (three), and its worst error
            over the seven runs is the yardstick (printed as x/pt32 worst, pt32 as is);
-and with --timing, ms per image at batch 1 (forward; three maps from one forward) for PyTorch
+explain's peak RSS beside the model file's size; and with --timing, ms per image at batch 1 (forward; three maps from one forward) for PyTorch
 float32 and for xaibench's engine (build/bench_engine), with the ratio. --check exits 1 if any
 case fails (the test suite runs it on the small families). A family xaibench refuses is listed
 with its one-line error. Without PyTorch it says so and exits 0.
@@ -124,12 +124,17 @@ def explain(model_path, image, threads, folder):
     out = os.path.join(folder, "explain.h5")
     if os.path.exists(out):
         os.remove(out)
-    run = subprocess.run([XAIBENCH, "explain", "--model", model_path, "--image", image, "--methods", ",".join(RULES),
-                          "--threads", str(threads), "-o", out], capture_output=True, text=True)
+    run = subprocess.Popen([XAIBENCH, "explain", "--model", model_path, "--image", image, "--methods", ",".join(RULES),
+                            "--threads", str(threads), "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+    stderr = run.stderr.read()
+    _, status, usage = os.wait4(run.pid, 0)
+    run.returncode = os.waitstatus_to_exitcode(status)
     if run.returncode != 0:
-        return None, (run.stderr.strip().splitlines() or ["exit %d" % run.returncode])[-1]
+        return None, (stderr.strip().splitlines() or ["exit %d" % run.returncode])[-1]
     with h5py.File(out, "r") as f:
-        result = {"input": f["/input"][:], "logits": f["/logits"][:], "target": int(f["/target"][0])}
+        result = {"input": f["/input"][:], "logits": f["/logits"][:], "target": int(f["/target"][0]),
+                  "peak_mb": usage.ru_maxrss / 1024, "file_mb": os.path.getsize(model_path) / 2 ** 20}
         for rule in RULES:
             result[rule] = f["/maps/" + rule][:]
     return result, None
@@ -201,6 +206,7 @@ def main():
     install_rules()
     failures = 0
     print("family opset batchnorm | logits | saliency, deconvnet, guided_backprop: x/pt32 worst,pt32 as is | verdict"
+          " | explain's peak RSS (model file)"
           + (" | pt fwd, 3 maps | xai fwd, 3 maps | speedup" if args.timing else ""))
     with tempfile.TemporaryDirectory() as folder:
         for name in args.families.split(","):
@@ -224,7 +230,8 @@ def main():
                         theirs = [relative(run[rule], maps64[rule]) for run in runs32]
                         ok &= mine <= 2 * max(max(theirs), 1e-6)
                         cells.append(f"{mine:.2e}/{max(theirs):.2e},{theirs[0]:.2e}")
-                    line = f"{case} | {logit_error:.1e} | " + " | ".join(cells) + (" | ok" if ok else " | FAILED")
+                    line = (f"{case} | {logit_error:.1e} | " + " | ".join(cells) + (" | ok" if ok else " | FAILED")
+                            + f" | {ours['peak_mb']:.0f} MB ({ours['file_mb']:.0f} MB file)")
                     if args.timing:
                         pt_forward, pt_maps, our_forward, our_maps = timing(model, path, args.threads)
                         line += (f" | {pt_forward:.1f}, {pt_maps:.1f} | {our_forward:.1f}, {our_maps:.1f}"

@@ -34,7 +34,7 @@ void xai_engine_destroy(xai_engine *e)
         free(x->argmax);
         free(x->accumulate);
         free(x->channel_map[0]), free(x->channel_map[1]);
-        if (!x->borrowed) free(x->weight), free(x->weight_t);
+        if (!x->borrowed) free(x->weight);
     }
     for (int v = 0; e->values && v < g->n_values; v++) {
         if (e->values[v].data_mem) dnnl_memory_destroy(e->values[v].data_mem);
@@ -158,15 +158,11 @@ static int choose_output_layout(xai_engine *e, int i)
     return xai_fail("%s: node '%s': BatchNormalization must be folded before the fast engine runs", g->path, n->name);
 }
 
-/* The Gemm's copy of the graph's weight [out][in], and its transpose for the backward pass. */
+/* The Gemm's copy of the graph's weight [out][in]. */
 static void gemm_load_weights(xai_engine *e, int i)
 {
     const xai_node *n = &e->graph->nodes[i];
-    node_exec *x = &e->exec[i];
-    memcpy(x->weight, n->weight, (size_t)n->in_channels * n->out_channels * sizeof(float));
-    for (int o = 0; o < n->out_channels; o++)
-        for (int k = 0; k < n->in_channels; k++)
-            x->weight_t[(size_t)k * n->out_channels + o] = x->weight[(size_t)o * n->in_channels + k];
+    memcpy(e->exec[i].weight, n->weight, (size_t)n->in_channels * n->out_channels * sizeof(float));
 }
 
 /* What node i keeps besides its output: the max-pool's chosen inputs, the Add's second input in
@@ -190,18 +186,16 @@ static int set_up_node_state(xai_engine *e, int i)
     if (n->op != XAI_OP_GEMM) return XAI_OK;
     if (e->weights_from) {
         x->weight = e->weights_from->exec[i].weight;
-        x->weight_t = e->weights_from->exec[i].weight_t;
         x->borrowed = 1;
         return XAI_OK;
     }
-    size_t count = (size_t)n->in_channels * n->out_channels;
-    if (!(x->weight = xai_malloc(count * sizeof(float))) || !(x->weight_t = xai_malloc(count * sizeof(float))))
-        return XAI_ERR;
-    gemm_load_weights(e, i);
-    if (e->consumed) {
-        free(e->consumed->nodes[i].weight);
+    if (e->consumed) { /* the graph's own buffer, taken over rather than copied */
+        x->weight = e->consumed->nodes[i].weight;
         e->consumed->nodes[i].weight = NULL;
+        return XAI_OK;
     }
+    if (!(x->weight = xai_malloc((size_t)n->in_channels * n->out_channels * sizeof(float)))) return XAI_ERR;
+    gemm_load_weights(e, i);
     return XAI_OK;
 }
 
@@ -496,7 +490,7 @@ static int backward(xai_engine *e, const xai_rule *rule, int stop)
             if (engine_run_reorder(e, &x->flatten_backward)) return XAI_ERR;
             break;
         case XAI_OP_GEMM:
-            kernel_gemm_backward(n, x->weight_t, y->grad, a->grad, e->batch, x->accumulate[0]);
+            kernel_gemm_backward(n, x->weight, y->grad, a->grad, e->batch, x->accumulate[0]);
             break;
         case XAI_OP_CONCAT:
         case XAI_OP_SLICE:

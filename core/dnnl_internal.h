@@ -65,12 +65,12 @@ typedef struct {
     reorder add_rhs;
     /* MAXPOOL: buffer offset of the chosen input element, per output element */
     int32_t *argmax;
-    /* GEMM: the weight [out][in] and, for the backward pass, transposed to [in][out];
-     * CONV with gemm_backward: the weight as ONNX stores it, [out][in][kh][kw] */
-    float *weight, *weight_t;
+    /* GEMM: the weight [out][in] (both passes read it); CONV with gemm_backward: the weight as
+     * ONNX stores it, [out][in][kh][kw] */
+    float *weight;
     int *channel_map[2];                /* SHUFFLE: the input channel of each output channel, and back */
     int shared_weight[2];               /* weight_forward / weight_backward are weights_from's memory */
-    int borrowed;                       /* weight and weight_t are weights_from's */
+    int borrowed;                       /* weight is weights_from's */
     int *accumulate;                    /* per input: the backward adds into its gradient */
     const char *impl[2];                /* oneDNN kernel names, forward and backward */
 } node_exec;
@@ -180,7 +180,7 @@ void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out
 void kernel_global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y, int batch, int backward,
                            int accumulate);
 void kernel_gemm_forward(const xai_node *g, const float *weight, const float *x, float *y, int batch);
-void kernel_gemm_backward(const xai_node *g, const float *weight_t, const float *dy, float *dx, int batch,
+void kernel_gemm_backward(const xai_node *g, const float *weight, const float *dy, float *dx, int batch,
                           int accumulate);
 
 #endif

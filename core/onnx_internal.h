@@ -23,6 +23,18 @@ typedef struct {
     int64_t *int_data;    /* int64 constants (Reshape shapes) */
 } constant;
 
+/* An ONNX file mapped while it is read (onnx_file.c). */
+typedef struct {
+    size_t offset, length;
+} onnx_raw_range;
+
+typedef struct {
+    uint8_t *map;
+    size_t size;
+    onnx_raw_range *raw;      /* per initializer, in order: where its raw_data lies in the file */
+    size_t n_raw;
+} onnx_file;
+
 typedef enum { PAD_EXPLICIT, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } auto_pad_mode;
 
 /* A node while reading: value names not yet resolved to indices. */
@@ -50,17 +62,35 @@ typedef struct {
     pending_node *nodes;
     int n_nodes;
     char *skip;               /* per ONNX node: already converted as part of an earlier one */
-    xai_value input_value;    /* the graph's image input (its name the model's) */
+    const Onnx__ValueInfoProto *input; /* the graph's image input */
+    xai_value input_value;    /* its shape, once read (rank 0 before; its name the model's) */
     xai_value *early;         /* per pending node: its output's shape once asked for (name set) */
     const char **alias_from, **alias_to;  /* Identity and Dropout: output name -> input name */
     int n_alias;
     int64_t opset;
+    onnx_file *file;          /* the mapped file the initializers' raw_data may point into */
 } reader;
+
+/* ---- onnx_file.c ---- */
+
+/* Map `path` and unpack it, the initializers' raw_data left in the mapping (NULL with the error
+ * recorded). onnx_file_close frees the model and unmaps. */
+Onnx__ModelProto *onnx_file_unpack(onnx_file *f, const char *path);
+/* Does data point into the mapping? */
+int onnx_file_owns(const onnx_file *f, const void *data);
+/* The pages of [data, data + length) in the mapping are read: give them back. */
+void onnx_file_release(onnx_file *f, const void *data, size_t length);
+/* memcpy from the mapping, giving the pages back as it goes, so that a large tensor is never
+ * resident twice. */
+void onnx_file_copy(onnx_file *f, void *dst, const void *src, size_t length);
+void onnx_file_close(onnx_file *f, Onnx__ModelProto *m);
 
 /* ---- onnx_reader.c ---- */
 
 /* A new constant called `name` (NULL with the error recorded). */
 constant *onnx_add_constant(reader *r, const char *name);
+/* The image input's shape into r->input_value (once). */
+int onnx_read_input_shape(reader *r);
 /* The constant called `name` (NULL: none). */
 constant *onnx_find_constant(reader *r, const char *name);
 /* What an Identity or Dropout output stands for (the name itself when no alias). */

@@ -195,13 +195,15 @@ static int convert_gemm(reader *r, const Onnx__NodeProto *n, const char *label, 
     int in = (int)(trans_b ? w->dims[1] : w->dims[0]);
     p->node.out_channels = out;
     p->node.in_channels = in;
-    if (!(p->node.weight = xai_malloc((size_t)out * in * sizeof(float))) ||
-        !(p->node.bias = xai_calloc((size_t)out, sizeof(float))))
-        return XAI_ERR;
-    for (int o = 0; o < out; o++)
-        for (int i = 0; i < in; i++)
-            p->node.weight[(size_t)o * in + i] =
-                alpha * w->data[trans_b ? (size_t)o * in + i : (size_t)i * out + o];
+    if (!(p->node.bias = xai_calloc((size_t)out, sizeof(float)))) return XAI_ERR;
+    if (trans_b && alpha == 1.f) { /* already [out][in]: the constant's own buffer, as Conv takes it */
+        if (!(p->node.weight = onnx_take_floats(w))) return XAI_ERR;
+    } else {
+        if (!(p->node.weight = xai_malloc((size_t)out * in * sizeof(float)))) return XAI_ERR;
+        for (int o = 0; o < out; o++)
+            for (int i = 0; i < in; i++)
+                p->node.weight[(size_t)o * in + i] = alpha * w->data[trans_b ? (size_t)o * in + i : (size_t)i * out + o];
+    }
     if (!from_matmul && n->n_input > 2 && n->input[2][0]) {
         constant *b = onnx_weight_input(r, n, label, 2);
         if (!b) return XAI_ERR;

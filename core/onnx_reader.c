@@ -79,7 +79,9 @@ static int copy_data(const reader *r, const Onnx__TensorProto *t, const char *na
     if (!t->has_raw_data && n_typed != count)
         return xai_fail("%s: tensor '%s' holds %zu %s for shape of %zu", r->path, name, n_typed, kind, count);
     if (!(*out = xai_malloc(count * size + 1))) return XAI_ERR;
-    memcpy(*out, t->has_raw_data ? (const void *)t->raw_data.data : typed, count * size);
+    if (t->has_raw_data && onnx_file_owns(r->file, t->raw_data.data))
+        onnx_file_copy(r->file, *out, t->raw_data.data, count * size);
+    else memcpy(*out, t->has_raw_data ? (const void *)t->raw_data.data : typed, count * size);
     return XAI_OK;
 }
 
@@ -110,7 +112,7 @@ static int read_tensor(reader *r, Onnx__TensorProto *t, const char *name)
         int status = copy_data(r, t, name, count, sizeof(float), t->float_data, t->n_float_data, "floats",
                                (void **)&c->data);
         if (status == XAI_OK && t->has_raw_data) {
-            free(t->raw_data.data); /* protobuf-c's default allocator is malloc */
+            if (!onnx_file_owns(r->file, t->raw_data.data)) free(t->raw_data.data); /* malloc'ed by protobuf-c */
             t->raw_data.data = NULL;
             t->raw_data.len = 0;
         }
@@ -281,8 +283,13 @@ void onnx_free_node(xai_node *n)
     free(n->bn_var);
 }
 
-static int read_input_shape(reader *r, const Onnx__ValueInfoProto *v, xai_value *value)
+/* The image input's shape into r->input_value, once: at the first Shape node that folds, else
+ * in step 4 (so that errors come in the order of the steps). */
+int onnx_read_input_shape(reader *r)
 {
+    if (r->input_value.rank) return XAI_OK;
+    const Onnx__ValueInfoProto *v = r->input;
+    xai_value *value = &r->input_value;
     const Onnx__TypeProto *t = v->type;
     if (!t || t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !t->tensor_type->shape)
         return xai_fail("%s: input '%s' has no tensor shape", r->path, v->name);
@@ -334,6 +341,7 @@ static int build_graph(reader *r, const Onnx__ModelProto *m, xai_graph *g,
     g->values = xai_calloc((size_t)r->n_nodes + 1, sizeof *g->values);
     g->nodes = xai_calloc((size_t)r->n_nodes + 1, sizeof *g->nodes);
     if (!g->values || !g->nodes) return XAI_ERR;
+    if (onnx_read_input_shape(r)) return XAI_ERR;
     g->values[0] = r->input_value;
     if (!(g->values[0].name = onnx_copy_string(r->input_value.name))) return XAI_ERR;
     g->n_values = 1;
@@ -395,8 +403,8 @@ static int read_model(reader *r, const Onnx__ModelProto *m, xai_graph *g,
         }
     }
     if (read_constants(r, m->graph, opt)) return XAI_ERR;
-    /* The image input, the one graph input that is not a constant, with its shape: read first,
-     * since folding a Shape node needs the shapes of the values before it. */
+    /* The image input, the one graph input that is not a constant (its shape is read when first
+     * needed: folding a Shape node needs the shapes of the values before it). */
     const Onnx__GraphProto *gp = m->graph;
     const Onnx__ValueInfoProto *input = NULL;
     for (size_t i = 0; i < gp->n_input; i++) {
@@ -407,8 +415,8 @@ static int read_model(reader *r, const Onnx__ModelProto *m, xai_graph *g,
         input = gp->input[i];
     }
     if (!input) return xai_fail("%s: the graph has no input", r->path);
+    r->input = input;
     r->input_value.name = input->name;
-    if (read_input_shape(r, input, &r->input_value)) return XAI_ERR;
     size_t capacity = 1; /* a Split makes a node per output */
     for (size_t i = 0; i < m->graph->n_node; i++)
         capacity += m->graph->node[i]->n_output > 1 ? m->graph->node[i]->n_output : 1;
@@ -440,22 +448,11 @@ void xai_graph_free(xai_graph *g)
     free(g);
 }
 
-static Onnx__ModelProto *unpack(const void *bytes, size_t size, const char *path)
-{
-    if (size == 0) {
-        xai_fail("%s: empty file, not an ONNX model", path);
-        return NULL;
-    }
-    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, bytes);
-    if (!m) xai_fail("%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
-    return m;
-}
-
-/* Build the graph from an unpacked model, and free the model. */
-static int parse_model(xai_graph **out, Onnx__ModelProto *m, const char *path,
+/* Build the graph from the model unpacked from file f, then free the model and unmap the file. */
+static int parse_model(xai_graph **out, onnx_file *f, Onnx__ModelProto *m, const char *path,
                        const xai_graph_options *options)
 {
-    reader r = {.path = path};
+    reader r = {.path = path, .file = f};
     xai_graph *g = xai_calloc(1, sizeof *g);
     int status = g && (g->path = onnx_copy_string(path)) ? read_model(&r, m, g, options) : XAI_ERR;
     for (int i = 0; i < r.n_nodes; i++) {
@@ -468,7 +465,7 @@ static int parse_model(xai_graph **out, Onnx__ModelProto *m, const char *path,
     free(r.alias_from);
     free(r.alias_to);
     free_constants(&r);
-    onnx__model_proto__free_unpacked(m, NULL);
+    onnx_file_close(f, m);
     if (status) {
         xai_graph_free(g);
         return XAI_ERR;
@@ -480,31 +477,7 @@ static int parse_model(xai_graph **out, Onnx__ModelProto *m, const char *path,
 int xai_graph_load(xai_graph **out, const char *path, const xai_graph_options *options)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return xai_fail("%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return xai_fail("%s: cannot seek: %s", path, strerror(errno));
-    }
-    long size = ftell(f);
-    rewind(f);
-    if (size < 0) {
-        fclose(f);
-        return xai_fail("%s: cannot read: %s", path, strerror(errno));
-    }
-    unsigned char *bytes = xai_malloc((size_t)size);
-    if (!bytes) {
-        fclose(f);
-        return XAI_ERR;
-    }
-    size_t got = fread(bytes, 1, (size_t)size, f);
-    int read_error = ferror(f);
-    fclose(f);
-    if (got != (size_t)size || read_error) {
-        free(bytes);
-        return xai_fail("%s: cannot read: %s", path, read_error ? strerror(errno) : "short read");
-    }
-    Onnx__ModelProto *m = unpack(bytes, (size_t)size, path);
-    free(bytes); /* the unpacked model holds its own copy */
-    return m ? parse_model(out, m, path, options) : XAI_ERR;
+    onnx_file f;
+    Onnx__ModelProto *m = onnx_file_unpack(&f, path);
+    return m ? parse_model(out, &f, m, path, options) : XAI_ERR;
 }

@@ -277,6 +277,7 @@ int onnx_value_shape(reader *r, const char *name, xai_value *out)
 {
     name = onnx_resolve_alias(r, name);
     if (strcmp(name, r->input_value.name) == 0) {
+        if (onnx_read_input_shape(r)) return XAI_ERR;
         *out = r->input_value;
         return XAI_OK;
     }
