@@ -31,6 +31,7 @@ void xai_engine_destroy(xai_engine *e)
         engine_destroy_reorder(&x->flatten_backward);
         if (x->add_rhs.dst) dnnl_memory_destroy(x->add_rhs.dst);
         engine_destroy_reorder(&x->add_rhs);
+        engine_destroy_reorder(&x->add_rhs_grad);
         free(x->argmax);
         free(x->accumulate);
         free(x->channel_map[0]), free(x->channel_map[1]);
@@ -135,6 +136,8 @@ static int choose_output_layout(xai_engine *e, int i)
     case XAI_OP_SIGMOID:
     case XAI_OP_HARDSIGMOID:
     case XAI_OP_HARDSWISH:
+    case XAI_OP_ERF:
+    case XAI_OP_SCALE:
         ob->md = in->md;
         return XAI_OK;
     case XAI_OP_MUL: { /* the layout of the input as large as the output (not a gate's) */
@@ -151,7 +154,17 @@ static int choose_output_layout(xai_engine *e, int i)
     case XAI_OP_AVGPOOL: return engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
     case XAI_OP_GLOBALAVGPOOL:
     case XAI_OP_FLATTEN:
-    case XAI_OP_GEMM: return engine_plain_md(&ob->md, out, e->batch);
+    case XAI_OP_TRANSPOSE:
+    case XAI_OP_LAYERNORM:
+        return engine_plain_md(&ob->md, out, e->batch);
+    case XAI_OP_GEMM: { /* rows of the last axis: a plain input */
+        dnnl_memory_desc_t plain;
+        if (engine_plain_md(&plain, &g->values[n->input[0]], e->batch)) return XAI_ERR;
+        if (!dnnl_memory_desc_equal(&plain, &in->md))
+            return xai_fail("%s: node '%s' (Gemm): its input '%s' is in a channel-blocked layout; put a Flatten or "
+                            "Transpose before it", g->path, n->name, g->values[n->input[0]].name);
+        return engine_plain_md(&ob->md, out, e->batch);
+    }
     case XAI_OP_BATCHNORM:
     case XAI_OP_COUNT: break;
     }
@@ -181,7 +194,8 @@ static int set_up_node_state(xai_engine *e, int i)
     if (n->op == XAI_OP_SHUFFLE && kernel_channels_plan(e, i)) return XAI_ERR;
     if (n->op == XAI_OP_ADD && !dnnl_memory_desc_equal(&e->values[n->input[1]].md, &in->md) &&
         (engine_memory(e, &x->add_rhs.dst, &in->md, NULL) ||
-         engine_make_reorder(e, &x->add_rhs, e->values[n->input[1]].data_mem, x->add_rhs.dst, 0)))
+         engine_make_reorder(e, &x->add_rhs, e->values[n->input[1]].data_mem, x->add_rhs.dst, 0) ||
+         engine_make_reorder(e, &x->add_rhs_grad, ob->grad_mem, e->values[n->input[1]].grad_mem, x->accumulate[1])))
         return XAI_ERR;
     if (n->op != XAI_OP_GEMM) return XAI_OK;
     if (e->weights_from) {
@@ -347,6 +361,12 @@ const char *xai_engine_kernels(const xai_engine *e) { return e->kernels; }
 
 /* ---- passes -------------------------------------------------------------------------------- */
 
+/* A Gemm's rows: one per image of [N,K], N C H of [N,C,H,K] (it works on the last axis). */
+static int gemm_rows(const xai_engine *e, const xai_node *n)
+{
+    return (int)((size_t)e->batch * xai_value_size(&e->graph->values[n->input[0]]) / (size_t)n->in_channels);
+}
+
 /* The forward from node `first` on (input NULL: the last forward's, whose values before `first`
  * still hold). */
 static int forward_from(xai_engine *e, int first, const float *input, float *logits)
@@ -391,7 +411,16 @@ static int forward_from(xai_engine *e, int first, const float *input, float *log
             if (engine_run_reorder(e, &x->flatten_forward)) return XAI_ERR;
             break;
         case XAI_OP_GEMM:
-            kernel_gemm_forward(n, x->weight, a->data, y->data, e->batch);
+            kernel_gemm_forward(n, x->weight, a->data, y->data, gemm_rows(e, n));
+            break;
+        case XAI_OP_SCALE:
+            kernel_scale(e, i, 0);
+            break;
+        case XAI_OP_TRANSPOSE:
+            kernel_transpose(e, i, 0);
+            break;
+        case XAI_OP_LAYERNORM:
+            kernel_layernorm(e, i, 0);
             break;
         case XAI_OP_CONCAT:
         case XAI_OP_SLICE:
@@ -404,6 +433,7 @@ static int forward_from(xai_engine *e, int first, const float *input, float *log
         case XAI_OP_SIGMOID:
         case XAI_OP_HARDSIGMOID:
         case XAI_OP_HARDSWISH:
+        case XAI_OP_ERF:
             kernel_smooth_forward(e, i);
             break;
         case XAI_OP_BATCHNORM:
@@ -469,10 +499,9 @@ static int backward(xai_engine *e, const xai_rule *rule, int stop)
         case XAI_OP_ADD:
             for (int k = 0; k < 2; k++) {
                 value_buffer *b = &e->values[n->input[k]];
-                if (!dnnl_memory_desc_equal(&b->md, &y->md))
-                    return xai_fail("%s: node '%s': Add inputs in different layouts are not "
-                                    "supported in the backward pass", g->path, n->name);
-                if (x->accumulate[k]) kernel_add(b->grad, y->grad, NULL, y->floats);
+                if (k == 1 && x->add_rhs_grad.prim) {
+                    if (engine_run_reorder(e, &x->add_rhs_grad)) return XAI_ERR;
+                } else if (x->accumulate[k]) kernel_add(b->grad, y->grad, NULL, y->floats);
                 else kernel_copy(b->grad, y->grad, y->floats);
             }
             break;
@@ -490,7 +519,16 @@ static int backward(xai_engine *e, const xai_rule *rule, int stop)
             if (engine_run_reorder(e, &x->flatten_backward)) return XAI_ERR;
             break;
         case XAI_OP_GEMM:
-            kernel_gemm_backward(n, x->weight, y->grad, a->grad, e->batch, x->accumulate[0]);
+            kernel_gemm_backward(n, x->weight, y->grad, a->grad, gemm_rows(e, n), x->accumulate[0]);
+            break;
+        case XAI_OP_SCALE:
+            kernel_scale(e, i, 1);
+            break;
+        case XAI_OP_TRANSPOSE:
+            kernel_transpose(e, i, 1);
+            break;
+        case XAI_OP_LAYERNORM:
+            kernel_layernorm(e, i, 1);
             break;
         case XAI_OP_CONCAT:
         case XAI_OP_SLICE:
@@ -503,6 +541,7 @@ static int backward(xai_engine *e, const xai_rule *rule, int stop)
         case XAI_OP_SIGMOID:
         case XAI_OP_HARDSIGMOID:
         case XAI_OP_HARDSWISH:
+        case XAI_OP_ERF:
             kernel_smooth_backward(e, i);
             break;
         case XAI_OP_BATCHNORM:

@@ -61,8 +61,9 @@ typedef struct {
     int skip_forward;                   /* an activation fused into the Conv before it */
     /* FLATTEN */
     reorder flatten_forward, flatten_backward;
-    /* ADD: input[1] in input[0]'s layout when they differ */
-    reorder add_rhs;
+    /* ADD: input[1] in input[0]'s layout when they differ, and the output's gradient back into
+     * input[1]'s layout (adding when it accumulates) */
+    reorder add_rhs, add_rhs_grad;
     /* MAXPOOL: buffer offset of the chosen input element, per output element */
     int32_t *argmax;
     /* GEMM: the weight [out][in] (both passes read it); CONV with gemm_backward: the weight as
@@ -159,12 +160,18 @@ void kernel_channels(xai_engine *e, int i, int backward);
 /* A shuffle's channel maps, at set-up. */
 int kernel_channels_plan(xai_engine *e, int i);
 
-/* ---- dnnl_pointwise.c: smooth activations and Mul, each with its true gradient ---- */
+/* ---- dnnl_pointwise.c: smooth activations, SCALE and Mul, each with its true gradient ---- */
 
 void kernel_smooth_forward(xai_engine *e, int i);
 void kernel_smooth_backward(xai_engine *e, int i);
+void kernel_scale(xai_engine *e, int i, int backward);
 void kernel_mul_forward(xai_engine *e, int i);
 void kernel_mul_backward(xai_engine *e, int i);
+
+/* ---- dnnl_nhwc.c: Transpose and LayerNormalization ---- */
+
+void kernel_transpose(xai_engine *e, int i, int backward);
+void kernel_layernorm(xai_engine *e, int i, int backward);
 
 /* ---- dnnl_kernels.c: our loops, over the values' layouts ---- */
 

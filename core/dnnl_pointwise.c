@@ -1,6 +1,6 @@
 /* dnnl_pointwise.c - the engine's loops for the elementwise ops that pass their true gradient
- * under every rule (dnnl_internal.h): the smooth activations (Sigmoid, HardSigmoid, HardSwish)
- * and the product of two values (Mul, one of which may be a [C,1,1] gate, as in squeeze-and-
+ * under every rule (dnnl_internal.h): the smooth activations (Sigmoid, HardSigmoid, HardSwish,
+ * Erf), a value scaled and shifted by constants (SCALE), and the product of two values (Mul, one of which may be a [C,1,1] gate, as in squeeze-and-
  * excitation blocks), forward and backward, over the values' layouts. */
 #include <math.h>
 #include <string.h>
@@ -38,6 +38,10 @@ void kernel_smooth_forward(xai_engine *e, int i)
     if (n->op == XAI_OP_SIGMOID) {
 #pragma omp parallel for simd schedule(static) if (count > 65536)
         for (size_t k = 0; k < count; k++) y[k] = 1.f / (1.f + expf(-x[k]));
+    } else if (n->op == XAI_OP_ERF) { /* erf(0) = 0: padding stays zero */
+#pragma omp parallel for schedule(static) if (count > 65536)
+        for (size_t k = 0; k < count; k++) y[k] = erff(x[k]);
+        return;
     } else {
         int swish = n->op == XAI_OP_HARDSWISH;
         if (swish) alpha = 1.f / 6.f, beta = 0.5f;
@@ -53,7 +57,8 @@ void kernel_smooth_forward(xai_engine *e, int i)
 }
 
 /* dx (+)= dy f'(x): sigmoid y (1 - y); HardSigmoid alpha where 0 < alpha x + beta < 1;
- * HardSwish 0 below -3, x / 3 + 1/2 up to 3 (3 included, as PyTorch), 1 above. */
+ * HardSwish 0 below -3, x / 3 + 1/2 up to 3 (3 included, as PyTorch), 1 above; Erf
+ * 2 / sqrt(pi) exp(-x^2). */
 void kernel_smooth_backward(xai_engine *e, int i)
 {
     const xai_node *n = &e->graph->nodes[i];
@@ -67,12 +72,34 @@ void kernel_smooth_backward(xai_engine *e, int i)
     for (size_t k = 0; k < count; k++) {
         float slope;
         if (op == XAI_OP_SIGMOID) slope = y[k] * (1.f - y[k]);
+        else if (op == XAI_OP_ERF) slope = 1.1283791671f * expf(-x[k] * x[k]);
         else if (op == XAI_OP_HARDSIGMOID) {
             float t = alpha * x[k] + beta;
             slope = (t > 0.f) & (t < 1.f) ? alpha : 0.f;
         } else slope = x[k] < -3.f ? 0.f : x[k] <= 3.f ? x[k] * (1.f / 3.f) + 0.5f : 1.f;
         dx[k] = accumulate ? dx[k] + dy[k] * slope : dy[k] * slope;
     }
+}
+
+/* SCALE: y = weight[c] x + bias[c] (one value for all channels when in_channels is 1), over the
+ * real elements only (padding lanes stay zero); backward dx (+)= weight[c] dy. */
+void kernel_scale(xai_engine *e, int i, int backward)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    const xai_value *in = &e->graph->values[n->input[0]];
+    value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
+    int accumulate = e->exec[i].accumulate[0];
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int im = 0; im < e->batch; im++)
+        for (int c = 0; c < in->c; c++) {
+            float w = n->weight[n->in_channels == 1 ? 0 : c], b = n->bias[n->in_channels == 1 ? 0 : c];
+            for (int h = 0; h < in->h; h++)
+                for (int q = 0; q < in->w; q++) {
+                    size_t at = offset_of(&a->lay, im, c, h, q), to = offset_of(&y->lay, im, c, h, q);
+                    if (!backward) y->data[to] = w * a->data[at] + b;
+                    else a->grad[at] = accumulate ? a->grad[at] + w * y->grad[to] : w * y->grad[to];
+                }
+        }
 }
 
 /* Is input k of the Mul a [C,1,1] gate broadcast over the output's planes? */

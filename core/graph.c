@@ -23,6 +23,10 @@ const char *xai_op_name(xai_op op)
     case XAI_OP_SIGMOID: return "Sigmoid";
     case XAI_OP_HARDSIGMOID: return "HardSigmoid";
     case XAI_OP_HARDSWISH: return "HardSwish";
+    case XAI_OP_ERF: return "Erf";
+    case XAI_OP_SCALE: return "Scale";
+    case XAI_OP_TRANSPOSE: return "Transpose";
+    case XAI_OP_LAYERNORM: return "LayerNormalization";
     case XAI_OP_COUNT: break;
     }
     return "?";
@@ -43,6 +47,7 @@ int64_t xai_node_parameters(const xai_graph *g, int i)
                n->out_channels;
     if (n->op == XAI_OP_GEMM) return (int64_t)n->out_channels * n->in_channels + n->out_channels;
     if (n->op == XAI_OP_BATCHNORM) return 4 * (int64_t)n->out_channels;
+    if (n->op == XAI_OP_SCALE || n->op == XAI_OP_LAYERNORM) return 2 * (int64_t)n->in_channels;
     return 0;
 }
 
@@ -53,7 +58,7 @@ int64_t xai_node_macs(const xai_graph *g, int i)
     if (n->op == XAI_OP_CONV)
         return (int64_t)out->c * out->h * out->w * (n->in_channels / n->group) * n->kernel_h *
                n->kernel_w;
-    if (n->op == XAI_OP_GEMM) return (int64_t)n->out_channels * n->in_channels;
+    if (n->op == XAI_OP_GEMM) return (int64_t)n->out_channels * n->in_channels * (out->rank == 4 ? out->c * out->h : 1);
     return 0;
 }
 

@@ -132,6 +132,18 @@ int onnx_convert_reduce_mean(reader *r, const Onnx__NodeProto *n, size_t index, 
 /* The one node that reads value `name` (and it is no graph output), or -1. */
 int onnx_only_consumer(reader *r, const Onnx__GraphProto *g, const char *name);
 
+/* ---- onnx_nhwc_nodes.c: Transpose, LayerNormalization, Erf, arithmetic with a constant ---- */
+
+int onnx_convert_transpose(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+int onnx_convert_layernorm(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+/* Is node n the ReduceMean over the last axis that starts a layer normalization written out? */
+int onnx_is_layernorm_start(const Onnx__NodeProto *n);
+/* Those nine nodes as one LAYERNORM node (the eight after it marked in r->skip). */
+int onnx_convert_layernorm_nodes(reader *r, const Onnx__GraphProto *g, size_t index, const char *label);
+/* Mul, Div, Add or Sub of a value and a float constant as a SCALE node: 1, or 0 when neither
+ * input is a float constant, or XAI_ERR. */
+int onnx_convert_scale(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+
 /* ---- onnx_fold.c: the int64 shape arithmetic exporters write, folded at load ---- */
 
 /* Shape of a value, and Gather, Add, Sub, Mul, Div, Unsqueeze, Squeeze, Concat and Cast of int64

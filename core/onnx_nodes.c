@@ -216,7 +216,7 @@ static int convert_gemm(reader *r, const Onnx__NodeProto *n, const char *label, 
 }
 
 /* Add(Gemm output, constant) where the Gemm output feeds only this Add: fold into the bias.
- * Returns 1 when folded, 0 when the Add is an ordinary one, XAI_ERR on error. */
+ * Returns 1 when folded, 0 when it is not such an Add, XAI_ERR on error. */
 static int fold_bias_add(reader *r, const Onnx__GraphProto *g, const Onnx__NodeProto *n)
 {
     constant *c = NULL;
@@ -243,8 +243,7 @@ static int fold_bias_add(reader *r, const Onnx__GraphProto *g, const Onnx__NodeP
         if (onnx_add_alias(r, n->output[0], activation)) return XAI_ERR;
         return 1;
     }
-    return xai_fail("%s: Add node '%s': adding a constant is supported only as the bias of a "
-                    "Gemm or MatMul", r->path, n->name ? n->name : "");
+    return 0; /* an Add of a constant of its own (a SCALE) */
 }
 
 pending_node *onnx_new_node(reader *r, const Onnx__NodeProto *n, size_t index, xai_op op, int n_inputs,
@@ -292,7 +291,7 @@ static xai_op plain_op(const char *op, const Onnx__NodeProto *n, int *n_inputs)
         {"GlobalAveragePool", XAI_OP_GLOBALAVGPOOL, 1}, {"Add", XAI_OP_ADD, 2}, {"Mul", XAI_OP_MUL, 2},
         {"Flatten", XAI_OP_FLATTEN, 1}, {"Reshape", XAI_OP_FLATTEN, 1}, {"Gemm", XAI_OP_GEMM, 1},
         {"MatMul", XAI_OP_GEMM, 1}, {"Sigmoid", XAI_OP_SIGMOID, 1}, {"HardSigmoid", XAI_OP_HARDSIGMOID, 1},
-        {"HardSwish", XAI_OP_HARDSWISH, 1},
+        {"HardSwish", XAI_OP_HARDSWISH, 1}, {"Erf", XAI_OP_ERF, 1},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++)
         if (strcmp(op, table[i].onnx) == 0) {
@@ -385,24 +384,25 @@ int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
     if (folded) return folded == 1 ? XAI_OK : XAI_ERR;
     if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0)
         return onnx_add_alias(r, n->output[0], n->input[0]);
+    if (onnx_is_layernorm_start(n)) return onnx_convert_layernorm_nodes(r, g, index, label);
+    if (strcmp(op, "Transpose") == 0) return onnx_convert_transpose(r, n, index, label);
+    if (strcmp(op, "LayerNormalization") == 0) return onnx_convert_layernorm(r, n, index, label);
     if (strcmp(op, "Concat") == 0) return onnx_convert_concat(r, n, index, label);
     if (strcmp(op, "Split") == 0) return onnx_convert_split(r, n, index, label);
     if (strcmp(op, "Slice") == 0) return onnx_convert_slice(r, n, index, label);
     if (strcmp(op, "ReduceMean") == 0) return onnx_convert_reduce_mean(r, n, index, label);
     if (strcmp(op, "Reshape") == 0 && reshape_to_5d(r, n)) return onnx_convert_shuffle(r, g, index, label);
     if (strcmp(op, "Pad") == 0) return convert_pad(r, g, index, label);
-    if (strcmp(op, "Add") == 0 || strcmp(op, "Mul") == 0) {
+    int arithmetic = strcmp(op, "Add") == 0 || strcmp(op, "Mul") == 0 || strcmp(op, "Sub") == 0 ||
+                     strcmp(op, "Div") == 0;
+    if (arithmetic) {
         if (n->n_input != 2) return xai_fail("%s: %s: expected 2 inputs", r->path, label);
         if (onnx_attribute_int(n, "broadcast", 0) && !onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])))
             return xai_fail("%s: %s: broadcasting is not supported", r->path, label);
+        if ((strcmp(op, "Add") == 0 && (folded = fold_bias_add(r, g, n))) ||
+            (folded = onnx_convert_scale(r, n, index, label)))
+            return folded == 1 ? XAI_OK : XAI_ERR;
     }
-    if (strcmp(op, "Add") == 0 && (folded = fold_bias_add(r, g, n)))
-        return folded == 1 ? XAI_OK : XAI_ERR;
-    if (strcmp(op, "Mul") == 0)
-        for (int slot = 0; slot < 2; slot++)
-            if (onnx_find_constant(r, onnx_resolve_alias(r, n->input[slot])))
-                return xai_fail("%s: %s: multiplying by a constant ('%s') is not supported", r->path, label,
-                                n->input[slot]);
 
     int n_inputs;
     xai_op kind = plain_op(op, n, &n_inputs);

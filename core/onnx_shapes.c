@@ -146,7 +146,26 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
     case XAI_OP_SIGMOID:
     case XAI_OP_HARDSIGMOID:
     case XAI_OP_HARDSWISH:
+    case XAI_OP_ERF:
         return XAI_OK;
+    case XAI_OP_SCALE:
+        if (node->in_channels != 1 && node->in_channels != in->c)
+            return xai_fail("%s: node '%s' (%s): a constant of %d values for %d channels", r->path, label, p->onnx_op,
+                            node->in_channels, in->c);
+        return XAI_OK;
+    case XAI_OP_LAYERNORM:
+        if (in->rank != 4 || in->w != node->in_channels)
+            return xai_fail("%s: node '%s' (LayerNormalization): input '%s' (rank %d, last axis %d) does not match "
+                            "its %d scale values", r->path, label, in->name, in->rank, in->w, node->in_channels);
+        return XAI_OK;
+    case XAI_OP_TRANSPOSE: {
+        if (in->rank != 4)
+            return xai_fail("%s: node '%s' (Transpose): input '%s' has rank %d, not 4", r->path, label, in->name,
+                            in->rank);
+        int dims[3] = {in->c, in->h, in->w};
+        out->c = dims[node->perm[0]], out->h = dims[node->perm[1]], out->w = dims[node->perm[2]];
+        return XAI_OK;
+    }
     case XAI_OP_CONCAT:
     case XAI_OP_SLICE:
     case XAI_OP_SHUFFLE:
@@ -187,15 +206,18 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
                             "(only [N, -1] is supported)", r->path, label);
         node->out_channels = 0;
         return XAI_OK;
-    case XAI_OP_GEMM:
-        if (in->rank != 2)
+    case XAI_OP_GEMM: {
+        /* On the last axis: [N,C] -> [N,out], and (MatMul) [N,C,H,W] -> [N,C,H,out]. */
+        int last = in->rank == 2 ? in->c : in->w;
+        if (in->rank == 3 || (in->rank == 4 && strcmp(p->onnx_op, "MatMul") != 0))
             return xai_fail("%s: node '%s' (%s): input '%s' is not 2-D (add a Flatten)",
                             r->path, label, p->onnx_op, in->name);
-        if (in->c != node->in_channels)
+        if (last != node->in_channels)
             return xai_fail("%s: node '%s' (%s): input has %d features, the weight expects %d",
-                            r->path, label, p->onnx_op, in->c, node->in_channels);
-        out->c = node->out_channels;
+                            r->path, label, p->onnx_op, last, node->in_channels);
+        *(in->rank == 2 ? &out->c : &out->w) = node->out_channels;
         return XAI_OK;
+    }
     }
     return xai_fail("%s: node '%s': unknown op", r->path, label);
 }

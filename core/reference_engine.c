@@ -1,5 +1,6 @@
-/* reference_engine.c - forward and backward-data of every xai_graph op, one plain loop nest each.
- * Values are NCHW; backward passes add into zeroed gradient buffers, so forks (a value read by
+/* reference_engine.c - the reference engine: its buffers and passes, and the forward and
+ * backward-data of the classic CNN ops (convolution, pools, activations with a rule, Add,
+ * Flatten, Gemm), one plain loop nest each; every other op is in reference_ops.c. Values are NCHW; backward passes add into zeroed gradient buffers, so forks (a value read by
  * several nodes) sum their gradients without special cases.
  *
  * One source, two precisions: compiled as is, every value and sum is a double (xai_reference_*,
@@ -10,18 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xai_reference.h"
+#include "reference_internal.h"
 #include "xai_status.h"
-
-#ifdef XAI_REFERENCE_F32
-typedef float real;
-#define REFERENCE(name) xai_reference_f32_##name
-#define reference_engine xai_reference_f32
-#else
-typedef double real;
-#define REFERENCE(name) xai_reference_##name
-#define reference_engine xai_reference
-#endif
 
 struct reference_engine {
     const xai_graph *graph;
@@ -224,65 +215,6 @@ static void avgpool_backward(const xai_node *m, const xai_value *in, const xai_v
         }
 }
 
-/* SLICE and SHUFFLE: the input channel that output channel j copies. */
-static int source_channel(const xai_node *node, const xai_value *in, int j)
-{
-    if (node->op == XAI_OP_SLICE) return node->slice_first + j;
-    int per_group = in->c / node->groups; /* output j = i * groups + k takes input k * per_group + i */
-    return (j % node->groups) * per_group + j / node->groups;
-}
-
-/* y = a * b, an input of [C,1,1] scaling each plane of the other; backward (dy given instead of
- * y): da += dy * b and db += dy * a, summed over the planes where a or b was broadcast. */
-static void mul_pass(const xai_graph *g, const xai_node *node, real *const *value, real *const *grad,
-                     const real *dy, real *y, int batch)
-{
-    const xai_value *out = &g->values[node->output];
-    size_t plane = (size_t)out->h * out->w;
-    for (int n = 0; n < batch; n++)
-        for (int ch = 0; ch < out->c; ch++)
-            for (size_t k = 0; k < plane; k++) {
-                size_t at[2];
-                for (int s = 0; s < 2; s++) {
-                    const xai_value *v = &g->values[node->input[s]];
-                    at[s] = ((size_t)n * v->c + ch) * v->h * v->w + (v->h * v->w == 1 ? 0 : k);
-                }
-                size_t o = ((size_t)n * out->c + ch) * plane + k;
-                const real *a = value[node->input[0]], *b = value[node->input[1]];
-                if (!dy) {
-                    y[o] = a[at[0]] * b[at[1]];
-                    continue;
-                }
-                grad[node->input[0]][at[0]] += dy[o] * b[at[1]];
-                grad[node->input[1]][at[1]] += dy[o] * a[at[0]];
-            }
-}
-
-/* The smooth activations, forward: Sigmoid, HardSigmoid clamp(alpha x + beta, 0, 1), and
- * HardSwish x clamp(x / 6 + 1/2, 0, 1). */
-static real smooth_forward(const xai_node *node, real x)
-{
-    switch (node->op) {
-    case XAI_OP_SIGMOID: return 1 / (1 + exp(-x));
-    case XAI_OP_HARDSIGMOID: return fmin(fmax(node->alpha * x + node->beta, 0), 1);
-    default: return x * fmin(fmax(x / 6 + (real)0.5, 0), 1);
-    }
-}
-
-/* Their derivatives at input x (output y): sigmoid y (1 - y); HardSigmoid alpha inside the
- * ramp; HardSwish 0 below -3, x / 3 + 1/2 up to 3 (3 included, as PyTorch), 1 above. */
-static real smooth_derivative(const xai_node *node, real x, real y)
-{
-    switch (node->op) {
-    case XAI_OP_SIGMOID: return y * (1 - y);
-    case XAI_OP_HARDSIGMOID: {
-        real t = node->alpha * x + node->beta;
-        return t > 0 && t < 1 ? node->alpha : 0;
-    }
-    default: return x < -3 ? 0 : x <= 3 ? x / 3 + (real)0.5 : 1;
-    }
-}
-
 int REFERENCE(forward)(reference_engine *r, const real *input, real *logits)
 {
     const xai_graph *g = r->graph;
@@ -293,7 +225,7 @@ int REFERENCE(forward)(reference_engine *r, const real *input, real *logits)
         const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
         const real *x = r->value[node->input[0]];
         real *y = r->value[node->output];
-        size_t in_size = xai_value_size(in), out_size = xai_value_size(out);
+        size_t in_size = xai_value_size(in);
         size_t plane = (size_t)in->h * in->w;
         switch (node->op) {
         case XAI_OP_CONV:
@@ -336,41 +268,21 @@ int REFERENCE(forward)(reference_engine *r, const real *input, real *logits)
         case XAI_OP_FLATTEN:
             memcpy(y, x, (size_t)N * in_size * sizeof(real));
             break;
-        case XAI_OP_CONCAT:
-            for (int n = 0, at = 0; n < N; n++)
-                for (int k = 0; k < node->n_inputs; k++) {
-                    size_t size = xai_value_size(&g->values[node->input[k]]);
-                    memcpy(y + (size_t)at * plane, r->value[node->input[k]] + n * size, size * sizeof(real));
-                    at += (int)(size / plane);
-                }
+        default: /* the ops of reference_ops.c */
+            reference_ops_forward(g, node, r->value, N);
             break;
-        case XAI_OP_SLICE:
-        case XAI_OP_SHUFFLE:
-            for (int n = 0; n < N; n++)
-                for (int j = 0; j < out->c; j++)
-                    memcpy(y + ((size_t)n * out->c + j) * plane, x + ((size_t)n * in->c + source_channel(node, in, j)) * plane,
-                           plane * sizeof(real));
-            break;
-        case XAI_OP_MUL:
-            mul_pass(g, node, r->value, r->grad, NULL, y, N);
-            break;
-        case XAI_OP_SIGMOID:
-        case XAI_OP_HARDSIGMOID:
-        case XAI_OP_HARDSWISH:
-            for (size_t k = 0; k < (size_t)N * in_size; k++) y[k] = smooth_forward(node, x[k]);
-            break;
-        case XAI_OP_COUNT:
-            break;
-        case XAI_OP_GEMM:
+        case XAI_OP_GEMM: { /* over rows of the last axis: [N,K] or [N,C,H,K] */
+            int K = node->in_channels, M = node->out_channels;
+            long rows = (long)(N * in_size / (size_t)K);
 #pragma omp parallel for collapse(2)
-            for (int n = 0; n < N; n++)
-                for (int o = 0; o < out->c; o++) {
+            for (long n = 0; n < rows; n++)
+                for (int o = 0; o < M; o++) {
                     real sum = node->bias[o];
-                    for (int k = 0; k < in->c; k++)
-                        sum += (real)node->weight[(size_t)o * in->c + k] * x[(size_t)n * in->c + k];
-                    y[(size_t)n * out_size + o] = sum;
+                    for (int k = 0; k < K; k++) sum += (real)node->weight[(size_t)o * K + k] * x[(size_t)n * K + k];
+                    y[(size_t)n * M + o] = sum;
                 }
             break;
+        }
         }
     }
     if (logits)
@@ -474,45 +386,21 @@ int REFERENCE(backward_seeded)(reference_engine *r, const xai_rule *method, cons
         case XAI_OP_FLATTEN:
             for (size_t k = 0; k < (size_t)N * in_size; k++) dx[k] += dy[k];
             break;
-        case XAI_OP_CONCAT:
-            for (int n = 0, at = 0; n < N; n++)
-                for (int k = 0; k < node->n_inputs; k++) {
-                    size_t size = xai_value_size(&g->values[node->input[k]]);
-                    real *dk = r->grad[node->input[k]] + n * size;
-                    for (size_t e = 0; e < size; e++) dk[e] += dy[(size_t)at * plane + e];
-                    at += (int)(size / plane);
+        default: /* the ops of reference_ops.c */
+            reference_ops_backward(g, node, r->value, r->grad, N);
+            break;
+        case XAI_OP_GEMM: {
+            int K = node->in_channels, M = node->out_channels;
+            long rows = (long)(N * in_size / (size_t)K);
+#pragma omp parallel for collapse(2)
+            for (long n = 0; n < rows; n++)
+                for (int k = 0; k < K; k++) {
+                    real sum = 0.0;
+                    for (int o = 0; o < M; o++) sum += (real)node->weight[(size_t)o * K + k] * dy[(size_t)n * M + o];
+                    dx[(size_t)n * K + k] += sum;
                 }
-            break;
-        case XAI_OP_SLICE:
-        case XAI_OP_SHUFFLE:
-            for (int n = 0; n < N; n++)
-                for (int j = 0; j < out->c; j++) {
-                    real *d = dx + ((size_t)n * in->c + source_channel(node, in, j)) * plane;
-                    for (size_t e = 0; e < plane; e++) d[e] += dy[((size_t)n * out->c + j) * plane + e];
-                }
-            break;
-        case XAI_OP_MUL:
-            mul_pass(g, node, r->value, r->grad, dy, NULL, N);
-            break;
-        case XAI_OP_SIGMOID:
-        case XAI_OP_HARDSIGMOID:
-        case XAI_OP_HARDSWISH: {
-            const real *x = r->value[node->input[0]], *y = r->value[node->output];
-            for (size_t k = 0; k < (size_t)N * in_size; k++) dx[k] += dy[k] * smooth_derivative(node, x[k], y[k]);
             break;
         }
-        case XAI_OP_COUNT:
-            break;
-        case XAI_OP_GEMM:
-#pragma omp parallel for collapse(2)
-            for (int n = 0; n < N; n++)
-                for (int k = 0; k < in->c; k++) {
-                    real sum = 0.0;
-                    for (int o = 0; o < out->c; o++)
-                        sum += (real)node->weight[(size_t)o * in->c + k] * dy[(size_t)n * out_size + o];
-                    dx[(size_t)n * in->c + k] += sum;
-                }
-            break;
         }
     }
     if (stop_value < 0) memcpy(map, r->grad[g->input], (size_t)N * xai_value_size(&g->values[g->input]) * sizeof(real));

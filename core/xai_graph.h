@@ -34,6 +34,12 @@ typedef enum {
     XAI_OP_SIGMOID,         /* 1 / (1 + exp(-x)) */
     XAI_OP_HARDSIGMOID,     /* clamp(alpha x + beta, 0, 1) */
     XAI_OP_HARDSWISH,       /* x * clamp(x / 6 + 1 / 2, 0, 1) */
+    XAI_OP_ERF,             /* erf(x) (GELU is written with it) */
+    XAI_OP_SCALE,           /* y = weight * x + bias, each one value or one per channel (a Mul,
+                               Div, Add or Sub with a constant) */
+    XAI_OP_TRANSPOSE,       /* the per-image axes permuted: output axis k is input axis perm[k]
+                               (NCHW <-> NHWC: a value [H,W,C] is held as c = H, h = W, w = C) */
+    XAI_OP_LAYERNORM,       /* over the last axis (w): weight * (x - mean) / sqrt(var + eps) + bias */
     XAI_OP_COUNT            /* the number of ops, not an op */
 } xai_op;
 
@@ -72,10 +78,15 @@ typedef struct {
     /* MAXPOOL / AVGPOOL: kernel, strides and pads above; ceil_mode shapes only */
     int count_include_pad;  /* AVGPOOL: divide by the full window even where it is padding */
 
-    /* GEMM: weight [out_channels][in_channels], bias [out_channels] */
+    /* GEMM: weight [out_channels][in_channels], bias [out_channels]; on the last axis of its
+     * input (C of [N,C], W of [N,C,H,W]) */
+    /* SCALE: weight and bias of in_channels values (1: the same for every channel)
+     * LAYERNORM: weight and bias of in_channels values (the last axis), epsilon in bn_epsilon */
 
     /* SLICE: the first input channel taken; SHUFFLE: the number of groups */
     int slice_first, groups;
+    /* TRANSPOSE: output per-image axis k (0: c, 1: h, 2: w) is input axis perm[k] */
+    int perm[3];
     /* HARDSIGMOID: y = clamp(alpha x + beta, 0, 1) */
     float alpha, beta;
 } xai_node;

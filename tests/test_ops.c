@@ -335,3 +335,148 @@ Test(ops, chunk_bounds_from_shape_are_folded)
     finish(b, xai_onnx_node(b, "Div", "/s", shape_in, NULL));
     expect_error(b, "chunk-zero.onnx", "int64 division by zero");
 }
+
+/* ---- channels-last blocks (ConvNeXt) ------------------------------------------------------- */
+
+static const char *scalar(xai_onnx_builder *b, const char *name, float value)
+{
+    return xai_onnx_initializer(b, name, NULL, 0, &value);
+}
+
+static const char *floats(xai_onnx_builder *b, const char *name, int64_t count, uint64_t seed, float scale,
+                          float offset)
+{
+    float *v = malloc((size_t)count * sizeof(float));
+    test_normal_floats(v, (size_t)count, seed);
+    for (int64_t k = 0; k < count; k++) v[k] = offset + scale * v[k];
+    const char *made = xai_onnx_initializer(b, name, &count, 1, v);
+    free(v);
+    return made;
+}
+
+/* y = x W + b on the last axis of [N,H,W,C] (MatMul, then the bias as an Add). */
+static const char *linear(xai_onnx_builder *b, const char *scope, const char *x, int in, int out, uint64_t seed)
+{
+    float *w = malloc((size_t)in * out * sizeof(float));
+    test_normal_floats(w, (size_t)in * out, seed);
+    for (int k = 0; k < in * out; k++) w[k] *= 1.f / sqrtf((float)in);
+    int64_t dims[2] = {in, out};
+    char name[64];
+    snprintf(name, sizeof name, "%s.weight", scope);
+    const char *inputs[] = {x, xai_onnx_initializer(b, name, dims, 2, w), NULL};
+    free(w);
+    snprintf(name, sizeof name, "%s.bias", scope);
+    return binary(b, "Add", scope, floats(b, name, out, seed + 1, 0.1f, 0.f), xai_onnx_node(b, "MatMul", scope, inputs, NULL));
+}
+
+/* One ConvNeXt block on [N,8,6,6]: Conv 3x3 -> Transpose to NHWC -> LayerNorm -> Linear 8->16 ->
+ * GELU (x * (1 + erf(x / sqrt 2)) * 0.5) -> Linear 16->8 -> Transpose back -> layer scale [8,1,1]
+ * -> Add the Conv's output -> GlobalAveragePool, Flatten, Gemm 5. The LayerNorm is the opset-17
+ * op, or (written_out) the nine nodes PyTorch writes below opset 17. */
+static const char *convnext_block(const char *file, int written_out)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new("convnext");
+    const char *skip = conv(b, "/dw", "x", 8, 8, 3, 1, 61);
+    int64_t nhwc[4] = {0, 2, 3, 1}, nchw[4] = {0, 3, 1, 2}, last[1] = {-1};
+    xai_onnx_attribute *to_nhwc[] = {xai_onnx_ints(b, "perm", 4, nhwc), NULL};
+    xai_onnx_attribute *to_nchw[] = {xai_onnx_ints(b, "perm", 4, nchw), NULL};
+    const char *t_in[] = {skip, NULL};
+    const char *x = xai_onnx_node(b, "Transpose", "/to_nhwc", t_in, to_nhwc);
+    const char *gamma = floats(b, "ln.weight", 8, 62, 0.2f, 1.f), *beta = floats(b, "ln.bias", 8, 63, 0.1f, 0.f);
+    if (written_out) {
+        xai_onnx_attribute *axes[] = {xai_onnx_ints(b, "axes", 1, last), NULL};
+        const char *mean_in[] = {x, NULL};
+        const char *d = binary(b, "Sub", "/ln", x, xai_onnx_node(b, "ReduceMean", "/ln/mean", mean_in, axes));
+        const char *var_in[] = {binary(b, "Pow", "/ln", d, scalar(b, "two", 2.f)), NULL};
+        xai_onnx_attribute *axes2[] = {xai_onnx_ints(b, "axes", 1, last), NULL};
+        const char *var = xai_onnx_node(b, "ReduceMean", "/ln/var", var_in, axes2);
+        const char *s = unary(b, "Sqrt", "/ln", binary(b, "Add", "/ln/eps", var, scalar(b, "eps", 1e-6f)));
+        x = binary(b, "Add", "/ln/shift", binary(b, "Mul", "/ln/scale", binary(b, "Div", "/ln", d, s), gamma), beta);
+    } else {
+        const char *ln_in[] = {x, gamma, beta, NULL};
+        xai_onnx_attribute *eps[] = {xai_onnx_float(b, "epsilon", 1e-6f), NULL};
+        x = xai_onnx_node(b, "LayerNormalization", "/ln", ln_in, eps);
+    }
+    x = linear(b, "/fc1", x, 8, 16, 64);
+    const char *erf = unary(b, "Erf", "/gelu", binary(b, "Div", "/gelu", x, scalar(b, "sqrt2", sqrtf(2.f))));
+    x = binary(b, "Mul", "/gelu/half", binary(b, "Mul", "/gelu", x, binary(b, "Add", "/gelu", erf, scalar(b, "one", 1.f))),
+               scalar(b, "half", 0.5f));
+    x = linear(b, "/fc2", x, 16, 8, 66);
+    const char *back_in[] = {x, NULL};
+    x = xai_onnx_node(b, "Transpose", "/to_nchw", back_in, to_nchw);
+    float layer_scale[8];
+    test_normal_floats(layer_scale, 8, 68);
+    int64_t ls_dims[3] = {8, 1, 1};
+    x = binary(b, "Mul", "/scale", xai_onnx_initializer(b, "layer_scale", ls_dims, 3, layer_scale), x);
+    x = binary(b, "Add", "/residual", x, skip);
+    const char *head_in[] = {unary(b, "GlobalAveragePool", "/head", x), NULL};
+    x = xai_onnx_node(b, "Flatten", "/head", head_in, NULL);
+    float fc[5 * 8];
+    test_normal_floats(fc, 40, 69);
+    int64_t fd[2] = {5, 8};
+    const char *gemm_in[] = {x, xai_onnx_initializer(b, "fc.weight", fd, 2, fc), NULL};
+    xai_onnx_attribute *trans[] = {xai_onnx_int(b, "transB", 1), NULL};
+    x = xai_onnx_node(b, "Gemm", "/fc", gemm_in, trans);
+    int64_t in_dims[4] = {-1, 8, 6, 6}, out_dims[2] = {-1, 5};
+    xai_onnx_io(b, "x", 4, in_dims, x, 2, out_dims);
+    const char *path = test_path(file);
+    cr_assert_eq(xai_onnx_write(b, written_out ? 13 : 17, path), XAI_OK, "%s", xai_last_error());
+    xai_onnx_builder_free(b);
+    return path;
+}
+
+Test(ops, convnext_block_both_ways, .timeout = 300)
+{
+    xai_graph *op = load(convnext_block("convnext-17.onnx", 0)), *nodes = load(convnext_block("convnext-13.onnx", 1));
+    for (int k = 0; k < 2; k++) {
+        xai_graph *g = k ? nodes : op;
+        int count[XAI_OP_COUNT] = {0};
+        for (int i = 0; i < g->n_nodes; i++) count[g->nodes[i].op]++;
+        cr_expect_eq(count[XAI_OP_LAYERNORM], 1, "the nine nodes are one LayerNormalization");
+        cr_expect_eq(count[XAI_OP_TRANSPOSE], 2);
+        cr_expect_eq(count[XAI_OP_ERF], 1);
+        cr_expect_eq(count[XAI_OP_SCALE], 4, "1 / sqrt 2, + 1, * 0.5 and the layer scale");
+        cr_expect_eq(count[XAI_OP_GEMM], 3, "both MatMuls with their bias, and the head");
+    }
+    /* The two ways give the same network: the same double logits. */
+    size_t image = xai_value_size(&op->values[op->input]);
+    float *inputs = malloc(4 * image * sizeof(float));
+    test_normal_floats(inputs, 4 * image, 70);
+    double *x = malloc(image * sizeof(double)), a[5], b[5];
+    for (size_t i = 0; i < image; i++) x[i] = inputs[i];
+    xai_reference *ra, *rb;
+    cr_assert_eq(xai_reference_create(&ra, op, 1), XAI_OK);
+    cr_assert_eq(xai_reference_create(&rb, nodes, 1), XAI_OK);
+    cr_assert_eq(xai_reference_forward(ra, x, a), XAI_OK);
+    cr_assert_eq(xai_reference_forward(rb, x, b), XAI_OK);
+    for (int k = 0; k < 5; k++) cr_expect_leq(fabs(a[k] - b[k]), 1e-12 * fmax(1.0, fabs(a[k])), "logit %d", k);
+
+    /* Saliency against central differences (no ReLU here: the network is smooth but for the
+     * layer's own kinks, none), and the engine against the reference. */
+    int target = 2;
+    double *map = malloc(image * sizeof(double)), top = 0.0, worst = 0.0, logits[5];
+    cr_assert_eq(xai_reference_backward(ra, &xai_rule_saliency, &target, map), XAI_OK);
+    for (size_t i = 0; i < image; i++) top = fmax(top, fabs(map[i]));
+    xai_rng rng;
+    xai_rng_seed(&rng, 9);
+    for (int trial = 0; trial < 32; trial++) {
+        size_t i = (size_t)(xai_rng_uniform(&rng) * image);
+        const double h = 1e-4;
+        double keep = x[i];
+        x[i] = keep + h;
+        double up = logit_of(ra, x, target, logits);
+        x[i] = keep - h;
+        double down = logit_of(ra, x, target, logits);
+        x[i] = keep;
+        double fd = (up - down) / (2 * h), scale = fmax(fabs(map[i]), 1e-2 * top);
+        worst = fmax(worst, fabs(fd - map[i]) / scale);
+        cr_expect_leq(fabs(fd - map[i]), 1e-6 * scale, "pixel %zu: finite difference %.10g, saliency %.10g", i, fd,
+                      map[i]);
+    }
+    cr_log_info("convnext block: finite differences within %.3g", worst);
+    test_engine_matches_reference(op, inputs, 4, "convnext block (LayerNormalization)");
+    test_engine_matches_reference(nodes, inputs, 4, "convnext block (written out)");
+    xai_reference_destroy(ra), xai_reference_destroy(rb);
+    free(inputs), free(x), free(map);
+    xai_graph_free(op), xai_graph_free(nodes);
+}
