@@ -1,5 +1,6 @@
 /* dnnl_engine.c - forward and backward-data of an xai_graph on oneDNN 2.6 (C API): the engine's
- * set-up, its passes and its threads (the files beside it: see dnnl_internal.h).
+ * creation, its passes and its threads (its set-up is dnnl_setup.c; the files beside it: see
+ * dnnl_internal.h).
  *
  * Convolutions are oneDNN primitives (dnnl_conv.c). Every other op is a loop of ours that reads the value's layout
  * (plain or channel-blocked, see `layout`), so activations never leave oneDNN's blocked format
@@ -16,7 +17,7 @@
 
 #include "dnnl_internal.h"
 
-/* ---- set-up -------------------------------------------------------------------------------- */
+/* ---- creation ------------------------------------------------------------------------------ */
 
 void xai_engine_destroy(xai_engine *e)
 {
@@ -61,228 +62,6 @@ void xai_engine_destroy(xai_engine *e)
     free(e);
 }
 
-static int allocate_value(xai_engine *e, int v)
-{
-    value_buffer *b = &e->values[v];
-    b->floats = dnnl_memory_desc_get_size(&b->md) / sizeof(float);
-    if (engine_layout_of(&b->md, &b->lay, e->graph->values[v].name)) return XAI_ERR;
-    /* 64-byte aligned and zeroed: padding lanes of blocked layouts must stay zero. */
-    size_t bytes = (b->floats * sizeof(float) + 63) / 64 * 64;
-    b->data = xai_aligned_alloc(64, bytes);
-    b->grad = xai_aligned_alloc(64, bytes);
-    if (!b->data || !b->grad) return xai_fail("out of memory for value '%s' (%zu bytes)",
-                                              e->graph->values[v].name, bytes);
-    memset(b->data, 0, bytes);
-    memset(b->grad, 0, bytes);
-    if (engine_memory(e, &b->data_mem, &b->md, b->data) || engine_memory(e, &b->grad_mem, &b->md, b->grad))
-        return XAI_ERR;
-    if (b->floats > e->scratch_floats) e->scratch_floats = b->floats;
-    return XAI_OK;
-}
-
-/* Decide, for each node input, whether the backward pass writes or adds its gradient. */
-static int plan_accumulation(xai_engine *e)
-{
-    const xai_graph *g = e->graph;
-    char *written = xai_calloc((size_t)g->n_values, 1);
-    if (!written) return XAI_ERR;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (!(e->exec[i].accumulate = xai_calloc((size_t)g->nodes[i].n_inputs, sizeof(int)))) {
-            free(written);
-            return XAI_ERR;
-        }
-    for (int i = g->n_nodes - 1; i >= 0; i--)
-        for (int k = 0; k < g->nodes[i].n_inputs; k++) {
-            int v = g->nodes[i].input[k];
-            e->exec[i].accumulate[k] = written[v];
-            written[v] = 1;
-        }
-    free(written);
-    return XAI_OK;
-}
-
-static int append_kernels(xai_engine *e)
-{
-    size_t size = 1, used = 0;
-    for (int i = 0; i < e->graph->n_nodes; i++)
-        if (e->exec[i].impl[0]) size += strlen(e->graph->nodes[i].name) + strlen(e->exec[i].impl[0]) +
-                                        strlen(e->exec[i].impl[1]) + 64;
-    if (!(e->kernels = xai_malloc(size))) return XAI_ERR;
-    e->kernels[0] = '\0';
-    for (int i = 0; i < e->graph->n_nodes; i++)
-        if (e->exec[i].impl[0])
-            used += (size_t)snprintf(e->kernels + used, size - used,
-                                     "%s: forward %s, backward-data %s\n",
-                                     e->graph->nodes[i].name, e->exec[i].impl[0], e->exec[i].impl[1]);
-    return XAI_OK;
-}
-
-/* Node i's output layout, which follows from its inputs (a Conv's from oneDNN's choice). */
-static int choose_output_layout(xai_engine *e, int i)
-{
-    const xai_graph *g = e->graph;
-    const xai_node *n = &g->nodes[i];
-    const xai_value *out = &g->values[n->output];
-    value_buffer *in = &e->values[n->input[0]], *ob = &e->values[n->output];
-    dnnl_dims_t out_dims = {e->batch, out->c, out->h, out->w};
-    switch (n->op) {
-    case XAI_OP_CONV: return engine_conv_create(e, i, &ob->md);
-    case XAI_OP_RELU:
-    case XAI_OP_CLIP:
-    case XAI_OP_ADD:
-        ob->md = in->md;
-        e->exec[i].skip_forward = i > 0 && e->exec[i - 1].fused_activation;
-        return XAI_OK;
-    case XAI_OP_SIGMOID:
-    case XAI_OP_HARDSIGMOID:
-    case XAI_OP_HARDSWISH:
-    case XAI_OP_ERF:
-    case XAI_OP_SCALE:
-        ob->md = in->md;
-        return XAI_OK;
-    case XAI_OP_MUL: { /* the layout of the input as large as the output (not a gate's) */
-        const xai_value *first = &g->values[n->input[0]];
-        ob->md = first->h == out->h && first->w == out->w ? in->md : e->values[n->input[1]].md;
-        return XAI_OK;
-    }
-    case XAI_OP_CONCAT:
-    case XAI_OP_SLICE:
-    case XAI_OP_SHUFFLE:
-        return out->rank == 2 ? engine_plain_md(&ob->md, out, e->batch)
-                              : engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
-    case XAI_OP_MAXPOOL:
-    case XAI_OP_AVGPOOL: return engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
-    case XAI_OP_GLOBALAVGPOOL:
-    case XAI_OP_FLATTEN:
-    case XAI_OP_TRANSPOSE:
-    case XAI_OP_LAYERNORM:
-        return engine_plain_md(&ob->md, out, e->batch);
-    case XAI_OP_GEMM: { /* rows of the last axis: a plain input */
-        dnnl_memory_desc_t plain;
-        if (engine_plain_md(&plain, &g->values[n->input[0]], e->batch)) return XAI_ERR;
-        if (!dnnl_memory_desc_equal(&plain, &in->md))
-            return xai_fail("%s: node '%s' (Gemm): its input '%s' is in a channel-blocked layout; put a Flatten or "
-                            "Transpose before it", g->path, n->name, g->values[n->input[0]].name);
-        return engine_plain_md(&ob->md, out, e->batch);
-    }
-    case XAI_OP_BATCHNORM:
-    case XAI_OP_COUNT: break;
-    }
-    return xai_fail("%s: node '%s': BatchNormalization must be folded before the fast engine runs", g->path, n->name);
-}
-
-/* The Gemm's copy of the graph's weight [out][in]. */
-static void gemm_load_weights(xai_engine *e, int i)
-{
-    const xai_node *n = &e->graph->nodes[i];
-    memcpy(e->exec[i].weight, n->weight, (size_t)n->in_channels * n->out_channels * sizeof(float));
-}
-
-/* What node i keeps besides its output: the max-pool's chosen inputs, the Add's second input in
- * the first's layout, the Gemm's weight in both orders. */
-static int set_up_node_state(xai_engine *e, int i)
-{
-    const xai_graph *g = e->graph;
-    const xai_node *n = &g->nodes[i];
-    node_exec *x = &e->exec[i];
-    value_buffer *in = &e->values[n->input[0]], *ob = &e->values[n->output];
-    if (n->op == XAI_OP_MAXPOOL) {
-        if (ob->floats > INT32_MAX || in->floats > INT32_MAX)
-            return xai_fail("%s: node '%s': batch too large for the max-pool index", g->path, n->name);
-        if (!(x->argmax = xai_calloc(ob->floats, sizeof(int32_t)))) return XAI_ERR;
-    }
-    if (n->op == XAI_OP_SHUFFLE && kernel_channels_plan(e, i)) return XAI_ERR;
-    if (n->op == XAI_OP_ADD && !dnnl_memory_desc_equal(&e->values[n->input[1]].md, &in->md) &&
-        (engine_memory(e, &x->add_rhs.dst, &in->md, NULL) ||
-         engine_make_reorder(e, &x->add_rhs, e->values[n->input[1]].data_mem, x->add_rhs.dst, 0) ||
-         engine_make_reorder(e, &x->add_rhs_grad, ob->grad_mem, e->values[n->input[1]].grad_mem, x->accumulate[1])))
-        return XAI_ERR;
-    if (n->op != XAI_OP_GEMM) return XAI_OK;
-    if (e->weights_from) {
-        x->weight = e->weights_from->exec[i].weight;
-        x->borrowed = 1;
-        return XAI_OK;
-    }
-    if (e->consumed) { /* the graph's own buffer, taken over rather than copied */
-        x->weight = e->consumed->nodes[i].weight;
-        e->consumed->nodes[i].weight = NULL;
-        return XAI_OK;
-    }
-    if (!(x->weight = xai_malloc((size_t)n->in_channels * n->out_channels * sizeof(float)))) return XAI_ERR;
-    gemm_load_weights(e, i);
-    return XAI_OK;
-}
-
-/* The backward bindings, once every gradient memory exists: a Conv's, and a Flatten's views of
- * its input's NCHW order. */
-static int bind_gradients(xai_engine *e, int i)
-{
-    const xai_graph *g = e->graph;
-    const xai_node *n = &g->nodes[i];
-    node_exec *x = &e->exec[i];
-    if (n->op == XAI_OP_CONV) return engine_conv_bind_gradients(e, i);
-    if (n->op != XAI_OP_FLATTEN) return XAI_OK;
-    dnnl_memory_desc_t view;
-    const xai_value *in = &g->values[n->input[0]];
-    if (engine_plain_md(&view, in, e->batch) ||
-        engine_memory(e, &x->flatten_forward.dst, &view, e->values[n->output].data) ||
-        engine_memory(e, &x->flatten_backward.src, &view, e->values[n->output].grad))
-        return XAI_ERR;
-    return engine_make_reorder(e, &x->flatten_forward, e->values[n->input[0]].data_mem, x->flatten_forward.dst, 0) ||
-                   engine_make_reorder(e, &x->flatten_backward, x->flatten_backward.src,
-                                       e->values[n->input[0]].grad_mem, x->accumulate[0])
-               ? XAI_ERR
-               : XAI_OK;
-}
-
-/* Outputs kept in a blocked layout (single-op graphs) are read and seeded in NCHW order. */
-static int plain_output(xai_engine *e)
-{
-    const xai_graph *g = e->graph;
-    value_buffer *out = &e->values[g->output];
-    dnnl_memory_desc_t plain;
-    if (engine_plain_md(&plain, &g->values[g->output], e->batch)) return XAI_ERR;
-    if (dnnl_memory_desc_equal(&plain, &out->md)) return XAI_OK;
-    if (!(e->output_plain = xai_calloc(out->floats, sizeof(float))) ||
-        engine_memory(e, &e->output_plain_mem, &plain, e->output_plain) ||
-        engine_make_reorder(e, &e->output_reorder, out->data_mem, e->output_plain_mem, 0) ||
-        engine_make_reorder(e, &e->output_seed_reorder, e->output_plain_mem, out->grad_mem, 0))
-        return XAI_ERR;
-    return XAI_OK;
-}
-
-static int setup(xai_engine *e)
-{
-    const xai_graph *g = e->graph;
-    CHECK(dnnl_engine_create(&e->dnnl, dnnl_cpu, 0), "CPU engine");
-    CHECK(dnnl_stream_create(&e->stream, e->dnnl, dnnl_stream_default_flags), "stream");
-    e->values = xai_calloc((size_t)g->n_values, sizeof *e->values);
-    e->exec = xai_calloc((size_t)g->n_nodes, sizeof *e->exec);
-    if (!e->values || !e->exec || plan_accumulation(e)) return XAI_ERR;
-    int most_channels = 1;
-    for (int v = 0; v < g->n_values; v++) most_channels = g->values[v].c > most_channels ? g->values[v].c : most_channels;
-    if (!(e->channel_index = xai_malloc((size_t)most_channels * sizeof(int)))) return XAI_ERR;
-    for (int c = 0; c < most_channels; c++) e->channel_index[c] = c;
-    /* Forward order: each node's output layout follows from its inputs. */
-    if (engine_plain_md(&e->values[g->input].md, &g->values[g->input], e->batch) || allocate_value(e, g->input))
-        return XAI_ERR;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const xai_node *n = &g->nodes[i];
-        if ((n->op == XAI_OP_CONV || n->op == XAI_OP_GEMM) && !n->weight && !e->weights_from)
-            return xai_fail("%s: node '%s': the graph's weights were freed", g->path, n->name);
-        if (choose_output_layout(e, i) || allocate_value(e, n->output) || set_up_node_state(e, i)) return XAI_ERR;
-    }
-    if (e->scratchpad_bytes && !(e->scratchpad = xai_aligned_alloc(64, e->scratchpad_bytes)))
-        return xai_fail("out of memory for the convolutions' scratchpad (%zu bytes)", e->scratchpad_bytes);
-    for (int i = 0; i < g->n_nodes; i++)
-        if (bind_gradients(e, i)) return XAI_ERR;
-    if (plain_output(e)) return XAI_ERR;
-    if (!(e->scratch = xai_aligned_alloc(64, (e->scratch_floats * sizeof(float) + 63) / 64 * 64)))
-        return xai_fail("out of memory for the scratch buffer");
-    if (!(e->seed = xai_malloc((size_t)e->batch * xai_graph_outputs(g) * sizeof(float)))) return XAI_ERR;
-    return append_kernels(e);
-}
-
 /* The engine's threads are its own: each call sets the calling thread's OpenMP team size (which
  * oneDNN's primitives and the kernels above both read) to the engine's for its duration and
  * gives the caller's back, so engines of different sizes in one process, used in turn or from
@@ -316,7 +95,7 @@ int xai_engine_create_with(xai_engine **out, xai_graph *graph, const xai_engine_
     }
     if (status == XAI_OK) {
         int caller = enter(e); /* oneDNN sizes its kernels for the threads at creation */
-        status = setup(e);
+        status = engine_setup(e);
         omp_set_num_threads(caller);
     }
     if (status) {
@@ -648,7 +427,7 @@ int xai_engine_reload_weights(xai_engine *e, int node)
     e->forward_done = 0; /* what the last forward kept from this node on was made with the old weights */
     if (node < e->fresh_nodes) e->fresh_nodes = node;
     if (g->nodes[node].op == XAI_OP_GEMM) {
-        if (!e->exec[node].borrowed) gemm_load_weights(e, node); /* else weights_from's, reloaded */
+        if (!e->exec[node].borrowed) engine_gemm_load_weights(e, node); /* else weights_from's, reloaded */
         return XAI_OK;
     }
     int caller = enter(e), status = engine_conv_reload_weights(e, node);

@@ -1,7 +1,8 @@
 /* dnnl_internal.h - private to the oneDNN engine's files (core/dnnl_*.c): the engine's state,
- * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns the set-up and
- * the passes, dnnl_conv.c the convolutions, dnnl_kernels.c our own loops, dnnl_primitives.c the
- * oneDNN plumbing (memories, reorders, descriptors). */
+ * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns creation and the
+ * passes, dnnl_setup.c the set-up, dnnl_conv.c the convolutions, dnnl_kernels.c, dnnl_channels.c,
+ * dnnl_pointwise.c and dnnl_nhwc.c our own loops, dnnl_primitives.c the oneDNN plumbing (memories,
+ * reorders, descriptors). */
 #ifndef XAI_DNNL_INTERNAL_H
 #define XAI_DNNL_INTERNAL_H
 
@@ -109,6 +110,14 @@ static inline size_t offset_of(const layout *l, int n, int c, int h, int w)
     return n * l->sn + (size_t)(c / l->block) * l->scb + h * l->sh + w * l->sw +
            (size_t)(c % l->block);
 }
+
+/* ---- dnnl_setup.c ---- */
+
+/* Every node's layouts, buffers and state, then the gradient bindings (e's graph, batch and
+ * threads set; the caller holds the engine's thread count). */
+int engine_setup(xai_engine *e);
+/* A Gemm's copy of the graph's weight [out][in] (again, after the graph's changed). */
+void engine_gemm_load_weights(xai_engine *e, int i);
 
 /* ---- dnnl_primitives.c ---- */
 

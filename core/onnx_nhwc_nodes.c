@@ -53,8 +53,8 @@ int onnx_convert_layernorm(reader *r, const Onnx__NodeProto *n, size_t index, co
     if (axis != -1 && axis != 3)
         return xai_fail("%s: %s: axis %lld; only the last axis of [N,C,H,W] is supported", r->path, label,
                         (long long)axis);
-    for (size_t k = 1; k < n->n_output; k++)
-        if (n->output[k][0]) return xai_fail("%s: %s: the Mean and InvStdDev outputs are not supported", r->path, label);
+    /* Mean and InvStdDev (outputs 1 and 2, for training) are not produced: a node that reads one
+     * is refused when the graph is put in order, as reading any value nothing produces is. */
     const Onnx__AttributeProto *epsilon = onnx_find_attribute(n, "epsilon");
     constant *weight = onnx_weight_input(r, n, label, 1);
     constant *bias = n->n_input > 2 && n->input[2][0] ? onnx_weight_input(r, n, label, 2) : NULL;

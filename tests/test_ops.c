@@ -1,9 +1,11 @@
 /* test_ops.c - the ops beyond ResNet and MobileNetV2 (Concat, Split, Slice, the channel shuffle,
- * Mul with an SE gate, Sigmoid, HardSigmoid, HardSwish, ReduceMean) in one hand-made graph that
- * chains them all as the torchvision families do: the double reference's saliency equals central
+ * Mul with an SE gate, Sigmoid, HardSigmoid, HardSwish, ReduceMean; and ConvNeXt's Transpose,
+ * LayerNormalization, MatMul on the last axis, Erf, arithmetic with constants) in hand-made
+ * graphs that chain them as the torchvision families do: the double reference's saliency equals central
  * finite differences (each op's backward is its true gradient), and the oneDNN engine matches
  * the reference for the three rules by the float32 criterion of test_support.h. Bad uses of
- * them give one line naming the file and the node. */
+ * them give one line naming the file and the node; the fuzzing corpus's seeds and bad models
+ * (tools/make_onnx_seeds.py) are held to the same. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,4 +481,34 @@ Test(ops, convnext_block_both_ways, .timeout = 300)
     xai_reference_destroy(ra), xai_reference_destroy(rb);
     free(inputs), free(x), free(map);
     xai_graph_free(op), xai_graph_free(nodes);
+}
+
+/* The fuzzing seeds of tools/make_onnx_seeds.py run on both engines; its bad models are refused
+ * in one line each. */
+Test(ops, corpus_models, .timeout = 300)
+{
+    static const char *const seeds[] = {"seed-channel-ops", "seed-se-block", "seed-convnext-block", "seed-pad-pool"};
+    for (size_t k = 0; k < sizeof seeds / sizeof *seeds; k++) {
+        char path[256];
+        snprintf(path, sizeof path, "fuzz/corpus/onnx/%s.onnx", seeds[k]);
+        xai_graph *g = load(path);
+        size_t image = xai_value_size(&g->values[g->input]);
+        float *inputs = malloc(2 * image * sizeof(float));
+        test_normal_floats(inputs, 2 * image, 80 + k);
+        test_engine_matches_reference(g, inputs, 2, seeds[k]);
+        free(inputs);
+        xai_graph_free(g);
+    }
+    static const char *const bad[][2] = {{"bad-mul-broadcast", "do not broadcast"},
+                                         {"bad-concat-ranks", "does not match"},
+                                         {"bad-pad-negative", "negative pad -1"}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char path[256];
+        snprintf(path, sizeof path, "fuzz/corpus/onnx/%s.onnx", bad[k][0]);
+        xai_graph *g = NULL;
+        cr_expect_eq(xai_graph_load(&g, path, NULL), XAI_ERR, "%s loaded", path);
+        cr_expect(strstr(xai_last_error(), path) && strstr(xai_last_error(), bad[k][1]), "%s", xai_last_error());
+        cr_expect_null(strchr(xai_last_error(), '\n'));
+        xai_graph_free(g);
+    }
 }
