@@ -15,7 +15,6 @@
 
 #include "test_support.h"
 #include "xai_reference.h"
-#include "xai_rng.h"
 #include "xai_status.h"
 
 /* A Conv with He-normal weights and small random biases, seeded by its scope's name. */
@@ -153,12 +152,6 @@ Test(ops, every_op_is_read)
     xai_graph_free(g);
 }
 
-static double logit_of(xai_reference *ref, const double *x, int target, double *logits)
-{
-    cr_assert_eq(xai_reference_forward(ref, x, logits), XAI_OK);
-    return logits[target];
-}
-
 /* Saliency is the true gradient everywhere except at the kinks of ReLU, max-pool, HardSigmoid
  * and HardSwish, which a step of 1e-4 almost never crosses. The gradients here are ~1e-4 against
  * logits ~1, so a step of 1e-6 would leave the difference's own rounding (~1e-16 |logit| / h) at
@@ -167,38 +160,11 @@ Test(ops, saliency_equals_finite_differences)
 {
     xai_graph *g = load(mixed_graph("mixed-fd.onnx"));
     size_t image = xai_value_size(&g->values[g->input]);
-    float *xf = malloc(image * sizeof(float));
-    double *x = malloc(image * sizeof(double)), *map = malloc(image * sizeof(double)), logits[10];
-    test_normal_floats(xf, image, 21);
-    for (size_t i = 0; i < image; i++) x[i] = xf[i];
-    xai_reference *ref;
-    cr_assert_eq(xai_reference_create(&ref, g, 1), XAI_OK);
-    int target = 4;
-    logit_of(ref, x, target, logits);
-    cr_assert_eq(xai_reference_backward(ref, &xai_rule_saliency, &target, map), XAI_OK);
-    double top = 0.0;
-    for (size_t i = 0; i < image; i++) top = fmax(top, fabs(map[i]));
-    cr_assert_gt(top, 0.0);
-    xai_rng rng;
-    xai_rng_seed(&rng, 8);
-    const double h = 1e-4;
-    double worst = 0.0;
-    for (int trial = 0; trial < 32; trial++) {
-        size_t i = (size_t)(xai_rng_uniform(&rng) * image);
-        double keep = x[i];
-        x[i] = keep + h;
-        double up = logit_of(ref, x, target, logits);
-        x[i] = keep - h;
-        double down = logit_of(ref, x, target, logits);
-        x[i] = keep;
-        double fd = (up - down) / (2 * h), scale = fmax(fabs(map[i]), 1e-2 * top);
-        cr_expect_leq(fabs(fd - map[i]), 1e-6 * scale, "pixel %zu: finite difference %.10g, saliency %.10g", i, fd,
-                      map[i]);
-        worst = fmax(worst, fabs(fd - map[i]) / scale);
-    }
-    cr_log_info("finite differences: largest relative error %.3g", worst);
-    xai_reference_destroy(ref);
-    free(xf), free(x), free(map);
+    float *x = malloc(image * sizeof(float));
+    test_normal_floats(x, image, 21);
+    cr_log_info("finite differences: largest relative error %.3g",
+                test_saliency_matches_finite_differences(g, x, 4, 1e-4, 32, 8));
+    free(x);
     xai_graph_free(g);
 }
 
@@ -453,33 +419,14 @@ Test(ops, convnext_block_both_ways, .timeout = 300)
     cr_assert_eq(xai_reference_forward(rb, x, b), XAI_OK);
     for (int k = 0; k < 5; k++) cr_expect_leq(fabs(a[k] - b[k]), 1e-12 * fmax(1.0, fabs(a[k])), "logit %d", k);
 
-    /* Saliency against central differences (no ReLU here: the network is smooth but for the
-     * layer's own kinks, none), and the engine against the reference. */
-    int target = 2;
-    double *map = malloc(image * sizeof(double)), top = 0.0, worst = 0.0, logits[5];
-    cr_assert_eq(xai_reference_backward(ra, &xai_rule_saliency, &target, map), XAI_OK);
-    for (size_t i = 0; i < image; i++) top = fmax(top, fabs(map[i]));
-    xai_rng rng;
-    xai_rng_seed(&rng, 9);
-    for (int trial = 0; trial < 32; trial++) {
-        size_t i = (size_t)(xai_rng_uniform(&rng) * image);
-        const double h = 1e-4;
-        double keep = x[i];
-        x[i] = keep + h;
-        double up = logit_of(ra, x, target, logits);
-        x[i] = keep - h;
-        double down = logit_of(ra, x, target, logits);
-        x[i] = keep;
-        double fd = (up - down) / (2 * h), scale = fmax(fabs(map[i]), 1e-2 * top);
-        worst = fmax(worst, fabs(fd - map[i]) / scale);
-        cr_expect_leq(fabs(fd - map[i]), 1e-6 * scale, "pixel %zu: finite difference %.10g, saliency %.10g", i, fd,
-                      map[i]);
-    }
-    cr_log_info("convnext block: finite differences within %.3g", worst);
+    /* Saliency against central differences (a smooth network: no ReLU, no max-pool), and the
+     * engine against the reference. */
+    cr_log_info("convnext block: finite differences within %.3g",
+                test_saliency_matches_finite_differences(op, inputs, 2, 1e-4, 32, 9));
     test_engine_matches_reference(op, inputs, 4, "convnext block (LayerNormalization)");
     test_engine_matches_reference(nodes, inputs, 4, "convnext block (written out)");
     xai_reference_destroy(ra), xai_reference_destroy(rb);
-    free(inputs), free(x), free(map);
+    free(inputs), free(x);
     xai_graph_free(op), xai_graph_free(nodes);
 }
 

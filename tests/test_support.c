@@ -380,3 +380,44 @@ const char *test_write_built(xai_onnx_builder *b, const char *name)
     xai_onnx_builder_free(b);
     return path;
 }
+
+static double logit_of(xai_reference *ref, const double *x, int target, double *logits)
+{
+    cr_assert_eq(xai_reference_forward(ref, x, logits), XAI_OK, "%s", xai_last_error());
+    return logits[target];
+}
+
+double test_saliency_matches_finite_differences(const xai_graph *g, const float *input, int target, double h,
+                                                int trials, uint64_t seed)
+{
+    size_t image = xai_value_size(&g->values[g->input]);
+    double *x = malloc(image * sizeof(double)), *map = malloc(image * sizeof(double));
+    double *logits = malloc((size_t)xai_graph_outputs(g) * sizeof(double));
+    cr_assert(x && map && logits);
+    for (size_t i = 0; i < image; i++) x[i] = input[i];
+    xai_reference *ref;
+    cr_assert_eq(xai_reference_create(&ref, g, 1), XAI_OK);
+    logit_of(ref, x, target, logits);
+    cr_assert_eq(xai_reference_backward(ref, &xai_rule_saliency, &target, map), XAI_OK);
+    double top = 0.0, worst = 0.0;
+    for (size_t i = 0; i < image; i++) top = fmax(top, fabs(map[i]));
+    cr_assert_gt(top, 0.0);
+    xai_rng rng;
+    xai_rng_seed(&rng, seed);
+    for (int trial = 0; trial < trials; trial++) {
+        size_t i = (size_t)(xai_rng_uniform(&rng) * image);
+        double keep = x[i];
+        x[i] = keep + h;
+        double up = logit_of(ref, x, target, logits);
+        x[i] = keep - h;
+        double down = logit_of(ref, x, target, logits);
+        x[i] = keep;
+        double fd = (up - down) / (2 * h), scale = fmax(fabs(map[i]), 1e-2 * top);
+        cr_expect_leq(fabs(fd - map[i]), 1e-6 * scale, "pixel %zu: finite difference %.10g, saliency %.10g", i, fd,
+                      map[i]);
+        worst = fmax(worst, fabs(fd - map[i]) / scale);
+    }
+    xai_reference_destroy(ref);
+    free(x), free(map), free(logits);
+    return worst;
+}

@@ -54,6 +54,14 @@ int test_engine_judged(const xai_graph *g, const float *inputs, int n_inputs,
 void test_engine_matches_reference(const xai_graph *g, const float *inputs, int n_inputs,
                                    const char *what);
 
+/* Saliency on the double reference against central differences of its logit `target` (step h)
+ * at `trials` pixels drawn with `seed`, for image `input` (one image of g's input): each pixel's
+ * error must be within 1e-6 of its own gradient, or of 1 % of the largest one where its own is
+ * near zero (a relative error means nothing there), as Criterion expectations; returns the
+ * largest of those relative errors. */
+double test_saliency_matches_finite_differences(const xai_graph *g, const float *input, int target, double h,
+                                                int trials, uint64_t seed);
+
 /* max |a - b| over n, and max |b| */
 double test_max_abs_diff_fd(const float *a, const double *b, size_t n, double *max_abs_b);
 
