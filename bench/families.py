@@ -84,11 +84,11 @@ def install_rules():
     """F.relu and F.hardtanh(0, hi) (nn.ReLU, nn.ReLU6 and the functional calls in DenseNet and
     GoogLeNet all go through them) as the rule's function; never in place."""
     functional = torch.nn.functional
-    plain_relu, plain_hardtanh = functional.relu, functional.hardtanh
+    plain_relu, plain_hardtanh = torch.relu, functional.hardtanh  # F.relu itself calls torch.relu
 
     def relu(x, inplace=False):
         if not Rule.active:
-            return plain_relu(x, inplace)
+            return plain_relu(x)
         return RectifierFunction.apply(x, 0.0, float("inf"))
 
     def hardtanh(x, min_val=-1.0, max_val=1.0, inplace=False):

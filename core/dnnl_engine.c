@@ -26,6 +26,7 @@ void xai_engine_destroy(xai_engine *e)
     for (int i = 0; e->exec && i < g->n_nodes; i++) {
         node_exec *x = &e->exec[i];
         if (g->nodes[i].op == XAI_OP_CONV) engine_conv_destroy(e, i);
+        if (g->nodes[i].op == XAI_OP_GEMM) engine_matmul_destroy(e, i);
         if (x->flatten_forward.dst) dnnl_memory_destroy(x->flatten_forward.dst);
         if (x->flatten_backward.src) dnnl_memory_destroy(x->flatten_backward.src);
         engine_destroy_reorder(&x->flatten_forward);
@@ -140,11 +141,6 @@ const char *xai_engine_kernels(const xai_engine *e) { return e->kernels; }
 
 /* ---- passes -------------------------------------------------------------------------------- */
 
-/* A Gemm's rows: one per image of [N,K], N C H of [N,C,H,K] (it works on the last axis). */
-static int gemm_rows(const xai_engine *e, const xai_node *n)
-{
-    return (int)((size_t)e->batch * xai_value_size(&e->graph->values[n->input[0]]) / (size_t)n->in_channels);
-}
 
 /* The forward from node `first` on (input NULL: the last forward's, whose values before `first`
  * still hold). */
@@ -190,7 +186,7 @@ static int forward_from(xai_engine *e, int first, const float *input, float *log
             if (engine_run_reorder(e, &x->flatten_forward)) return XAI_ERR;
             break;
         case XAI_OP_GEMM:
-            kernel_gemm_forward(n, x->weight, a->data, y->data, gemm_rows(e, n));
+            if (engine_matmul_forward(e, i)) return XAI_ERR;
             break;
         case XAI_OP_SCALE:
             kernel_scale(e, i, 0);
@@ -298,7 +294,7 @@ static int backward(xai_engine *e, const xai_rule *rule, int stop)
             if (engine_run_reorder(e, &x->flatten_backward)) return XAI_ERR;
             break;
         case XAI_OP_GEMM:
-            kernel_gemm_backward(n, x->weight, y->grad, a->grad, gemm_rows(e, n), x->accumulate[0]);
+            if (engine_matmul_backward(e, i)) return XAI_ERR;
             break;
         case XAI_OP_SCALE:
             kernel_scale(e, i, 1);

@@ -43,7 +43,7 @@ typedef struct {
 } reorder;
 
 typedef struct {
-    /* CONV */
+    /* CONV and GEMM */
     dnnl_primitive_t forward, backward;
     dnnl_memory_t weight_forward, weight_backward, bias;
     dnnl_memory_t src;                  /* what the forward reads (value or src_reorder.dst) */
@@ -71,6 +71,8 @@ typedef struct {
      * ONNX stores it, [out][in][kh][kw] */
     float *weight;
     int *channel_map[2];                /* SHUFFLE: the input channel of each output channel, and back */
+    dnnl_memory_t rows[4];              /* GEMM: [rows][K or out] views of the input's and output's data
+                                           and gradients (dnnl_matmul.c) */
     int shared_weight[2];               /* weight_forward / weight_backward are weights_from's memory */
     int borrowed;                       /* weight is weights_from's */
     int *accumulate;                    /* per input: the backward adds into its gradient */
@@ -162,6 +164,16 @@ int engine_conv_gemm_plan(xai_engine *e, int i);
 void engine_conv_gemm_load_weights(xai_engine *e, int i);
 int engine_conv_gemm_backward(xai_engine *e, int i);
 
+/* ---- dnnl_matmul.c: Gemm as oneDNN matmul ---- */
+
+/* Node i's primitives (forward, and backward-data adding when it accumulates) and its weight and
+ * bias memories; its value and scratchpad memories once those exist (bind). */
+int engine_matmul_create(xai_engine *e, int i);
+int engine_matmul_bind(xai_engine *e, int i);
+int engine_matmul_forward(xai_engine *e, int i);
+int engine_matmul_backward(xai_engine *e, int i);
+void engine_matmul_destroy(xai_engine *e, int i);
+
 /* ---- dnnl_channels.c: Concat, Slice, channel shuffle ---- */
 
 /* Node i's forward (backward 0) or backward pass. */
@@ -195,8 +207,5 @@ void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out
                     int batch, int backward, int accumulate);
 void kernel_global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y, int batch, int backward,
                            int accumulate);
-void kernel_gemm_forward(const xai_node *g, const float *weight, const float *x, float *y, int batch);
-void kernel_gemm_backward(const xai_node *g, const float *weight, const float *dy, float *dx, int batch,
-                          int accumulate);
 
 #endif

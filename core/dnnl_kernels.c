@@ -1,5 +1,5 @@
-/* dnnl_kernels.c - the engine's own loops (dnnl_internal.h): activations, sums, pooling and the
- * fully connected layer, each reading the values' layouts (plain or channel-blocked) directly,
+/* dnnl_kernels.c - the engine's own loops (dnnl_internal.h): activations, sums and pooling, each
+ * reading the values' layouts (plain or channel-blocked) directly,
  * split over the engine's threads. */
 #include <math.h>
 #include <string.h>
@@ -160,47 +160,4 @@ void kernel_global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y
             if (!backward)
                 for (int l = 0; l < lanes; l++) y->data[(size_t)n * in->c + cb * block + l] = sum[l] * scale;
         }
-}
-
-/* y[n,o] = b[o] + sum_k W[o,k] x[n,k] */
-void kernel_gemm_forward(const xai_node *g, const float *weight, const float *x, float *y, int batch)
-{
-    int K = g->in_channels, M = g->out_channels;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < batch; n++)
-        for (int o = 0; o < M; o++) {
-            const float *w = weight + (size_t)o * K, *xr = x + (size_t)n * K;
-            float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-            for (int k = 0; k < K; k++) sum += w[k] * xr[k];
-            y[(size_t)n * M + o] = sum + g->bias[o];
-        }
-}
-
-/* dx[n,k] (+)= sum_o W[o,k] dy[n,o], reading W [out][in] as the forward does (no transposed copy:
- * VGG16's first layer alone is 411 MB). Each thread owns slices of k and, for every o, adds
- * W[o, slice] dy[n,o] into dx[n, slice] for all n: W is read once per pass and the slices of dx
- * stay in cache. Rows whose dy is zero (all but one under the classifier's one-hot seed) are
- * skipped. */
-void kernel_gemm_backward(const xai_node *g, const float *weight, const float *dy, float *dx, int batch,
-                          int accumulate)
-{
-    enum { SLICE = 256 };
-    int K = g->in_channels, M = g->out_channels, slices = (K + SLICE - 1) / SLICE;
-#pragma omp parallel for schedule(static)
-    for (int s = 0; s < slices; s++) {
-        int k0 = s * SLICE, k1 = k0 + SLICE < K ? k0 + SLICE : K;
-        for (int n = 0; n < batch && !accumulate; n++)
-            memset(dx + (size_t)n * K + k0, 0, (size_t)(k1 - k0) * sizeof(float));
-        for (int o = 0; o < M; o++) {
-            const float *restrict w = weight + (size_t)o * K;
-            for (int n = 0; n < batch; n++) {
-                float d = dy[(size_t)n * M + o];
-                if (d == 0.f) continue;
-                float *restrict x = dx + (size_t)n * K;
-#pragma omp simd
-                for (int k = k0; k < k1; k++) x[k] += d * w[k];
-            }
-        }
-    }
 }

@@ -148,16 +148,14 @@ static int set_up_node_state(xai_engine *e, int i)
     if (e->weights_from) {
         x->weight = e->weights_from->exec[i].weight;
         x->borrowed = 1;
-        return XAI_OK;
-    }
-    if (e->consumed) { /* the graph's own buffer, taken over rather than copied */
+    } else if (e->consumed) { /* the graph's own buffer, taken over rather than copied */
         x->weight = e->consumed->nodes[i].weight;
         e->consumed->nodes[i].weight = NULL;
-        return XAI_OK;
+    } else {
+        if (!(x->weight = xai_malloc((size_t)n->in_channels * n->out_channels * sizeof(float)))) return XAI_ERR;
+        engine_gemm_load_weights(e, i);
     }
-    if (!(x->weight = xai_malloc((size_t)n->in_channels * n->out_channels * sizeof(float)))) return XAI_ERR;
-    engine_gemm_load_weights(e, i);
-    return XAI_OK;
+    return engine_matmul_create(e, i);
 }
 
 /* The backward bindings, once every gradient memory exists: a Conv's, and a Flatten's views of
@@ -168,6 +166,7 @@ static int bind_gradients(xai_engine *e, int i)
     const xai_node *n = &g->nodes[i];
     node_exec *x = &e->exec[i];
     if (n->op == XAI_OP_CONV) return engine_conv_bind_gradients(e, i);
+    if (n->op == XAI_OP_GEMM) return engine_matmul_bind(e, i);
     if (n->op != XAI_OP_FLATTEN) return XAI_OK;
     dnnl_memory_desc_t view;
     const xai_value *in = &g->values[n->input[0]];
