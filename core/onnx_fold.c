@@ -10,7 +10,7 @@
 #include "onnx_internal.h"
 #include "xai_status.h"
 
-static int is(const Onnx__NodeProto *n, const char *op) { return strcmp(n->op_type, op) == 0; }
+static int is(const Onnx__NodeProto *n, const char *op) { return n->op_type && strcmp(n->op_type, op) == 0; }
 
 /* Input k as an int64 constant, or NULL. */
 static constant *int_constant(reader *r, const Onnx__NodeProto *n, size_t k)
