@@ -82,7 +82,7 @@ static Onnx__TensorProto *tensor(xai_onnx_builder *b, const char *name, const in
     uint8_t *raw = block(b, count * bytes_per_value);
     if (!t || !d || !raw) return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, (size_t)rank * sizeof *d);
+    if (rank) memcpy(d, dims, (size_t)rank * sizeof *d); /* a scalar (rank 0) may come with no dims */
     memcpy(raw, data, count * bytes_per_value);
     t->name = text(b, name, "", "");
     t->has_data_type = 1;

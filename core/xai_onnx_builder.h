@@ -13,7 +13,8 @@ typedef struct Onnx__AttributeProto xai_onnx_attribute;
 xai_onnx_builder *xai_onnx_builder_new(const char *graph_name);
 void xai_onnx_builder_free(xai_onnx_builder *b);
 
-/* A float32 initializer; returns its name (owned by the builder). */
+/* A float32 initializer (rank 0: a scalar, dims may be NULL); returns its name (owned by the
+ * builder). */
 const char *xai_onnx_initializer(xai_onnx_builder *b, const char *name, const int64_t *dims,
                                  int rank, const float *data);
 /* An int64 initializer (Reshape shapes). */
