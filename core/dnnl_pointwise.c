@@ -75,7 +75,7 @@ void kernel_smooth_backward(xai_engine *e, int i)
         else if (op == XAI_OP_ERF) slope = 1.1283791671f * expf(-x[k] * x[k]);
         else if (op == XAI_OP_HARDSIGMOID) {
             float t = alpha * x[k] + beta;
-            slope = (t > 0.f) & (t < 1.f) ? alpha : 0.f;
+            slope = ((t > 0.f) & (t < 1.f)) ? alpha : 0.f;
         } else slope = x[k] < -3.f ? 0.f : x[k] <= 3.f ? x[k] * (1.f / 3.f) + 0.5f : 1.f;
         dx[k] = accumulate ? dx[k] + dy[k] * slope : dy[k] * slope;
     }
