@@ -38,9 +38,10 @@ try:
     import numpy as np
     import torch
     import torchvision
+    from pytorch_peer import RectifierFunction, Rule
 except ImportError as missing:  # the comparison needs PyTorch; the product does not
     print(f"families: skipped ({missing.name} is not installed: apt-get install python3-torch "
-          "python3-torchvision python3-h5py)")
+          "python3-torchvision python3-h5py python3-onnx)")
     sys.exit(0)
 
 FAMILIES = ["alexnet", "vgg16", "vgg16_bn", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2",
@@ -49,35 +50,6 @@ FAMILIES = ["alexnet", "vgg16", "vgg16_bn", "resnet50", "resnext50_32x4d", "wide
 RULES = ["saliency", "deconvnet", "guided_backprop"]
 XAIBENCH = os.environ.get("XAIBENCH", "build/xaibench")
 BENCH_ENGINE = os.path.join(os.path.dirname(XAIBENCH) or ".", "bench_engine")
-
-
-class Rule:
-    """The rule the next backward pass applies at every rectifier (read when it runs); with
-    active False the rectifiers are PyTorch's own (a plain forward, timed as PyTorch runs it)."""
-    name = "saliency"
-    active = True
-
-
-def rule_backward(x, g, lo, hi):
-    mask = (x > lo) & (x < hi)
-    if Rule.name == "saliency":
-        return g * mask
-    if Rule.name == "deconvnet":
-        return g.clamp(min=0)
-    return g.clamp(min=0) * mask
-
-
-class RectifierFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, lo, hi):
-        ctx.save_for_backward(x)
-        ctx.bounds = (lo, hi)
-        return x.clamp(min=lo, max=hi)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return rule_backward(x, g, *ctx.bounds), None, None
 
 
 def install_rules():

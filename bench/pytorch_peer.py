@@ -1,7 +1,7 @@
 """pytorch_peer.py - what the benchmarks against PyTorch share (bench/vs_pytorch.py,
-bench/methods_vs_pytorch.py): xaibench's seeded ResNet18 as ONNX, and torchvision's resnet18
-holding its weights. Imported after the caller has checked that torch, torchvision and onnx are
-installed."""
+bench/methods_vs_pytorch.py, bench/families.py): the three rules as an autograd function at a
+rectifier, xaibench's seeded ResNet18 as ONNX, and torchvision's resnet18 holding its weights.
+Imported after the caller has checked that torch, torchvision and onnx are installed."""
 import os
 import subprocess
 import sys
@@ -10,6 +10,42 @@ import onnx
 import torch
 import torchvision
 from onnx import numpy_helper
+
+
+class Rule:
+    """The rule the next backward pass applies at every rectifier (read when it runs, so that one
+    forward serves all three); with active False the rectifiers are PyTorch's own."""
+    name = "saliency"
+    active = True
+
+
+class RectifierFunction(torch.autograd.Function):
+    """clamp(x, lo, hi) forward; backward, with g the incoming gradient and the mask lo < x < hi:
+    saliency g * mask, deconvnet max(g, 0), guided backprop max(g, 0) * mask."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.bounds = (lo, hi)
+        return x.clamp(min=lo, max=hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        mask = (x > lo) & (x < hi)
+        if Rule.name == "saliency":
+            return g * mask, None, None
+        if Rule.name == "deconvnet":
+            return g.clamp(min=0), None, None
+        return g.clamp(min=0) * mask, None, None
+
+
+class RuleReLU(torch.nn.Module):
+    """A ReLU module whose backward is the current rule."""
+
+    def forward(self, x):
+        return RectifierFunction.apply(x, 0.0, float("inf"))
 
 
 def seeded_model(path):

@@ -27,40 +27,13 @@ import time
 try:
     import numpy as np
     import torch
-    from pytorch_peer import seeded_model, torch_resnet18
+    from pytorch_peer import Rule, RuleReLU, seeded_model, torch_resnet18
 except ImportError as missing:  # the comparison needs PyTorch; the product does not
     print(f"vs_pytorch: skipped ({missing.name} is not installed: apt-get install python3-torch "
           "python3-torchvision python3-onnx)")
     sys.exit(0)
 
 PHOTOS = ["chelsea.png", "coffee.png", "astronaut.png", "motorcycle_left.png", "rocket.jpg", "dog.jpg"]
-
-
-class Rule:
-    """The ReLU's backward rule, read when the backward pass runs (so one forward serves all)."""
-    name = "saliency"
-
-
-class RuleReLUFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        if Rule.name == "saliency":
-            return g * (x > 0)
-        if Rule.name == "deconvnet":
-            return g.clamp(min=0)
-        return g.clamp(min=0) * (x > 0)  # guided backprop
-
-
-class RuleReLU(torch.nn.Module):
-    def forward(self, x):
-        return RuleReLUFunction.apply(x)
-
 
 RULES = ("saliency", "deconvnet", "guided_backprop")
 
