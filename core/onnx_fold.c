@@ -106,7 +106,9 @@ int onnx_fold_constant(reader *r, const Onnx__NodeProto *n, const char *label)
     int known = 0;
     for (int k = 0; folded[k]; k++) known |= is(n, folded[k]);
     if (!known || n->n_input < 1) return 0;
-    size_t data_inputs = is(n, "Unsqueeze") || is(n, "Squeeze") || is(n, "Cast") ? 1 : n->n_input;
+    int unary = is(n, "Unsqueeze") || is(n, "Squeeze") || is(n, "Cast");
+    if (!unary && !is(n, "Concat") && n->n_input != 2) return 0; /* Gather and arithmetic take two */
+    size_t data_inputs = unary ? 1 : n->n_input;
     for (size_t k = 0; k < data_inputs; k++)
         if (!int_constant(r, n, k)) return 0;
     constant *a = int_constant(r, n, 0), *b = int_constant(r, n, 1);
