@@ -100,7 +100,7 @@ int onnx_only_consumer(reader *r, const Onnx__GraphProto *g, const char *name)
     for (size_t k = 0; k < g->n_node; k++)
         for (size_t j = 0; j < g->node[k]->n_input; j++)
             if (strcmp(onnx_resolve_alias(r, g->node[k]->input[j]), name) == 0) {
-                if (found >= 0) return -1;
+                if (found >= 0 || g->node[k]->n_output < 1 || !g->node[k]->output[0][0]) return -1;
                 found = (int)k;
             }
     for (size_t k = 0; k < g->n_output; k++)

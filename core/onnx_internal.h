@@ -129,7 +129,7 @@ int onnx_convert_slice(reader *r, const Onnx__NodeProto *n, size_t index, const 
  * (ShuffleNet), as one SHUFFLE node; the two later nodes are marked in r->skip. */
 int onnx_convert_shuffle(reader *r, const Onnx__GraphProto *g, size_t index, const char *label);
 int onnx_convert_reduce_mean(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
-/* The one node that reads value `name` (and it is no graph output), or -1. */
+/* The one node that reads value `name` (it is no graph output, and the node has an output), or -1. */
 int onnx_only_consumer(reader *r, const Onnx__GraphProto *g, const char *name);
 
 /* ---- onnx_nhwc_nodes.c: Transpose, LayerNormalization, Erf, arithmetic with a constant ---- */

@@ -65,12 +65,12 @@ int onnx_convert_layernorm(reader *r, const Onnx__NodeProto *n, size_t index, co
 
 /* ---- LayerNormalization as nine nodes ----------------------------------------------------- */
 
-/* The node of type `op` that reads value `name` (the first, in graph order), or -1. */
+/* The node of type `op` that reads value `name` and has an output (the first, in graph order), or -1. */
 static int reader_of(reader *r, const Onnx__GraphProto *g, const char *name, const char *op)
 {
     for (size_t k = 0; k < g->n_node; k++) {
         const Onnx__NodeProto *n = g->node[k];
-        if (!n->op_type || strcmp(n->op_type, op) != 0) continue;
+        if (!n->op_type || strcmp(n->op_type, op) != 0 || n->n_output < 1 || !n->output[0][0]) continue;
         for (size_t j = 0; j < n->n_input; j++)
             if (strcmp(onnx_resolve_alias(r, n->input[j]), name) == 0) return (int)k;
     }
