@@ -4,6 +4,8 @@
     bench/families.py [--families a,b,...] [--opsets 13,17] [--batchnorm folded,kept]
                       [--image IMG] [--threads T] [--timing] [--check]
 
+(--families parts: a small model of the ops' general forms instead; see Parts.)
+
 For each family, opset and BatchNormalization export (folded into the convolutions, the
 exporter's default, or kept with training=TrainingMode.PRESERVE): torchvision's model with seeded
 weights (torch.manual_seed(0), BatchNormalization's statistics and affine terms randomized so that
@@ -73,8 +75,38 @@ def install_rules():
     torch.relu = relu
 
 
+class Parts(torch.nn.Module):
+    """`parts`: not a torchvision family but the general forms of ops that a user's own CNN may
+    use and none of the 17 does: reflect, edge and constant-valued Pad, AveragePool with
+    ceil_mode (the padding counted and not), a dilated MaxPool with ceil_mode, and constants
+    broadcast along W, along H and over whole planes."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.front = nn.Sequential(
+            nn.ReflectionPad2d(3), nn.Conv2d(3, 8, 7, stride=2), nn.ReLU(),
+            nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True),
+            nn.ReplicationPad2d((1, 2, 0, 1)), nn.Conv2d(8, 8, 3), nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, dilation=2, ceil_mode=True),
+            nn.ConstantPad2d((1, 1, 2, 0), 0.5),
+            nn.AvgPool2d(2, stride=2, ceil_mode=True, count_include_pad=False))
+        _, channels, height, width = self.front(torch.zeros(1, 3, 224, 224)).shape
+        self.along_w = nn.Parameter(torch.rand(width) + 0.5)
+        self.along_h = nn.Parameter(torch.randn(height, 1))
+        self.planes = nn.Parameter(torch.randn(1, channels, height, width))
+        self.head = nn.Sequential(nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                  nn.Flatten(), nn.Linear(16, 10))
+
+    def forward(self, x):
+        x = (self.front(x) * self.along_w + self.along_h) / 2 - self.planes
+        return self.head(x)
+
+
 def seeded_model(name):
     torch.manual_seed(0)
+    if name == "parts":
+        return Parts().requires_grad_(False).eval()
     extra = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
     model = getattr(torchvision.models, name)(weights=None, **extra)
     generator = torch.Generator().manual_seed(1)

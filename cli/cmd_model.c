@@ -56,10 +56,16 @@ static int model_info(int argc, char **argv)
     free(operands);
     xai_graph *g;
     if (xai_graph_load(&g, path, &load)) return cli_report();
-    const xai_value *in = &g->values[g->input];
-    printf("%s: opset %lld, input '%s' [N,%d,%d,%d], output '%s' [N,%d]\n", path,
-           (long long)g->opset, in->name, in->c, in->h, in->w, g->values[g->output].name,
-           g->values[g->output].c);
+    char shapes[2][64];
+    for (int k = 0; k < 2; k++) {
+        const xai_value *v = &g->values[k ? g->output : g->input];
+        int dims[3] = {v->c, v->h, v->w}, used = snprintf(shapes[k], sizeof shapes[k], "[N");
+        for (int d = 0; d < v->rank - 1; d++)
+            used += snprintf(shapes[k] + used, sizeof shapes[k] - (size_t)used, ",%d", dims[d]);
+        snprintf(shapes[k] + used, sizeof shapes[k] - (size_t)used, "]");
+    }
+    printf("%s: opset %lld, input '%s' %s, output '%s' %s\n", path, (long long)g->opset, g->values[g->input].name,
+           shapes[0], g->values[g->output].name, shapes[1]);
     printf("%-4s %-18s %-44s %-18s %14s %14s\n", "#", "op", "node", "output", "params", "MACs");
     for (int i = 0; i < g->n_nodes; i++) {
         const xai_node *n = &g->nodes[i];

@@ -197,6 +197,9 @@ static int forward_from(xai_engine *e, int first, const float *input, float *log
         case XAI_OP_LAYERNORM:
             kernel_layernorm(e, i, 0);
             break;
+        case XAI_OP_PAD:
+            kernel_pad(e, i, 0);
+            break;
         case XAI_OP_CONCAT:
         case XAI_OP_SLICE:
         case XAI_OP_SHUFFLE:
@@ -304,6 +307,9 @@ static int backward(xai_engine *e, const xai_rule *rule, int stop)
             break;
         case XAI_OP_LAYERNORM:
             kernel_layernorm(e, i, 1);
+            break;
+        case XAI_OP_PAD:
+            kernel_pad(e, i, 1);
             break;
         case XAI_OP_CONCAT:
         case XAI_OP_SLICE:

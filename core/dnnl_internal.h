@@ -1,7 +1,7 @@
 /* dnnl_internal.h - private to the oneDNN engine's files (core/dnnl_*.c): the engine's state,
  * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns creation and the
  * passes, dnnl_setup.c the set-up, dnnl_conv.c the convolutions, dnnl_kernels.c, dnnl_channels.c,
- * dnnl_pointwise.c and dnnl_nhwc.c our own loops, dnnl_primitives.c the oneDNN plumbing (memories,
+ * dnnl_pointwise.c, dnnl_nhwc.c and dnnl_pad.c our own loops, dnnl_primitives.c the oneDNN plumbing (memories,
  * reorders, descriptors). */
 #ifndef XAI_DNNL_INTERNAL_H
 #define XAI_DNNL_INTERNAL_H
@@ -193,6 +193,10 @@ void kernel_mul_backward(xai_engine *e, int i);
 
 void kernel_transpose(xai_engine *e, int i, int backward);
 void kernel_layernorm(xai_engine *e, int i, int backward);
+
+/* ---- dnnl_pad.c: Pad of H and W ---- */
+
+void kernel_pad(xai_engine *e, int i, int backward);
 
 /* ---- dnnl_kernels.c: our loops, over the values' layouts ---- */
 

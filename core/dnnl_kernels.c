@@ -67,10 +67,10 @@ void kernel_maxpool_forward(const xai_node *m, const xai_value *in, const xai_va
                     int32_t at[64];
                     for (int l = 0; l < block; l++) best[l] = -INFINITY, at[l] = 0;
                     for (int kh = 0; kh < m->kernel_h; kh++) {
-                        int ih = p * m->stride_h - m->pad_top + kh;
+                        int ih = p * m->stride_h - m->pad_top + kh * m->dilation_h;
                         if (ih < 0 || ih >= in->h) continue;
                         for (int kw = 0; kw < m->kernel_w; kw++) {
-                            int iw = q * m->stride_w - m->pad_left + kw;
+                            int iw = q * m->stride_w - m->pad_left + kw * m->dilation_w;
                             if (iw < 0 || iw >= in->w) continue;
                             size_t base = in_plane + ih * li->sh + iw * li->sw;
                             update_max(x->data + base, best, at, block, (int32_t)base);
@@ -106,7 +106,8 @@ void kernel_maxpool_backward(const xai_value *in, const xai_value *out, value_bu
 }
 
 /* Average pool forward (dy NULL) or backward (dy given): the divisor counts the window's
- * positions inside the input, or the whole window with count_include_pad. */
+ * positions inside the input, or with count_include_pad those inside the padded input (not the
+ * room ceil_mode added). */
 void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out,
                     value_buffer *x, value_buffer *y, int batch, int backward, int accumulate)
 {
@@ -119,10 +120,12 @@ void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out
                 for (int q = 0; q < out->w; q++) {
                     int h0 = p * m->stride_h - m->pad_top, w0 = q * m->stride_w - m->pad_left;
                     int h1 = h0 + m->kernel_h, w1 = w0 + m->kernel_w;
+                    int padded_h = in->h + m->pad_bottom - m->ceil_pad_bottom;
+                    int padded_w = in->w + m->pad_right - m->ceil_pad_right;
+                    int with_pads = ((h1 < padded_h ? h1 : padded_h) - h0) * ((w1 < padded_w ? w1 : padded_w) - w0);
                     h0 = h0 < 0 ? 0 : h0, w0 = w0 < 0 ? 0 : w0;
                     h1 = h1 > in->h ? in->h : h1, w1 = w1 > in->w ? in->w : w1;
-                    float count = m->count_include_pad ? (float)(m->kernel_h * m->kernel_w)
-                                                       : (float)((h1 - h0) * (w1 - w0));
+                    float count = (float)(m->count_include_pad ? with_pads : (h1 - h0) * (w1 - w0));
                     size_t o = offset_of(lo, n, c, p, q);
                     float sum = 0.f, share = backward ? y->grad[o] / count : 0.f;
                     for (int ih = h0; ih < h1; ih++)

@@ -81,8 +81,8 @@ void kernel_smooth_backward(xai_engine *e, int i)
     }
 }
 
-/* SCALE: y = weight[c] x + bias[c] (one value for all channels when in_channels is 1), over the
- * real elements only (padding lanes stay zero); backward dx (+)= weight[c] dy. */
+/* SCALE: y = weight[c,h,w] x + bias[c,h,w], each broadcast over the axes where it has one value,
+ * over the real elements only (padding lanes stay zero); backward dx (+)= weight[c,h,w] dy. */
 void kernel_scale(xai_engine *e, int i, int backward)
 {
     const xai_node *n = &e->graph->nodes[i];
@@ -91,15 +91,15 @@ void kernel_scale(xai_engine *e, int i, int backward)
     int accumulate = e->exec[i].accumulate[0];
 #pragma omp parallel for collapse(2) schedule(static)
     for (int im = 0; im < e->batch; im++)
-        for (int c = 0; c < in->c; c++) {
-            float w = n->weight[n->in_channels == 1 ? 0 : c], b = n->bias[n->in_channels == 1 ? 0 : c];
+        for (int c = 0; c < in->c; c++)
             for (int h = 0; h < in->h; h++)
                 for (int q = 0; q < in->w; q++) {
                     size_t at = offset_of(&a->lay, im, c, h, q), to = offset_of(&y->lay, im, c, h, q);
-                    if (!backward) y->data[to] = w * a->data[at] + b;
+                    size_t k = xai_scale_index(n, c, h, q);
+                    float w = n->weight[k];
+                    if (!backward) y->data[to] = w * a->data[at] + n->bias[k];
                     else a->grad[at] = accumulate ? a->grad[at] + w * y->grad[to] : w * y->grad[to];
                 }
-        }
 }
 
 /* Is input k of the Mul a [C,1,1] gate broadcast over the output's planes? */

@@ -98,7 +98,8 @@ static int choose_output_layout(xai_engine *e, int i)
         return out->rank == 2 ? engine_plain_md(&ob->md, out, e->batch)
                               : engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
     case XAI_OP_MAXPOOL:
-    case XAI_OP_AVGPOOL: return engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
+    case XAI_OP_AVGPOOL:
+    case XAI_OP_PAD: return engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
     case XAI_OP_GLOBALAVGPOOL:
     case XAI_OP_FLATTEN:
     case XAI_OP_TRANSPOSE:

@@ -27,6 +27,7 @@ const char *xai_op_name(xai_op op)
     case XAI_OP_SCALE: return "Scale";
     case XAI_OP_TRANSPOSE: return "Transpose";
     case XAI_OP_LAYERNORM: return "LayerNormalization";
+    case XAI_OP_PAD: return "Pad";
     case XAI_OP_COUNT: break;
     }
     return "?";

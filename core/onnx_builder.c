@@ -138,6 +138,14 @@ xai_onnx_attribute *xai_onnx_float(xai_onnx_builder *b, const char *name, float 
     return a;
 }
 
+xai_onnx_attribute *xai_onnx_string(xai_onnx_builder *b, const char *name, const char *value)
+{
+    Onnx__AttributeProto *a = attribute(b, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    char *copy = text(b, value, "", "");
+    if (a) a->has_s = 1, a->s.data = (uint8_t *)copy, a->s.len = strlen(copy);
+    return a;
+}
+
 xai_onnx_attribute *xai_onnx_ints(xai_onnx_builder *b, const char *name, int count,
                                   const int64_t *values)
 {

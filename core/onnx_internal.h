@@ -53,6 +53,9 @@ typedef struct {
     int axis;                 /* CONCAT, SLICE: the ONNX axis, checked against the rank later */
     int split_parts, split_index; /* SLICE from a Split into equal parts: which of how many */
     int64_t slice_start, slice_end; /* SLICE from a Slice: its bounds, clamped to C later */
+    int pad_rank;             /* PAD: the rank its pads are for */
+    int scale_rank;           /* SCALE: the constant's dims, right-aligned with the value later */
+    int64_t scale_dims[4];
 } pending_node;
 
 typedef struct {

@@ -140,8 +140,8 @@ int onnx_convert_layernorm_nodes(reader *r, const Onnx__GraphProto *g, size_t in
 
 /* ---- arithmetic with a constant ---------------------------------------------------------- */
 
-/* Mul, Div, Add or Sub of a value and a float constant, a scalar or one per channel ([C,1,1] or
- * [1,C,1,1]): a SCALE node. Returns 0 when neither input is a float constant. */
+/* Mul, Div, Add or Sub of a value and a float constant that broadcasts over it without varying
+ * along the batch (a scalar, [C,1,1], [W], [1,C,H,W], ...): a SCALE node. Returns 0 when neither input is a float constant. */
 int onnx_convert_scale(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
 {
     constant *c = NULL;
@@ -152,11 +152,9 @@ int onnx_convert_scale(reader *r, const Onnx__NodeProto *n, size_t index, const 
     }
     if (!c) return 0;
     slot--; /* the constant's input */
-    int per_channel = c->rank >= 3 && c->dims[c->rank - 1] == 1 && c->dims[c->rank - 2] == 1 &&
-                      c->count == (size_t)c->dims[c->rank - 3];
-    if (c->count != 1 && !per_channel)
-        return xai_fail("%s: %s: a constant of %zu values broadcasts only as a scalar or [C,1,1]", r->path, label,
-                        c->count);
+    if (c->rank > 4)
+        return xai_fail("%s: %s: a constant of rank %d does not broadcast over a value of rank 2 to 4", r->path,
+                        label, c->rank);
     const char *op = n->op_type;
     if (strcmp(op, "Div") == 0 && slot == 0)
         return xai_fail("%s: %s: dividing a constant by a value is not supported", r->path, label);
@@ -164,6 +162,8 @@ int onnx_convert_scale(reader *r, const Onnx__NodeProto *n, size_t index, const 
     if (!p) return XAI_ERR;
     p->input_name[0] = n->input[1 - slot];
     p->node.in_channels = (int)c->count;
+    p->scale_rank = c->rank; /* aligned with the value's axes once its shape is known */
+    for (int k = 0; k < c->rank; k++) p->scale_dims[k] = c->dims[k];
     if (!(p->node.weight = xai_malloc(c->count * sizeof(float))) || !(p->node.bias = xai_malloc(c->count * sizeof(float))))
         return XAI_ERR;
     for (size_t k = 0; k < c->count; k++) {

@@ -11,9 +11,12 @@
 
 /* ---- step 4: values and shapes ------------------------------------------------------------- */
 
+/* The output size of a window over `in`; with ceil_mode, *pad_end grows by *ceil_extra to hold
+ * the last window. */
 static int window_output(int in, int kernel, int stride, int dilation, int *pad_begin,
-                         int *pad_end, auto_pad_mode mode, int ceil_mode)
+                         int *pad_end, auto_pad_mode mode, int ceil_mode, int *ceil_extra)
 {
+    *ceil_extra = 0;
     /* In 64 bits: kernel, dilation, pads and input are each at most 65536 (attribute_ints). */
     int64_t span = (int64_t)(kernel - 1) * dilation + 1;
     if (mode == PAD_VALID) *pad_begin = *pad_end = 0;
@@ -32,7 +35,9 @@ static int window_output(int in, int kernel, int stride, int dilation, int *pad_
     if (ceil_mode && room % stride) {
         /* The last window starts inside the input or the begin padding (PyTorch's rule). */
         if (out * stride < (int64_t)in + *pad_begin) out++;
-        *pad_end += (int)((out - 1) * stride + span - ((int64_t)in + *pad_begin + *pad_end));
+        *ceil_extra = (int)((out - 1) * stride + span - ((int64_t)in + *pad_begin + *pad_end));
+        if (*ceil_extra < 0) *ceil_extra = 0;
+        *pad_end += *ceil_extra;
     }
     return (int)out;
 }
@@ -96,6 +101,46 @@ static int channel_shape(const reader *r, xai_graph *g, pending_node *p)
     return XAI_OK;
 }
 
+/* SCALE: the constant's dims right-aligned with the value's [N, c, h, w] (rank 4), [N, c, h]
+ * (rank 3) or [N, c] (rank 2), NumPy's broadcasting; it may not vary along the batch nor be
+ * larger than the value on any axis. */
+static int scale_shape(const reader *r, const xai_value *in, pending_node *p)
+{
+    xai_node *node = &p->node;
+    int sizes[3] = {in->c, in->h, in->w}, per_image = in->rank - 1, lead = p->scale_rank - per_image;
+    if (lead > 1 || (lead == 1 && p->scale_dims[0] != 1))
+        return xai_fail("%s: node '%s' (%s): its constant (rank %d) varies along the batch of '%s' (rank %d)",
+                        r->path, node->name, p->onnx_op, p->scale_rank, in->name, in->rank);
+    for (int k = 0; k < 3; k++) {
+        int64_t d = k < per_image && k + lead >= 0 ? p->scale_dims[k + lead] : 1;
+        if (d != 1 && d != sizes[k])
+            return xai_fail("%s: node '%s' (%s): its constant's axis of %lld does not broadcast against '%s' "
+                            "(rank %d, %dx%dx%d per image)", r->path, node->name, p->onnx_op, (long long)d,
+                            in->name, in->rank, in->c, in->h, in->w);
+        node->scale_dims[k] = (int)d;
+    }
+    return XAI_OK;
+}
+
+/* PAD: H (L at rank 3) and W grown by the pads; reflect needs each pad below the axis' size. */
+static int pad_shape(const reader *r, const xai_value *in, xai_value *out, pending_node *p)
+{
+    xai_node *node = &p->node;
+    if (p->pad_rank != in->rank)
+        return xai_fail("%s: node '%s' (Pad): pads for rank %d, input '%s' has rank %d", r->path, node->name,
+                        p->pad_rank, in->name, in->rank);
+    if (node->pad_mode == XAI_PAD_REFLECT &&
+        (node->pad_top >= in->h || node->pad_bottom >= in->h || node->pad_left >= in->w || node->pad_right >= in->w))
+        return xai_fail("%s: node '%s' (Pad): reflect pads must be below the input's size (%dx%d)", r->path,
+                        node->name, in->h, in->w);
+    int64_t h = (int64_t)in->h + node->pad_top + node->pad_bottom, w = (int64_t)in->w + node->pad_left + node->pad_right;
+    if (h * w * in->c > INT_MAX)
+        return xai_fail("%s: node '%s' (Pad): the output of %lldx%lld is too large", r->path, node->name,
+                        (long long)h, (long long)w);
+    out->h = (int)h, out->w = (int)w;
+    return XAI_OK;
+}
+
 int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
 {
     xai_node *node = &p->node;
@@ -119,12 +164,12 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
             if (node->kernel_h < 1 || node->kernel_w < 1)
                 return xai_fail("%s: node '%s' (%s): kernel_shape is missing", r->path, label,
                                 p->onnx_op);
-            node->dilation_h = node->dilation_w = 1;
+            if (node->op == XAI_OP_AVGPOOL) node->dilation_h = node->dilation_w = 1;
         }
         out->h = window_output(in->h, node->kernel_h, node->stride_h, node->dilation_h,
-                               &node->pad_top, &node->pad_bottom, p->auto_pad, p->ceil_mode);
+                               &node->pad_top, &node->pad_bottom, p->auto_pad, p->ceil_mode, &node->ceil_pad_bottom);
         out->w = window_output(in->w, node->kernel_w, node->stride_w, node->dilation_w,
-                               &node->pad_left, &node->pad_right, p->auto_pad, p->ceil_mode);
+                               &node->pad_left, &node->pad_right, p->auto_pad, p->ceil_mode, &node->ceil_pad_right);
         if (out->h < 1 || out->w < 1)
             return xai_fail("%s: node '%s' (%s): window larger than its %dx%d input", r->path,
                             label, p->onnx_op, in->h, in->w);
@@ -149,10 +194,9 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
     case XAI_OP_ERF:
         return XAI_OK;
     case XAI_OP_SCALE:
-        if (node->in_channels != 1 && node->in_channels != in->c)
-            return xai_fail("%s: node '%s' (%s): a constant of %d values for %d channels", r->path, label, p->onnx_op,
-                            node->in_channels, in->c);
-        return XAI_OK;
+        return scale_shape(r, in, p);
+    case XAI_OP_PAD:
+        return pad_shape(r, in, out, p);
     case XAI_OP_LAYERNORM:
         if (in->rank != 4 || in->w != node->in_channels)
             return xai_fail("%s: node '%s' (LayerNormalization): input '%s' (rank %d, last axis %d) does not match "

@@ -147,10 +147,10 @@ static void maxpool_forward(const xai_node *m, const xai_value *in, const xai_va
                     real best = -INFINITY;
                     size_t best_at = plane;
                     for (int kh = 0; kh < m->kernel_h; kh++) {
-                        int ih = p * m->stride_h - m->pad_top + kh;
+                        int ih = p * m->stride_h - m->pad_top + kh * m->dilation_h;
                         if (ih < 0 || ih >= in->h) continue;
                         for (int kw = 0; kw < m->kernel_w; kw++) {
-                            int iw = q * m->stride_w - m->pad_left + kw;
+                            int iw = q * m->stride_w - m->pad_left + kw * m->dilation_w;
                             if (iw < 0 || iw >= in->w) continue;
                             size_t at = plane + (size_t)ih * in->w + iw;
                             if (x[at] > best) best = x[at], best_at = at;
@@ -162,18 +162,21 @@ static void maxpool_forward(const xai_node *m, const xai_value *in, const xai_va
         }
 }
 
-/* The window of output (p, q) clipped to the input, and its divisor: the clipped area, or the
- * whole kernel with count_include_pad. */
+/* The window of output (p, q) clipped to the input, and its divisor: the clipped area, or with
+ * count_include_pad the window clipped to the padded input (the room ceil_mode added for the
+ * last window is not padding). */
 static int avgpool_window(const xai_node *m, const xai_value *in, int p, int q, int *h0, int *h1,
                           int *w0, int *w1)
 {
     *h0 = p * m->stride_h - m->pad_top, *w0 = q * m->stride_w - m->pad_left;
     *h1 = *h0 + m->kernel_h, *w1 = *w0 + m->kernel_w;
+    int padded_h = in->h + m->pad_bottom - m->ceil_pad_bottom, padded_w = in->w + m->pad_right - m->ceil_pad_right;
+    int divisor = ((*h1 < padded_h ? *h1 : padded_h) - *h0) * ((*w1 < padded_w ? *w1 : padded_w) - *w0);
     if (*h0 < 0) *h0 = 0;
     if (*w0 < 0) *w0 = 0;
     if (*h1 > in->h) *h1 = in->h;
     if (*w1 > in->w) *w1 = in->w;
-    return m->count_include_pad ? m->kernel_h * m->kernel_w : (*h1 - *h0) * (*w1 - *w0);
+    return m->count_include_pad ? divisor : (*h1 - *h0) * (*w1 - *w0);
 }
 
 /* y[n,c,p,q] = sum over the window of x / divisor */

@@ -1,6 +1,6 @@
 /* reference_ops.c - the reference engine's ops beyond the classic CNN ones (reference_engine.c
  * holds those and the passes): the channel moves (Concat, Slice, shuffle), Mul with its gate, the
- * smooth activations, Erf, SCALE, Transpose and LayerNormalization; one plain loop nest each, NCHW,
+ * smooth activations, Erf, SCALE, Transpose, LayerNormalization and Pad; one plain loop nest each, NCHW,
  * backward passes adding into the inputs' gradients. Compiled in double and, from
  * reference_ops_f32.c, in float (reference_internal.h). */
 #include <math.h>
@@ -67,6 +67,13 @@ static real smooth_derivative(const xai_node *node, real x, real y)
     }
 }
 
+/* SCALE: the weight and bias index of element k of its input (NCHW, any image). */
+static size_t scale_index(const xai_node *node, const xai_value *in, size_t k)
+{
+    int w = (int)(k % (size_t)in->w), h = (int)(k / (size_t)in->w % (size_t)in->h);
+    return xai_scale_index(node, (int)(k / ((size_t)in->w * in->h) % (size_t)in->c), h, w);
+}
+
 /* The value's element (n, i0, i1, i2) of its per-image axes, NCHW. */
 static size_t at_of(const xai_value *v, int n, const int *i)
 {
@@ -120,6 +127,28 @@ static void layernorm_pass(const xai_graph *g, const xai_node *node, const real 
     }
 }
 
+/* PAD: y[n,c,p,q] = x[n,c,source(p),source(q)], or the pad value where there is no source;
+ * backward (dy given): dx at each source += dy, so a reflected or repeated element gathers every
+ * output that copies it. */
+static void pad_pass(const xai_graph *g, const xai_node *node, const real *x, real *y, const real *dy, real *dx,
+                     int batch)
+{
+    const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
+    for (int n = 0; n < batch; n++)
+        for (int ch = 0; ch < in->c; ch++)
+            for (int p = 0; p < out->h; p++)
+                for (int q = 0; q < out->w; q++) {
+                    int ih = xai_pad_source(node->pad_mode, p, node->pad_top, in->h);
+                    int iw = xai_pad_source(node->pad_mode, q, node->pad_left, in->w);
+                    size_t o = (((size_t)n * out->c + ch) * out->h + p) * out->w + q;
+                    size_t i = (((size_t)n * in->c + ch) * in->h + ih) * in->w + iw;
+                    int inside = ih >= 0 && iw >= 0;
+                    if (dy) {
+                        if (inside) dx[i] += dy[o];
+                    } else y[o] = inside ? x[i] : node->pad_value;
+                }
+}
+
 void reference_ops_forward(const xai_graph *g, const xai_node *node, real *const *value, int batch)
 {
     const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
@@ -155,9 +184,12 @@ void reference_ops_forward(const xai_graph *g, const xai_node *node, real *const
         return;
     case XAI_OP_SCALE:
         for (size_t k = 0; k < count; k++) {
-            int ch = node->in_channels == 1 ? 0 : (int)(k / plane % (size_t)in->c);
-            y[k] = node->weight[ch] * x[k] + node->bias[ch];
+            size_t at = scale_index(node, in, k);
+            y[k] = node->weight[at] * x[k] + node->bias[at];
         }
+        return;
+    case XAI_OP_PAD:
+        pad_pass(g, node, x, y, NULL, NULL, batch);
         return;
     case XAI_OP_TRANSPOSE:
         transpose_pass(g, node, x, y, NULL, NULL, batch);
@@ -207,7 +239,10 @@ void reference_ops_backward(const xai_graph *g, const xai_node *node, real *cons
         for (size_t k = 0; k < count; k++) dx[k] += dy[k] * (real)1.1283791670955126 * exp(-x[k] * x[k]);
         return;
     case XAI_OP_SCALE:
-        for (size_t k = 0; k < count; k++) dx[k] += dy[k] * node->weight[node->in_channels == 1 ? 0 : k / plane % (size_t)in->c];
+        for (size_t k = 0; k < count; k++) dx[k] += dy[k] * node->weight[scale_index(node, in, k)];
+        return;
+    case XAI_OP_PAD:
+        pad_pass(g, node, NULL, NULL, dy, dx, batch);
         return;
     case XAI_OP_TRANSPOSE:
         transpose_pass(g, node, NULL, NULL, dy, dx, batch);

@@ -40,8 +40,12 @@ typedef enum {
     XAI_OP_TRANSPOSE,       /* the per-image axes permuted: output axis k is input axis perm[k]
                                (NCHW <-> NHWC: a value [H,W,C] is held as c = H, h = W, w = C) */
     XAI_OP_LAYERNORM,       /* over the last axis (w): weight * (x - mean) / sqrt(var + eps) + bias */
+    XAI_OP_PAD,             /* H and W grown by the pads: a constant, their mirror image without
+                               the edge (reflect) or the edge repeated (edge) */
     XAI_OP_COUNT            /* the number of ops, not an op */
 } xai_op;
+
+typedef enum { XAI_PAD_CONSTANT, XAI_PAD_REFLECT, XAI_PAD_EDGE } xai_pad_mode;
 
 typedef struct {
     char *name;
@@ -75,12 +79,15 @@ typedef struct {
     int plain_gradient;     /* 1: every method passes the true gradient here (saliency's rule):
                                a Clip whose min is not 0, or any Clip under relu-only rules */
 
-    /* MAXPOOL / AVGPOOL: kernel, strides and pads above; ceil_mode shapes only */
+    /* MAXPOOL / AVGPOOL: kernel, strides and pads above */
     int count_include_pad;  /* AVGPOOL: divide by the full window even where it is padding */
+    int ceil_pad_bottom, ceil_pad_right; /* of pad_bottom and pad_right, what ceil_mode added: room
+                               for the last window, counted neither as input nor as padding */
 
     /* GEMM: weight [out_channels][in_channels], bias [out_channels]; on the last axis of its
      * input (C of [N,C], W of [N,C,H,W]) */
-    /* SCALE: weight and bias of in_channels values (1: the same for every channel)
+    /* SCALE: weight and bias of in_channels = scale_dims[0] x [1] x [2] values, each dim 1
+     * (broadcast) or the input's size on that per-image axis (c, h, w)
      * LAYERNORM: weight and bias of in_channels values (the last axis), epsilon in bn_epsilon */
 
     /* SLICE: the first input channel taken; SHUFFLE: the number of groups */
@@ -89,6 +96,10 @@ typedef struct {
     int perm[3];
     /* HARDSIGMOID: y = clamp(alpha x + beta, 0, 1) */
     float alpha, beta;
+    int scale_dims[3];
+    /* PAD: pad_top, pad_left, pad_bottom, pad_right above, and how the border is filled */
+    xai_pad_mode pad_mode;
+    float pad_value;        /* XAI_PAD_CONSTANT */
 } xai_node;
 
 typedef struct {
@@ -132,6 +143,24 @@ void xai_graph_free(xai_graph *graph);
 
 /* Number of floats of one image of value v. */
 static inline size_t xai_value_size(const xai_value *v) { return (size_t)v->c * v->h * v->w; }
+
+/* SCALE: the index into weight and bias of element (c, h, w) of its input. */
+static inline size_t xai_scale_index(const xai_node *n, int c, int h, int w)
+{
+    return ((size_t)(n->scale_dims[0] > 1 ? c : 0) * n->scale_dims[1] + (n->scale_dims[1] > 1 ? h : 0)) *
+               n->scale_dims[2] + (n->scale_dims[2] > 1 ? w : 0);
+}
+
+/* PAD: the input row or column that output position `at` (counted from the padded start) reads,
+ * for an input of `size` with `before` padded positions first; -1 where a constant goes. */
+static inline int xai_pad_source(xai_pad_mode mode, int at, int before, int size)
+{
+    int i = at - before;
+    if (i >= 0 && i < size) return i;
+    if (mode == XAI_PAD_CONSTANT) return -1;
+    if (mode == XAI_PAD_EDGE) return i < 0 ? 0 : size - 1;
+    return i < 0 ? -i : 2 * (size - 1) - i; /* reflect: pads are below size (checked at load) */
+}
 
 /* Number of outputs per image (the classes of a classifier; a 4-D output counts C*H*W):
  * explanation targets index the output flattened per image. */

@@ -23,6 +23,7 @@ const char *xai_onnx_initializer_int64(xai_onnx_builder *b, const char *name,
 
 xai_onnx_attribute *xai_onnx_int(xai_onnx_builder *b, const char *name, int64_t value);
 xai_onnx_attribute *xai_onnx_float(xai_onnx_builder *b, const char *name, float value);
+xai_onnx_attribute *xai_onnx_string(xai_onnx_builder *b, const char *name, const char *value);
 xai_onnx_attribute *xai_onnx_ints(xai_onnx_builder *b, const char *name, int count,
                                   const int64_t *values);
 

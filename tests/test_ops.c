@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "test_support.h"
+#include "xai_engine.h"
 #include "xai_reference.h"
 #include "xai_status.h"
 
@@ -55,6 +56,11 @@ static const char *int64s(xai_onnx_builder *b, const char *name, int count, cons
 {
     int64_t dims[1] = {count};
     return xai_onnx_initializer_int64(b, name, dims, 1, values);
+}
+
+static const char *scalar(xai_onnx_builder *b, const char *name, float value)
+{
+    return xai_onnx_initializer(b, name, NULL, 0, &value);
 }
 
 /* x [N,3,12,12] -> Conv 16 -> HardSwish -> SE (GlobalAveragePool, Conv 4, Relu, Conv 16,
@@ -179,6 +185,116 @@ Test(ops, engine_matches_reference, .timeout = 300)
     xai_graph_free(g);
 }
 
+/* ---- padding and ceil_mode windows --------------------------------------------------------- */
+
+static const char *pad(xai_onnx_builder *b, const char *scope, const char *x, const char *mode, const int64_t *pads,
+                       float value)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.pads", scope);
+    const char *inputs[] = {x, int64s(b, name, 8, pads), value != 0.f ? scalar(b, "pad_value", value) : NULL, NULL};
+    xai_onnx_attribute *attributes[] = {xai_onnx_string(b, "mode", mode), NULL};
+    return xai_onnx_node(b, "Pad", scope, inputs, attributes);
+}
+
+static const char *average_pool_ceil(xai_onnx_builder *b, const char *scope, const char *x, int include_pad)
+{
+    int64_t kernel[2] = {3, 3}, strides[2] = {2, 2}, pads[4] = {1, 1, 1, 1};
+    xai_onnx_attribute *attributes[] = {xai_onnx_ints(b, "kernel_shape", 2, kernel),
+                                        xai_onnx_ints(b, "strides", 2, strides), xai_onnx_ints(b, "pads", 4, pads),
+                                        xai_onnx_int(b, "ceil_mode", 1),
+                                        xai_onnx_int(b, "count_include_pad", include_pad), NULL};
+    const char *inputs[] = {x, NULL};
+    return xai_onnx_node(b, "AveragePool", scope, inputs, attributes);
+}
+
+/* x [N,2,6,6] -> Conv 4 -> Pad reflect (H 2,1; W 1,2) -> Relu -> Pad edge (H 0,1; W 1,0) -> Pad
+ * 0.5 (H 1,1; W 0,1) -> AveragePool 3x3 / 2 with ceil_mode, the padding counted -> * a constant
+ * along W, + one along H, - one over the planes -> MaxPool 2x2 dilated 2 with ceil_mode ->
+ * Flatten -> Gemm 5. */
+static const char *padded_graph(const char *file)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new(file);
+    int64_t reflect[8] = {0, 0, 2, 1, 0, 0, 1, 2}, edge[8] = {0, 0, 0, 1, 0, 0, 1, 0}, constant[8] = {0, 0, 1, 0, 0, 0, 1, 1};
+    const char *x = pad(b, "/reflect", conv(b, "/c", "x", 2, 4, 1, 0, 61), "reflect", reflect, 0.f);
+    x = pad(b, "/edge", unary(b, "Relu", "/r", x), "edge", edge, 0.f);
+    x = average_pool_ceil(b, "/avg", pad(b, "/constant", x, "constant", constant, 0.5f), 1);
+    /* 6 + 3 + 1 + 2 = 12 rows, 6 + 3 + 1 + 1 = 11 columns -> 7 x 6 after the pool */
+    int64_t along_w[1] = {6}, along_h[2] = {7, 1}, planes[4] = {1, 4, 7, 6};
+    float w_values[6] = {0.5f, 1.5f, -1.f, 2.f, 0.25f, 1.f}, h_values[7] = {1, -2, 3, -4, 5, -6, 7}, plane_values[168];
+    test_normal_floats(plane_values, 168, 63);
+    x = binary(b, "Mul", "/w", x, xai_onnx_initializer(b, "along_w", along_w, 1, w_values));
+    x = binary(b, "Add", "/h", xai_onnx_initializer(b, "along_h", along_h, 2, h_values), x);
+    x = binary(b, "Sub", "/p", x, xai_onnx_initializer(b, "planes", planes, 4, plane_values));
+    int64_t kernel[2] = {2, 2}, strides[2] = {2, 2}, dilations[2] = {2, 2};
+    xai_onnx_attribute *pool[] = {xai_onnx_ints(b, "kernel_shape", 2, kernel), xai_onnx_ints(b, "strides", 2, strides),
+                                  xai_onnx_ints(b, "dilations", 2, dilations), xai_onnx_int(b, "ceil_mode", 1), NULL};
+    const char *pool_in[] = {x, NULL};
+    x = unary(b, "Flatten", "/flat", xai_onnx_node(b, "MaxPool", "/max", pool_in, pool));
+    /* MaxPool: (7 - 3) / 2 + 1 = 3 rows, (6 - 3) / 2 + 1 = 2.5 -> 3 columns with ceil_mode */
+    float gemm_w[5 * 36];
+    test_normal_floats(gemm_w, 5 * 36, 65);
+    int64_t gemm_dims[2] = {5, 36};
+    xai_onnx_attribute *trans[] = {xai_onnx_int(b, "transB", 1), NULL};
+    const char *gemm_in[] = {x, xai_onnx_initializer(b, "fc.weight", gemm_dims, 2, gemm_w), NULL};
+    x = xai_onnx_node(b, "Gemm", "/fc", gemm_in, trans);
+    int64_t in_dims[4] = {-1, 2, 6, 6}, out_dims[2] = {-1, 5};
+    xai_onnx_io(b, "x", 4, in_dims, x, 2, out_dims);
+    return test_write_built(b, file);
+}
+
+Test(ops, padding_and_ceil_windows)
+{
+    xai_graph *g = load(padded_graph("padded.onnx"));
+    int count[XAI_OP_COUNT] = {0};
+    for (int i = 0; i < g->n_nodes; i++) count[g->nodes[i].op]++;
+    cr_expect_eq(count[XAI_OP_PAD], 3);
+    cr_expect_eq(count[XAI_OP_SCALE], 3);
+    size_t image = xai_value_size(&g->values[g->input]);
+    float *inputs = malloc(5 * image * sizeof(float));
+    test_normal_floats(inputs, 5 * image, 67);
+    cr_log_info("padded graph, finite differences: largest relative error %.3g",
+                test_saliency_matches_finite_differences(g, inputs, 4, 1e-4, 32, 8));
+    test_engine_matches_reference(g, inputs, 5, "padded graph");
+    free(inputs);
+    xai_graph_free(g);
+}
+
+/* AveragePool 3x3 / 2, pads 1, ceil_mode, over ones [1,1,6,6] -> 4 x 4: the divisor counts the
+ * padding (count_include_pad) but not the row and column ceil_mode adds (PyTorch's rule), so
+ * the last window holds 1 input row of its 2 rows (the pad row counted, the ceil row not). */
+Test(ops, ceil_mode_room_is_not_padding)
+{
+    for (int include_pad = 0; include_pad < 2; include_pad++) {
+        xai_onnx_builder *b = xai_onnx_builder_new("ceil");
+        const char *y = average_pool_ceil(b, "/avg", "x", include_pad);
+        int64_t in_dims[4] = {-1, 1, 6, 6}, out_dims[4] = {-1, 1, 4, 4};
+        xai_onnx_io(b, "x", 4, in_dims, y, 4, out_dims);
+        xai_graph *g = load(test_write_built(b, "ceil.onnx"));
+        cr_assert_eq(xai_graph_outputs(g), 16);
+        float ones[36], fast[16];
+        double ones_d[36], slow[16];
+        for (int k = 0; k < 36; k++) ones[k] = 1.f, ones_d[k] = 1.0;
+        xai_engine *e;
+        xai_reference *r;
+        cr_assert_eq(xai_engine_create(&e, g, 1, 0), XAI_OK, "%s", xai_last_error());
+        cr_assert_eq(xai_engine_forward(e, ones, fast), XAI_OK, "%s", xai_last_error());
+        cr_assert_eq(xai_reference_create(&r, g, 1), XAI_OK);
+        cr_assert_eq(xai_reference_forward(r, ones_d, slow), XAI_OK);
+        /* rows (and columns) of input in windows 0 and 3: 2 of 3, and 1 of 2 */
+        double corner = include_pad ? 4.0 / 9 : 1.0, last = include_pad ? 1.0 / 4 : 1.0, edge = include_pad ? 2.0 / 6 : 1.0;
+        double expected[4] = {corner, last, edge, include_pad ? 1.0 : 1.0};
+        int at[4] = {0, 15, 3, 5};
+        for (int k = 0; k < 4; k++) {
+            cr_expect_float_eq(fast[at[k]], expected[k], 1e-6, "oneDNN engine, output %d, include_pad %d", at[k], include_pad);
+            cr_expect_float_eq(slow[at[k]], expected[k], 1e-12, "reference, output %d, include_pad %d", at[k], include_pad);
+        }
+        xai_engine_destroy(e);
+        xai_reference_destroy(r);
+        xai_graph_free(g);
+    }
+}
+
 /* ---- bad uses ------------------------------------------------------------------------------ */
 
 static void expect_error(xai_onnx_builder *b, const char *file, const char *words)
@@ -254,6 +370,32 @@ Test(ops, bad_uses_get_one_line)
     finish(b, xai_onnx_node(b, "ReduceMean", "/m", mean_in, mean));
     expect_error(b, "mean-channels.onnx", "two spatial axes");
 
+    b = two_sizes("reflect-too-far", &big, &small);
+    int64_t far[8] = {0, 0, 4, 0, 0, 0, 0, 0};
+    finish(b, pad(b, "/p", small, "reflect", far, 0.f));
+    expect_error(b, "reflect-too-far.onnx", "reflect pads must be below the input's size (4x4)");
+
+    b = two_sizes("pad-wrap", &big, &small);
+    int64_t one_each[8] = {0, 0, 1, 1, 0, 0, 1, 1};
+    finish(b, pad(b, "/p", small, "wrap", one_each, 0.f));
+    expect_error(b, "pad-wrap.onnx", "mode 'wrap' is not supported");
+
+    b = two_sizes("pad-channels", &big, &small);
+    int64_t channels[8] = {0, 1, 0, 0, 0, 1, 0, 0};
+    finish(b, pad(b, "/p", small, "constant", channels, 0.f));
+    expect_error(b, "pad-channels.onnx", "padding the batch or the channels");
+
+    b = two_sizes("scale-batch", &big, &small);
+    int64_t batch_dims[4] = {2, 4, 1, 1};
+    float batch_values[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    finish(b, binary(b, "Mul", "/m", big, xai_onnx_initializer(b, "by_image", batch_dims, 4, batch_values)));
+    expect_error(b, "scale-batch.onnx", "varies along the batch");
+
+    b = two_sizes("scale-shape", &big, &small);
+    int64_t wrong_dims[1] = {5};
+    finish(b, binary(b, "Add", "/a", big, xai_onnx_initializer(b, "wrong", wrong_dims, 1, batch_values)));
+    expect_error(b, "scale-shape.onnx", "axis of 5 does not broadcast");
+
     b = two_sizes("unsupported", &big, &small);
     finish(b, unary(b, "Softplus", "/p", big));
     expect_error(b, "unsupported.onnx", "operator 'Softplus' is not supported (opset 13)");
@@ -305,11 +447,6 @@ Test(ops, chunk_bounds_from_shape_are_folded)
 }
 
 /* ---- channels-last blocks (ConvNeXt) ------------------------------------------------------- */
-
-static const char *scalar(xai_onnx_builder *b, const char *name, float value)
-{
-    return xai_onnx_initializer(b, name, NULL, 0, &value);
-}
 
 static const char *floats(xai_onnx_builder *b, const char *name, int64_t count, uint64_t seed, float scale,
                           float offset)
@@ -434,7 +571,8 @@ Test(ops, convnext_block_both_ways, .timeout = 300)
  * in one line each. */
 Test(ops, corpus_models, .timeout = 300)
 {
-    static const char *const seeds[] = {"seed-channel-ops", "seed-se-block", "seed-convnext-block", "seed-pad-pool"};
+    static const char *const seeds[] = {"seed-channel-ops", "seed-se-block", "seed-convnext-block", "seed-pad-pool",
+                                        "seed-pads"};
     for (size_t k = 0; k < sizeof seeds / sizeof *seeds; k++) {
         char path[256];
         snprintf(path, sizeof path, "fuzz/corpus/onnx/%s.onnx", seeds[k]);
@@ -448,7 +586,8 @@ Test(ops, corpus_models, .timeout = 300)
     }
     static const char *const bad[][2] = {{"bad-mul-broadcast", "do not broadcast"},
                                          {"bad-concat-ranks", "does not match"},
-                                         {"bad-pad-negative", "negative pad -1"}};
+                                         {"bad-pad-negative", "negative pad -1"},
+                                         {"bad-pad-reflect", "reflect pads must be below"}};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         char path[256];
         snprintf(path, sizeof path, "fuzz/corpus/onnx/%s.onnx", bad[k][0]);

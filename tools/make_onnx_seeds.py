@@ -5,9 +5,10 @@
 
 seed-*.onnx load and exercise the ops of the torchvision families (channel moves and the chunk's
 shape arithmetic, a squeeze-and-excitation block, a ConvNeXt block with its layer normalization
-written out, a Pad before an AveragePool), so that fuzz_onnx mutates them; bad-*.onnx are the
-bad inputs the reader must refuse in one line (tests/test_onnx.c loads each): shapes that do not
-broadcast, a Concat of mismatched ranks, a negative Pad. Weights are seeded: the files are the
+written out, a Pad before an AveragePool, PyTorch's pad arithmetic before reflect and edge Pads),
+so that fuzz_onnx mutates them; bad-*.onnx are the bad inputs the reader must refuse in one line
+(tests/test_ops.c loads each): shapes that do not broadcast, a Concat of mismatched ranks, a
+negative Pad, a reflect Pad as large as its input. Weights are seeded: the files are the
 same on every run."""
 import os
 import sys
@@ -107,6 +108,38 @@ def pad_pool(path):
     save(path, nodes, inits, image(3, 5, 5), out("y", 4, 5, 5))
 
 
+def pads(path):
+    """PyTorch's export of F.pad(x, (1, 2, 1, 0), mode="reflect"): its pad order turned into
+    ONNX's by int64 arithmetic (ConstantOfShape, Concat, Reshape, a reversing Slice, Transpose);
+    then an edge Pad, an AveragePool with ceil_mode and constants broadcast along W and H."""
+    inits = [ints("torch_pads", [1, 2, 1, 0]), ints("rank_left", [4]), ints("pairs", [-1, 2]),
+             ints("start", [-1]), ints("end", [-9223372036854775807]), ints("axis", [0]), ints("step", [-1]),
+             ints("flat", [-1]), ints("edge_pads", [0, 0, 0, 1, 0, 0, 1, 0]),
+             tensor("along_w", [5]), tensor("along_h", [4, 1])]
+    zeros = helper.make_tensor("zero", TensorProto.INT64, [1], [0])
+    nodes = [conv("c", "x", 3, 4, 3, inits),
+             helper.make_node("ConstantOfShape", ["rank_left"], ["zeros"], value=zeros),
+             helper.make_node("Concat", ["torch_pads", "zeros"], ["padded_list"], axis=0),
+             helper.make_node("Reshape", ["padded_list", "pairs"], ["pair_rows"]),
+             helper.make_node("Slice", ["pair_rows", "start", "end", "axis", "step"], ["reversed"]),
+             helper.make_node("Transpose", ["reversed"], ["by_side"], perm=[1, 0]),
+             helper.make_node("Reshape", ["by_side", "flat"], ["onnx_pads_any"]),
+             helper.make_node("Cast", ["onnx_pads_any"], ["onnx_pads"], to=TensorProto.INT64),
+             helper.make_node("Pad", ["c", "onnx_pads"], ["reflected"], mode="reflect"),
+             helper.make_node("Pad", ["reflected", "edge_pads"], ["edged"], mode="edge"),
+             helper.make_node("AveragePool", ["edged"], ["pooled"], kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 1, 1, 1], ceil_mode=1, count_include_pad=1),
+             helper.make_node("Mul", ["pooled", "along_w"], ["scaled"]),
+             helper.make_node("Add", ["scaled", "along_h"], ["y"])]
+    save(path, nodes, inits, image(3, 5, 5), out("y", 4, 4, 5))
+
+
+def bad_pad_reflect(path):
+    inits = [ints("pads", [0, 0, 5, 0, 0, 0, 0, 0])]
+    nodes = [conv("c", "x", 3, 4, 3, inits), helper.make_node("Pad", ["c", "pads"], ["y"], mode="reflect")]
+    save(path, nodes, inits, image(3, 5, 5), out("y", 4, 10, 5))
+
+
 def bad_mul_broadcast(path):
     inits = []
     nodes = [conv("a", "x", 3, 4, 3, inits), conv("b", "x", 3, 2, 3, inits),
@@ -132,7 +165,8 @@ def main():
     for name, make in [("seed-channel-ops", channel_ops), ("seed-se-block", se_block),
                        ("seed-convnext-block", convnext_block), ("seed-pad-pool", pad_pool),
                        ("bad-mul-broadcast", bad_mul_broadcast), ("bad-concat-ranks", bad_concat_ranks),
-                       ("bad-pad-negative", bad_pad_negative)]:
+                       ("bad-pad-negative", bad_pad_negative), ("seed-pads", pads),
+                       ("bad-pad-reflect", bad_pad_reflect)]:
         make(os.path.join(folder, name + ".onnx"))
 
 
