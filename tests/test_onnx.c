@@ -194,7 +194,7 @@ static int run_node_case(const char *dir, char *why, size_t why_size)
     if (n_initializers) {
         size_t old = m->graph->n_initializer;
         Onnx__TensorProto **list = malloc((old + (size_t)n_initializers) * sizeof *list);
-        memcpy(list, m->graph->initializer, old * sizeof *list);
+        if (old) memcpy(list, m->graph->initializer, old * sizeof *list);
         memcpy(list + old, as_initializer, (size_t)n_initializers * sizeof *list);
         Onnx__TensorProto **original = m->graph->initializer;
         m->graph->initializer = list, m->graph->n_initializer = old + (size_t)n_initializers;
