@@ -78,8 +78,8 @@ def install_rules():
 class Parts(torch.nn.Module):
     """`parts`: not a torchvision family but the general forms of ops that a user's own CNN may
     use and none of the 17 does: reflect, edge and constant-valued Pad, AveragePool with
-    ceil_mode (the padding counted and not), a dilated MaxPool with ceil_mode, and constants
-    broadcast along W, along H and over whole planes."""
+    ceil_mode (the padding counted and not), a dilated MaxPool with ceil_mode, constants
+    broadcast along W, along H and over whole planes, and a spatial gate [N,1,H,W] (CBAM)."""
 
     def __init__(self):
         super().__init__()
@@ -95,11 +95,13 @@ class Parts(torch.nn.Module):
         self.along_w = nn.Parameter(torch.rand(width) + 0.5)
         self.along_h = nn.Parameter(torch.randn(height, 1))
         self.planes = nn.Parameter(torch.randn(1, channels, height, width))
+        self.spatial = nn.Conv2d(channels, 1, 3, padding=1)
         self.head = nn.Sequential(nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                                   nn.Flatten(), nn.Linear(16, 10))
 
     def forward(self, x):
         x = (self.front(x) * self.along_w + self.along_h) / 2 - self.planes
+        x = x * torch.sigmoid(self.spatial(x))
         return self.head(x)
 
 

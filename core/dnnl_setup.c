@@ -87,11 +87,15 @@ static int choose_output_layout(xai_engine *e, int i)
     case XAI_OP_SCALE:
         ob->md = in->md;
         return XAI_OK;
-    case XAI_OP_MUL: { /* the layout of the input as large as the output (not a gate's) */
-        const xai_value *first = &g->values[n->input[0]];
-        ob->md = first->h == out->h && first->w == out->w ? in->md : e->values[n->input[1]].md;
-        return XAI_OK;
-    }
+    case XAI_OP_MUL: /* the layout of an input as large as the output (not a gate's), else plain */
+        for (int k = 0; k < 2; k++) {
+            const xai_value *v = &g->values[n->input[k]];
+            if (v->c == out->c && v->h == out->h && v->w == out->w) {
+                ob->md = e->values[n->input[k]].md;
+                return XAI_OK;
+            }
+        }
+        return engine_plain_md(&ob->md, out, e->batch);
     case XAI_OP_CONCAT:
     case XAI_OP_SLICE:
     case XAI_OP_SHUFFLE:

@@ -215,14 +215,20 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
     case XAI_OP_SHUFFLE:
         return channel_shape(r, g, p);
     case XAI_OP_MUL: {
-        /* Equal shapes, or one input [C,1,1] scaling each channel of the other (an SE gate). */
+        /* NumPy's broadcasting over the per-image axes of two values of one rank: each axis
+         * equal, or 1 in one of them ([N,C,1,1] gates, [N,1,H,W] spatial attention). */
         const xai_value *b = &g->values[node->input[1]];
-        const xai_value *big = b->h * b->w > in->h * in->w ? b : in, *small = big == b ? in : b;
-        int equal = b->rank == in->rank && b->c == in->c && b->h == in->h && b->w == in->w;
-        if (!equal && !(small->rank == 4 && big->rank == 4 && small->c == big->c && small->h == 1 && small->w == 1))
-            return xai_fail("%s: node '%s' (Mul): inputs '%s' and '%s' do not broadcast (equal shapes, or "
-                            "[N,C,1,1] against [N,C,H,W], are supported)", r->path, label, in->name, b->name);
-        *out = (xai_value){out->name, big->rank, big->c, big->h, big->w};
+        int a_dims[3] = {in->c, in->h, in->w}, b_dims[3] = {b->c, b->h, b->w}, out_dims[3];
+        int fits = b->rank == in->rank;
+        for (int k = 0; k < 3; k++) {
+            fits &= a_dims[k] == b_dims[k] || a_dims[k] == 1 || b_dims[k] == 1;
+            out_dims[k] = a_dims[k] > b_dims[k] ? a_dims[k] : b_dims[k];
+        }
+        if (!fits)
+            return xai_fail("%s: node '%s' (Mul): inputs '%s' (rank %d, %dx%dx%d) and '%s' (rank %d, %dx%dx%d) do not "
+                            "broadcast", r->path, label, in->name, in->rank, in->c, in->h, in->w, b->name, b->rank,
+                            b->c, b->h, b->w);
+        *out = (xai_value){out->name, in->rank, out_dims[0], out_dims[1], out_dims[2]};
         return XAI_OK;
     }
     case XAI_OP_COUNT:

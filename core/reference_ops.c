@@ -16,30 +16,32 @@ static int source_channel(const xai_node *node, const xai_value *in, int j)
     return (j % node->groups) * per_group + j / node->groups;
 }
 
-/* y = a * b, an input of [C,1,1] scaling each plane of the other; backward (dy given instead of
- * y): da += dy * b and db += dy * a, summed over the planes where a or b was broadcast. */
+/* y = a * b, either input broadcast along the axes where it has one value; backward (dy given
+ * instead of y): da += dy * b and db += dy * a, summed over the elements where a or b was
+ * broadcast. */
 static void mul_pass(const xai_graph *g, const xai_node *node, real *const *value, real *const *grad,
                      const real *dy, real *y, int batch)
 {
     const xai_value *out = &g->values[node->output];
-    size_t plane = (size_t)out->h * out->w;
+    const real *a = value[node->input[0]], *b = value[node->input[1]];
     for (int n = 0; n < batch; n++)
         for (int ch = 0; ch < out->c; ch++)
-            for (size_t k = 0; k < plane; k++) {
-                size_t at[2];
-                for (int s = 0; s < 2; s++) {
-                    const xai_value *v = &g->values[node->input[s]];
-                    at[s] = ((size_t)n * v->c + ch) * v->h * v->w + (v->h * v->w == 1 ? 0 : k);
+            for (int r = 0; r < out->h; r++)
+                for (int q = 0; q < out->w; q++) {
+                    size_t at[2];
+                    for (int s = 0; s < 2; s++) {
+                        const xai_value *v = &g->values[node->input[s]];
+                        at[s] = (((size_t)n * v->c + (v->c == 1 ? 0 : ch)) * v->h + (v->h == 1 ? 0 : r)) * v->w +
+                                (v->w == 1 ? 0 : q);
+                    }
+                    size_t o = (((size_t)n * out->c + ch) * out->h + r) * out->w + q;
+                    if (!dy) {
+                        y[o] = a[at[0]] * b[at[1]];
+                        continue;
+                    }
+                    grad[node->input[0]][at[0]] += dy[o] * b[at[1]];
+                    grad[node->input[1]][at[1]] += dy[o] * a[at[0]];
                 }
-                size_t o = ((size_t)n * out->c + ch) * plane + k;
-                const real *a = value[node->input[0]], *b = value[node->input[1]];
-                if (!dy) {
-                    y[o] = a[at[0]] * b[at[1]];
-                    continue;
-                }
-                grad[node->input[0]][at[0]] += dy[o] * b[at[1]];
-                grad[node->input[1]][at[1]] += dy[o] * a[at[0]];
-            }
 }
 
 /* The smooth activations, forward: Sigmoid, HardSigmoid clamp(alpha x + beta, 0, 1), and

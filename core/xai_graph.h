@@ -30,7 +30,8 @@ typedef enum {
     XAI_OP_SLICE,           /* channels [slice_first, slice_first + C_out) of the input (Split, Slice) */
     XAI_OP_SHUFFLE,         /* channel shuffle over `groups`: output channel i * groups + k is input
                                channel k * (C / groups) + i (Reshape, Transpose, Reshape in ONNX) */
-    XAI_OP_MUL,             /* elementwise product of two values; one may be [C,1,1] against [C,H,W] */
+    XAI_OP_MUL,             /* elementwise product of two values of one rank, NumPy-broadcast along
+                               any axis where one has size 1 ([C,1,1] gates, [1,H,W] masks) */
     XAI_OP_SIGMOID,         /* 1 / (1 + exp(-x)) */
     XAI_OP_HARDSIGMOID,     /* clamp(alpha x + beta, 0, 1) */
     XAI_OP_HARDSWISH,       /* x * clamp(x / 6 + 1 / 2, 0, 1) */
