@@ -6,6 +6,7 @@
  * whose inputs are all int64 constants (or, for Shape, a value of known shape) becomes an int64
  * constant, so that the Slice and Reshape after it see constants. Dimension 0 of a Shape stands
  * for the batch, which the graph does not fix: it is taken as 1. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +155,8 @@ static int fold_reshape(reader *r, const Onnx__NodeProto *n, const char *label, 
         if (v == 0 && d < (size_t)data->rank) v = data->dims[d];
         if (v == -1 && infer < 0) infer = (int)d, v = 1;
         else if (v < 0) return xai_fail("%s: %s: shape entry %lld", r->path, label, (long long)shape->int_data[d]);
+        else if (v && known > INT64_MAX / v)
+            return xai_fail("%s: %s: the shape holds over 2^63 values", r->path, label);
         else known *= v;
         dims[d] = v;
     }
@@ -176,8 +179,9 @@ static int fold_transpose(reader *r, const Onnx__NodeProto *n, const char *label
     if (a && a->n_ints != (size_t)rank) return xai_fail("%s: %s: perm of %zu axes for rank %d", r->path, label, a->n_ints, rank);
     int seen = 0;
     for (int k = 0; k < rank; k++) {
-        perm[k] = a ? (int)a->ints[k] : rank - 1 - k;
-        if (perm[k] < 0 || perm[k] >= rank || (seen & 1 << perm[k]))
+        int64_t axis = a ? a->ints[k] : rank - 1 - k;
+        perm[k] = axis >= 0 && axis < rank ? (int)axis : -1;
+        if (perm[k] < 0 || (seen & 1 << perm[k]))
             return xai_fail("%s: %s: perm is not a permutation", r->path, label);
         seen |= 1 << perm[k];
     }
@@ -210,6 +214,8 @@ static int fold_slice(reader *r, const Onnx__NodeProto *n, const char *label, co
         size = data->dims[axis];
         int64_t s = starts->int_data[k], e = ends->int_data[k], t = steps ? steps->int_data[k] : 1;
         if (t == 0) return xai_fail("%s: %s: step 0", r->path, label);
+        int64_t longest = size > 1 ? size : 1; /* a longer step takes one element, as this one does */
+        t = t > longest ? longest : t < -longest ? -longest : t;
         if (s < 0) s += size;
         if (e < 0) e += size;
         if (t > 0) {
