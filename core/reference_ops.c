@@ -1,7 +1,7 @@
 /* reference_ops.c - the reference engine's ops beyond the classic CNN ones (reference_engine.c
- * holds those and the passes): the channel moves (Concat, Slice, shuffle), Mul with its gate, the
- * smooth activations, Erf, SCALE, Transpose, LayerNormalization and Pad; one plain loop nest each, NCHW,
- * backward passes adding into the inputs' gradients. Compiled in double and, from
+ * holds those and the passes): the channel moves (Concat, Slice, shuffle), Mul with broadcasting,
+ * the smooth activations, Erf, SCALE, Transpose, LayerNormalization and Pad; one plain loop nest
+ * each, NCHW, backward passes adding into the inputs' gradients. Compiled in double and, from
  * reference_ops_f32.c, in float (reference_internal.h). */
 #include <math.h>
 #include <string.h>
