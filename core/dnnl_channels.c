@@ -26,7 +26,7 @@ static void copy_channels(float *restrict to, const layout *to_lay, int to_first
 
 /* The channel list that node i's pass reads: e->channel_index (0, 1, 2, ...) from an offset, or the
  * shuffle's own maps (forward: output j reads input map[j]; backward the inverse). */
-void kernel_channels(xai_engine *e, int i, int backward)
+static void channels_pass(xai_engine *e, int i, int backward)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -68,6 +68,18 @@ void kernel_channels(xai_engine *e, int i, int backward)
     default:
         return;
     }
+}
+
+int kernel_channels_forward(xai_engine *e, int i)
+{
+    channels_pass(e, i, 0);
+    return XAI_OK;
+}
+
+int kernel_channels_backward(xai_engine *e, int i)
+{
+    channels_pass(e, i, 1);
+    return XAI_OK;
 }
 
 /* The shuffle's two maps: output j = i * groups + k reads input k * (C / groups) + i. */

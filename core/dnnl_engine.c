@@ -2,8 +2,9 @@
  * creation, its passes and its threads (its set-up is dnnl_setup.c; the files beside it: see
  * dnnl_internal.h).
  *
- * Convolutions are oneDNN primitives (dnnl_conv.c). Every other op is a loop of ours that reads the value's layout
- * (plain or channel-blocked, see `layout`), so activations never leave oneDNN's blocked format
+ * Each op's steps are in engine_ops (dnnl_ops.c). Convolutions are oneDNN primitives (dnnl_conv.c),
+ * Gemm and MatMul oneDNN's matmul (dnnl_matmul.c); every other op is a loop of ours that reads the
+ * value's layout (plain or channel-blocked, see `layout`), so activations never leave oneDNN's blocked format
  * between convolutions: reorders happen only where two neighbours disagree on a layout, at the
  * graph's ends in practice. A ReLU right after a Conv runs as the Conv's eltwise post-op.
  *
@@ -25,8 +26,7 @@ void xai_engine_destroy(xai_engine *e)
     const xai_graph *g = e->graph;
     for (int i = 0; e->exec && i < g->n_nodes; i++) {
         node_exec *x = &e->exec[i];
-        if (g->nodes[i].op == XAI_OP_CONV) engine_conv_destroy(e, i);
-        if (g->nodes[i].op == XAI_OP_GEMM) engine_matmul_destroy(e, i);
+        if (engine_ops[g->nodes[i].op].destroy) engine_ops[g->nodes[i].op].destroy(e, i);
         if (x->flatten_forward.dst) dnnl_memory_destroy(x->flatten_forward.dst);
         if (x->flatten_backward.src) dnnl_memory_destroy(x->flatten_backward.src);
         engine_destroy_reorder(&x->flatten_forward);
@@ -151,73 +151,9 @@ static int forward_from(xai_engine *e, int first, const float *input, float *log
     if (input) memcpy(in->data, input, in->floats * sizeof(float));
     for (int i = first; i < g->n_nodes; i++) {
         const xai_node *n = &g->nodes[i];
-        node_exec *x = &e->exec[i];
-        value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
-        if (x->skip_forward) continue;
+        if (e->exec[i].skip_forward) continue;
         double started = e->profiling ? omp_get_wtime() : 0.0;
-        switch (n->op) {
-        case XAI_OP_CONV:
-            if (engine_conv_forward(e, i)) return XAI_ERR;
-            break;
-        case XAI_OP_RELU:
-        case XAI_OP_CLIP:
-            kernel_activation_forward(a->data, y->data, a->floats, n->clip_min, n->clip_max);
-            break;
-        case XAI_OP_ADD: {
-            const float *b = e->values[n->input[1]].data;
-            if (x->add_rhs.prim) {
-                if (engine_run_reorder(e, &x->add_rhs)) return XAI_ERR;
-                CHECK(dnnl_stream_wait(e->stream), n->name);
-                CHECK(dnnl_memory_get_data_handle(x->add_rhs.dst, (void **)&b), n->name);
-            }
-            kernel_add(y->data, a->data, b, y->floats);
-            break;
-        }
-        case XAI_OP_MAXPOOL:
-            kernel_maxpool_forward(n, &g->values[n->input[0]], &g->values[n->output], a, y, x->argmax, e->batch);
-            break;
-        case XAI_OP_AVGPOOL:
-            kernel_avgpool(n, &g->values[n->input[0]], &g->values[n->output], a, y, e->batch, 0, 0);
-            break;
-        case XAI_OP_GLOBALAVGPOOL:
-            kernel_global_avgpool(&g->values[n->input[0]], a, y, e->batch, 0, 0);
-            break;
-        case XAI_OP_FLATTEN:
-            if (engine_run_reorder(e, &x->flatten_forward)) return XAI_ERR;
-            break;
-        case XAI_OP_GEMM:
-            if (engine_matmul_forward(e, i)) return XAI_ERR;
-            break;
-        case XAI_OP_SCALE:
-            kernel_scale(e, i, 0);
-            break;
-        case XAI_OP_TRANSPOSE:
-            kernel_transpose(e, i, 0);
-            break;
-        case XAI_OP_LAYERNORM:
-            kernel_layernorm(e, i, 0);
-            break;
-        case XAI_OP_PAD:
-            kernel_pad(e, i, 0);
-            break;
-        case XAI_OP_CONCAT:
-        case XAI_OP_SLICE:
-        case XAI_OP_SHUFFLE:
-            kernel_channels(e, i, 0);
-            break;
-        case XAI_OP_MUL:
-            kernel_mul_forward(e, i);
-            break;
-        case XAI_OP_SIGMOID:
-        case XAI_OP_HARDSIGMOID:
-        case XAI_OP_HARDSWISH:
-        case XAI_OP_ERF:
-            kernel_smooth_forward(e, i);
-            break;
-        case XAI_OP_BATCHNORM:
-        case XAI_OP_COUNT:
-            return xai_fail("%s: node '%s': %s left in the graph", g->path, n->name, xai_op_name(n->op));
-        }
+        if (engine_ops[n->op].forward(e, i)) return XAI_ERR;
         CHECK(dnnl_stream_wait(e->stream), n->name);
         if (e->profiling) e->node_ms[i] += (omp_get_wtime() - started) * 1e3;
     }
@@ -236,16 +172,6 @@ static int forward_from(xai_engine *e, int first, const float *input, float *log
 
 static int forward(xai_engine *e, const float *input, float *logits) { return forward_from(e, 0, input, logits); }
 
-/* Deliver an activation's gradient rule(y, dy) into the input's gradient. */
-static void activation_backward(xai_engine *e, const xai_rule *r, const xai_node *n, int accumulate)
-{
-    value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
-    float *dx = accumulate ? e->scratch : a->grad;
-    const xai_rule *rule = n->plain_gradient ? &xai_rule_saliency : r; /* the true gradient */
-    rule->activation_backward(y->data, y->grad, dx, y->floats, n->clip_min, n->clip_max);
-    if (accumulate) kernel_add(a->grad, e->scratch, NULL, a->floats);
-}
-
 /* The seed, [batch][classes] in NCHW order, into the output's gradient in its own layout. */
 static int place_seed(xai_engine *e, const float *seed)
 {
@@ -261,74 +187,11 @@ static int place_seed(xai_engine *e, const float *seed)
 static int backward(xai_engine *e, const xai_rule *rule, int stop)
 {
     const xai_graph *g = e->graph;
+    e->rule = rule;
     for (int i = g->n_nodes - 1; i > stop; i--) {
         const xai_node *n = &g->nodes[i];
-        node_exec *x = &e->exec[i];
-        value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
         double started = e->profiling ? omp_get_wtime() : 0.0;
-        switch (n->op) {
-        case XAI_OP_CONV:
-            if (engine_conv_backward(e, i)) return XAI_ERR;
-            break;
-        case XAI_OP_RELU:
-        case XAI_OP_CLIP:
-            activation_backward(e, rule, n, x->accumulate[0]);
-            break;
-        case XAI_OP_ADD:
-            for (int k = 0; k < 2; k++) {
-                value_buffer *b = &e->values[n->input[k]];
-                if (k == 1 && x->add_rhs_grad.prim) {
-                    if (engine_run_reorder(e, &x->add_rhs_grad)) return XAI_ERR;
-                } else if (x->accumulate[k]) kernel_add(b->grad, y->grad, NULL, y->floats);
-                else kernel_copy(b->grad, y->grad, y->floats);
-            }
-            break;
-        case XAI_OP_MAXPOOL:
-            kernel_maxpool_backward(&g->values[n->input[0]], &g->values[n->output], a, y, x->argmax,
-                             e->batch, x->accumulate[0]);
-            break;
-        case XAI_OP_AVGPOOL:
-            kernel_avgpool(n, &g->values[n->input[0]], &g->values[n->output], a, y, e->batch, 1, x->accumulate[0]);
-            break;
-        case XAI_OP_GLOBALAVGPOOL:
-            kernel_global_avgpool(&g->values[n->input[0]], a, y, e->batch, 1, x->accumulate[0]);
-            break;
-        case XAI_OP_FLATTEN:
-            if (engine_run_reorder(e, &x->flatten_backward)) return XAI_ERR;
-            break;
-        case XAI_OP_GEMM:
-            if (engine_matmul_backward(e, i)) return XAI_ERR;
-            break;
-        case XAI_OP_SCALE:
-            kernel_scale(e, i, 1);
-            break;
-        case XAI_OP_TRANSPOSE:
-            kernel_transpose(e, i, 1);
-            break;
-        case XAI_OP_LAYERNORM:
-            kernel_layernorm(e, i, 1);
-            break;
-        case XAI_OP_PAD:
-            kernel_pad(e, i, 1);
-            break;
-        case XAI_OP_CONCAT:
-        case XAI_OP_SLICE:
-        case XAI_OP_SHUFFLE:
-            kernel_channels(e, i, 1);
-            break;
-        case XAI_OP_MUL:
-            kernel_mul_backward(e, i);
-            break;
-        case XAI_OP_SIGMOID:
-        case XAI_OP_HARDSIGMOID:
-        case XAI_OP_HARDSWISH:
-        case XAI_OP_ERF:
-            kernel_smooth_backward(e, i);
-            break;
-        case XAI_OP_BATCHNORM:
-        case XAI_OP_COUNT:
-            return xai_fail("%s: node '%s': %s left in the graph", g->path, n->name, xai_op_name(n->op));
-        }
+        if (engine_ops[n->op].backward(e, i)) return XAI_ERR;
         CHECK(dnnl_stream_wait(e->stream), n->name);
         if (e->profiling) e->node_ms[g->n_nodes + i] += (omp_get_wtime() - started) * 1e3;
     }

@@ -1,7 +1,8 @@
 /* dnnl_internal.h - private to the oneDNN engine's files (core/dnnl_*.c): the engine's state,
  * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns creation and the
- * passes, dnnl_setup.c the set-up, dnnl_conv.c the convolutions, dnnl_kernels.c, dnnl_channels.c,
- * dnnl_pointwise.c, dnnl_nhwc.c and dnnl_pad.c our own loops, dnnl_primitives.c the oneDNN plumbing (memories,
+ * passes, dnnl_ops.c the op registry (each op's steps), dnnl_setup.c the set-up, dnnl_conv.c the
+ * convolutions, dnnl_matmul.c Gemm; dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c,
+ * dnnl_nhwc.c and dnnl_pad.c our own loops; dnnl_primitives.c the oneDNN plumbing (memories,
  * reorders, descriptors). */
 #ifndef XAI_DNNL_INTERNAL_H
 #define XAI_DNNL_INTERNAL_H
@@ -83,6 +84,7 @@ struct xai_engine {
     const xai_graph *graph;
     xai_graph *consumed;                /* set when weights are freed as they are copied */
     const xai_engine *weights_from;     /* the engine whose weights this one takes (see xai_engine_config) */
+    const xai_rule *rule;               /* the method's rule, during a backward pass */
     int batch, threads;
     dnnl_engine_t dnnl;
     dnnl_stream_t stream;
@@ -174,42 +176,74 @@ int engine_matmul_forward(xai_engine *e, int i);
 int engine_matmul_backward(xai_engine *e, int i);
 void engine_matmul_destroy(xai_engine *e, int i);
 
-/* ---- dnnl_channels.c: Concat, Slice, channel shuffle ---- */
+/* ---- the ops' passes: int (*)(xai_engine *, int node); backward reads e->rule ---- */
 
-/* Node i's forward (backward 0) or backward pass. */
-void kernel_channels(xai_engine *e, int i, int backward);
-/* A shuffle's channel maps, at set-up. */
+/* dnnl_channels.c: Concat, Slice, channel shuffle (and the shuffle's channel maps, at set-up) */
+int kernel_channels_forward(xai_engine *e, int i);
+int kernel_channels_backward(xai_engine *e, int i);
 int kernel_channels_plan(xai_engine *e, int i);
 
-/* ---- dnnl_pointwise.c: smooth activations, SCALE and Mul, each with its true gradient ---- */
+/* dnnl_pointwise.c: smooth activations, SCALE and Mul, each with its true gradient */
+int kernel_smooth_forward(xai_engine *e, int i);
+int kernel_smooth_backward(xai_engine *e, int i);
+int kernel_scale_forward(xai_engine *e, int i);
+int kernel_scale_backward(xai_engine *e, int i);
+int kernel_mul_forward(xai_engine *e, int i);
+int kernel_mul_backward(xai_engine *e, int i);
 
-void kernel_smooth_forward(xai_engine *e, int i);
-void kernel_smooth_backward(xai_engine *e, int i);
-void kernel_scale(xai_engine *e, int i, int backward);
-void kernel_mul_forward(xai_engine *e, int i);
-void kernel_mul_backward(xai_engine *e, int i);
+/* dnnl_nhwc.c: Transpose and LayerNormalization */
+int kernel_transpose_forward(xai_engine *e, int i);
+int kernel_transpose_backward(xai_engine *e, int i);
+int kernel_layernorm_forward(xai_engine *e, int i);
+int kernel_layernorm_backward(xai_engine *e, int i);
 
-/* ---- dnnl_nhwc.c: Transpose and LayerNormalization ---- */
+/* dnnl_pad.c: Pad of H and W */
+int kernel_pad_forward(xai_engine *e, int i);
+int kernel_pad_backward(xai_engine *e, int i);
 
-void kernel_transpose(xai_engine *e, int i, int backward);
-void kernel_layernorm(xai_engine *e, int i, int backward);
+/* dnnl_kernels.c: ReLU and Clip (the method's rule), Add, the pools, Flatten */
+int kernel_activation_pass_forward(xai_engine *e, int i);
+int kernel_activation_pass_backward(xai_engine *e, int i);
+int kernel_add_forward(xai_engine *e, int i);
+int kernel_add_backward(xai_engine *e, int i);
+int kernel_maxpool_pass_forward(xai_engine *e, int i);
+int kernel_maxpool_pass_backward(xai_engine *e, int i);
+int kernel_avgpool_forward(xai_engine *e, int i);
+int kernel_avgpool_backward(xai_engine *e, int i);
+int kernel_global_avgpool_forward(xai_engine *e, int i);
+int kernel_global_avgpool_backward(xai_engine *e, int i);
+int kernel_flatten_forward(xai_engine *e, int i);
+int kernel_flatten_backward(xai_engine *e, int i);
 
-/* ---- dnnl_pad.c: Pad of H and W ---- */
+/* ---- dnnl_setup.c: the ops' set-up steps ---- */
 
-void kernel_pad(xai_engine *e, int i, int backward);
+/* Output layouts: the input's; the input's for ReLU, Clip and Add (fused into a Conv before
+ * them); Mul's; the input's kind at the output's size; plain; Gemm's; a Conv's from oneDNN. */
+int engine_layout_like_input(xai_engine *e, int i);
+int engine_layout_activation(xai_engine *e, int i);
+int engine_layout_mul(xai_engine *e, int i);
+int engine_layout_same_kind(xai_engine *e, int i);
+int engine_layout_plain(xai_engine *e, int i);
+int engine_layout_gemm(xai_engine *e, int i);
+int engine_layout_conv(xai_engine *e, int i);
+/* What MaxPool, Add and Gemm keep besides their outputs; Flatten's bindings. */
+int engine_setup_maxpool(xai_engine *e, int i);
+int engine_setup_add(xai_engine *e, int i);
+int engine_setup_gemm(xai_engine *e, int i);
+int engine_bind_flatten(xai_engine *e, int i);
 
-/* ---- dnnl_kernels.c: our loops, over the values' layouts ---- */
+/* ---- dnnl_ops.c: the op registry ---- */
 
-void kernel_activation_forward(const float *restrict x, float *restrict y, size_t n, float lo, float hi);
-void kernel_copy(float *restrict dst, const float *restrict src, size_t n);
-void kernel_add(float *restrict dst, const float *restrict a, const float *restrict b, size_t n);
-void kernel_maxpool_forward(const xai_node *m, const xai_value *in, const xai_value *out, const value_buffer *x,
-                            value_buffer *y, int32_t *argmax, int batch);
-void kernel_maxpool_backward(const xai_value *in, const xai_value *out, value_buffer *x, const value_buffer *y,
-                             const int32_t *argmax, int batch, int accumulate);
-void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out, value_buffer *x, value_buffer *y,
-                    int batch, int backward, int accumulate);
-void kernel_global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y, int batch, int backward,
-                           int accumulate);
+/* What the engine does for one op, step by step (NULL: nothing to do): its output's layout, what
+ * it keeps besides its output, its bindings once every value exists, its forward and backward
+ * passes, and what it frees beyond node_exec's common fields. An op without a layout step
+ * (BatchNormalization) cannot run on this engine. */
+typedef int (*engine_step)(xai_engine *e, int i);
+typedef struct {
+    engine_step layout, setup, bind, forward, backward;
+    void (*destroy)(xai_engine *e, int i);
+} engine_op;
+
+extern const engine_op engine_ops[XAI_OP_COUNT];
 
 #endif

@@ -1,13 +1,13 @@
-/* dnnl_kernels.c - the engine's own loops (dnnl_internal.h): activations, sums and pooling, each
- * reading the values' layouts (plain or channel-blocked) directly,
- * split over the engine's threads. */
+/* dnnl_kernels.c - the classic ops' passes on the engine (dnnl_internal.h): ReLU and Clip with
+ * the method's rule, Add, the pools and Flatten; our own loops, each reading the values' layouts
+ * (plain or channel-blocked) directly, split over the engine's threads. */
 #include <math.h>
 #include <string.h>
 
 #include "dnnl_internal.h"
 
 /* y = clamp(x, lo, hi) over the whole buffer (padding lanes are zero and stay zero for ReLU). */
-void kernel_activation_forward(const float *restrict x, float *restrict y, size_t n, float lo, float hi)
+static void kernel_activation_forward(const float *restrict x, float *restrict y, size_t n, float lo, float hi)
 {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) { /* comparisons, not fminf/fmaxf: those are libm calls here */
@@ -17,14 +17,14 @@ void kernel_activation_forward(const float *restrict x, float *restrict y, size_
 }
 
 /* dst = src, or dst = 0 when src is NULL; split over the threads like the other loops. */
-void kernel_copy(float *restrict dst, const float *restrict src, size_t n)
+static void kernel_copy(float *restrict dst, const float *restrict src, size_t n)
 {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) dst[i] = src ? src[i] : 0.f;
 }
 
 /* dst = a + b, or dst += a when b is NULL. */
-void kernel_add(float *restrict dst, const float *restrict a, const float *restrict b, size_t n)
+static void kernel_add(float *restrict dst, const float *restrict a, const float *restrict b, size_t n)
 {
     if (b) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
@@ -50,7 +50,7 @@ static inline void update_max(const float *restrict v, float *restrict best, int
 
 /* y[n,c,p,q] = max over the window of x (padding never wins), argmax = the buffer offset of the
  * first maximal element in row-major window order (PyTorch's choice on ties). */
-void kernel_maxpool_forward(const xai_node *m, const xai_value *in, const xai_value *out,
+static void kernel_maxpool_forward(const xai_node *m, const xai_value *in, const xai_value *out,
                             const value_buffer *x, value_buffer *y, int32_t *argmax, int batch)
 {
     const layout *li = &x->lay, *lo = &y->lay;
@@ -84,7 +84,7 @@ void kernel_maxpool_forward(const xai_node *m, const xai_value *in, const xai_va
 
 /* dx[argmax[o]] += dy[o]; within one (image, channel block) sequentially, so overlapping windows
  * never race. */
-void kernel_maxpool_backward(const xai_value *in, const xai_value *out, value_buffer *x,
+static void kernel_maxpool_backward(const xai_value *in, const xai_value *out, value_buffer *x,
                              const value_buffer *y, const int32_t *argmax, int batch, int accumulate)
 {
     const layout *lo = &y->lay;
@@ -108,7 +108,7 @@ void kernel_maxpool_backward(const xai_value *in, const xai_value *out, value_bu
 /* Average pool forward (dy NULL) or backward (dy given): the divisor counts the window's
  * positions inside the input, or with count_include_pad those inside the padded input (not the
  * room ceil_mode added). */
-void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out,
+static void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out,
                     value_buffer *x, value_buffer *y, int batch, int backward, int accumulate)
 {
     const layout *li = &x->lay, *lo = &y->lay;
@@ -139,7 +139,7 @@ void kernel_avgpool(const xai_node *m, const xai_value *in, const xai_value *out
 }
 
 /* y[n,c] = mean over (h, w) of x[n,c,h,w]; backward dx[n,c,h,w] (+)= dy[n,c] / (H W). */
-void kernel_global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y, int batch,
+static void kernel_global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y, int batch,
                            int backward, int accumulate)
 {
     const layout *li = &x->lay;
@@ -164,3 +164,105 @@ void kernel_global_avgpool(const xai_value *in, value_buffer *x, value_buffer *y
                 for (int l = 0; l < lanes; l++) y->data[(size_t)n * in->c + cb * block + l] = sum[l] * scale;
         }
 }
+
+/* ---- the passes (engine_ops, dnnl_ops.c) ---------------------------------------------------- */
+
+/* ReLU and Clip: y = clamp(x, lo, hi); skipped when it runs as the Conv before it's post-op. */
+int kernel_activation_pass_forward(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    const value_buffer *a = &e->values[n->input[0]];
+    kernel_activation_forward(a->data, e->values[n->output].data, a->floats, n->clip_min, n->clip_max);
+    return XAI_OK;
+}
+
+/* The method's rule (or the true gradient where the node passes it) into the input's gradient,
+ * through the scratch buffer when it adds. */
+int kernel_activation_pass_backward(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
+    int accumulate = e->exec[i].accumulate[0];
+    float *dx = accumulate ? e->scratch : a->grad;
+    const xai_rule *rule = n->plain_gradient ? &xai_rule_saliency : e->rule;
+    rule->activation_backward(y->data, y->grad, dx, y->floats, n->clip_min, n->clip_max);
+    if (accumulate) kernel_add(a->grad, e->scratch, NULL, a->floats);
+    return XAI_OK;
+}
+
+/* y = a + b, b first reordered into a's layout when the two differ. */
+int kernel_add_forward(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    node_exec *x = &e->exec[i];
+    const float *b = e->values[n->input[1]].data;
+    if (x->add_rhs.prim) {
+        if (engine_run_reorder(e, &x->add_rhs)) return XAI_ERR;
+        CHECK(dnnl_stream_wait(e->stream), n->name);
+        CHECK(dnnl_memory_get_data_handle(x->add_rhs.dst, (void **)&b), n->name);
+    }
+    value_buffer *y = &e->values[n->output];
+    kernel_add(y->data, e->values[n->input[0]].data, b, y->floats);
+    return XAI_OK;
+}
+
+/* Both inputs get the output's gradient (written or added; reordered back for b's layout). */
+int kernel_add_backward(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    node_exec *x = &e->exec[i];
+    const value_buffer *y = &e->values[n->output];
+    for (int k = 0; k < 2; k++) {
+        value_buffer *b = &e->values[n->input[k]];
+        if (k == 1 && x->add_rhs_grad.prim) {
+            if (engine_run_reorder(e, &x->add_rhs_grad)) return XAI_ERR;
+        } else if (x->accumulate[k]) kernel_add(b->grad, y->grad, NULL, y->floats);
+        else kernel_copy(b->grad, y->grad, y->floats);
+    }
+    return XAI_OK;
+}
+
+int kernel_maxpool_pass_forward(xai_engine *e, int i)
+{
+    const xai_graph *g = e->graph;
+    const xai_node *n = &g->nodes[i];
+    kernel_maxpool_forward(n, &g->values[n->input[0]], &g->values[n->output], &e->values[n->input[0]],
+                           &e->values[n->output], e->exec[i].argmax, e->batch);
+    return XAI_OK;
+}
+
+int kernel_maxpool_pass_backward(xai_engine *e, int i)
+{
+    const xai_graph *g = e->graph;
+    const xai_node *n = &g->nodes[i];
+    kernel_maxpool_backward(&g->values[n->input[0]], &g->values[n->output], &e->values[n->input[0]],
+                            &e->values[n->output], e->exec[i].argmax, e->batch, e->exec[i].accumulate[0]);
+    return XAI_OK;
+}
+
+static int avgpool_pass(xai_engine *e, int i, int backward)
+{
+    const xai_graph *g = e->graph;
+    const xai_node *n = &g->nodes[i];
+    kernel_avgpool(n, &g->values[n->input[0]], &g->values[n->output], &e->values[n->input[0]], &e->values[n->output],
+                   e->batch, backward, backward && e->exec[i].accumulate[0]);
+    return XAI_OK;
+}
+
+int kernel_avgpool_forward(xai_engine *e, int i) { return avgpool_pass(e, i, 0); }
+int kernel_avgpool_backward(xai_engine *e, int i) { return avgpool_pass(e, i, 1); }
+
+static int global_avgpool_pass(xai_engine *e, int i, int backward)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    kernel_global_avgpool(&e->graph->values[n->input[0]], &e->values[n->input[0]], &e->values[n->output], e->batch,
+                          backward, backward && e->exec[i].accumulate[0]);
+    return XAI_OK;
+}
+
+int kernel_global_avgpool_forward(xai_engine *e, int i) { return global_avgpool_pass(e, i, 0); }
+int kernel_global_avgpool_backward(xai_engine *e, int i) { return global_avgpool_pass(e, i, 1); }
+
+/* Flatten: the input in NCHW order, and the gradient back (engine_bind_flatten's reorders). */
+int kernel_flatten_forward(xai_engine *e, int i) { return engine_run_reorder(e, &e->exec[i].flatten_forward); }
+int kernel_flatten_backward(xai_engine *e, int i) { return engine_run_reorder(e, &e->exec[i].flatten_backward); }

@@ -6,7 +6,7 @@
 #include "dnnl_internal.h"
 
 /* y[n, o] = x[n, i] where output axis k is input axis perm[k]; backward dx[n, i] (+)= dy[n, o]. */
-void kernel_transpose(xai_engine *e, int i, int backward)
+static void transpose_pass(xai_engine *e, int i, int backward)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -26,9 +26,21 @@ void kernel_transpose(xai_engine *e, int i, int backward)
                 }
 }
 
+int kernel_transpose_forward(xai_engine *e, int i)
+{
+    transpose_pass(e, i, 0);
+    return XAI_OK;
+}
+
+int kernel_transpose_backward(xai_engine *e, int i)
+{
+    transpose_pass(e, i, 1);
+    return XAI_OK;
+}
+
 /* Over each row of W values: xhat = (x - mean) / s, s = sqrt(var + eps), y = weight xhat + bias;
  * backward, with u = weight dy: dx (+)= (u - mean(u) - xhat mean(u xhat)) / s. Sums in double. */
-void kernel_layernorm(xai_engine *e, int i, int backward)
+static void layernorm_pass(xai_engine *e, int i, int backward)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -63,4 +75,16 @@ void kernel_layernorm(xai_engine *e, int i, int backward)
                     dx[k * sx] = accumulate ? dx[k * sx] + d : d;
                 }
             }
+}
+
+int kernel_layernorm_forward(xai_engine *e, int i)
+{
+    layernorm_pass(e, i, 0);
+    return XAI_OK;
+}
+
+int kernel_layernorm_backward(xai_engine *e, int i)
+{
+    layernorm_pass(e, i, 1);
+    return XAI_OK;
 }

@@ -28,7 +28,7 @@ static void zero_padding(value_buffer *b, const xai_value *v, int batch)
  *   Sigmoid      1 / (1 + exp(-x))
  *   HardSigmoid  clamp(alpha x + beta, 0, 1)
  *   HardSwish    x clamp(x / 6 + 1/2, 0, 1) */
-void kernel_smooth_forward(xai_engine *e, int i)
+int kernel_smooth_forward(xai_engine *e, int i)
 {
     const xai_node *n = &e->graph->nodes[i];
     const float *restrict x = e->values[n->input[0]].data;
@@ -42,7 +42,7 @@ void kernel_smooth_forward(xai_engine *e, int i)
     } else if (n->op == XAI_OP_ERF) { /* erf(0) = 0: padding stays zero */
 #pragma omp parallel for schedule(static) if (count > 65536)
         for (size_t k = 0; k < count; k++) y[k] = erff(x[k]);
-        return;
+        return XAI_OK;
     } else {
         int swish = n->op == XAI_OP_HARDSWISH;
         if (swish) alpha = 1.f / 6.f, beta = 0.5f;
@@ -55,12 +55,13 @@ void kernel_smooth_forward(xai_engine *e, int i)
         }
     }
     zero_padding(out, &e->graph->values[n->output], e->batch);
+    return XAI_OK;
 }
 
 /* dx (+)= dy f'(x): sigmoid y (1 - y); HardSigmoid alpha where 0 < alpha x + beta < 1;
  * HardSwish 0 below -3, x / 3 + 1/2 up to 3 (3 included, as PyTorch), 1 above; Erf
  * 2 / sqrt(pi) exp(-x^2). */
-void kernel_smooth_backward(xai_engine *e, int i)
+int kernel_smooth_backward(xai_engine *e, int i)
 {
     const xai_node *n = &e->graph->nodes[i];
     value_buffer *in = &e->values[n->input[0]], *out = &e->values[n->output];
@@ -80,11 +81,12 @@ void kernel_smooth_backward(xai_engine *e, int i)
         } else slope = x[k] < -3.f ? 0.f : x[k] <= 3.f ? x[k] * (1.f / 3.f) + 0.5f : 1.f;
         dx[k] = accumulate ? dx[k] + dy[k] * slope : dy[k] * slope;
     }
+    return XAI_OK;
 }
 
 /* SCALE: y = weight[c,h,w] x + bias[c,h,w], each broadcast over the axes where it has one value,
  * over the real elements only (padding lanes stay zero); backward dx (+)= weight[c,h,w] dy. */
-void kernel_scale(xai_engine *e, int i, int backward)
+static void scale_pass(xai_engine *e, int i, int backward)
 {
     const xai_node *n = &e->graph->nodes[i];
     const xai_value *in = &e->graph->values[n->input[0]];
@@ -103,6 +105,18 @@ void kernel_scale(xai_engine *e, int i, int backward)
                 }
 }
 
+int kernel_scale_forward(xai_engine *e, int i)
+{
+    scale_pass(e, i, 0);
+    return XAI_OK;
+}
+
+int kernel_scale_backward(xai_engine *e, int i)
+{
+    scale_pass(e, i, 1);
+    return XAI_OK;
+}
+
 /* Does input k of the Mul broadcast (have one value along an axis where the output has more)? */
 static int broadcasts(const xai_graph *g, const xai_node *n, int k)
 {
@@ -115,7 +129,7 @@ static inline int along(int size, int at) { return size == 1 ? 0 : at; }
 
 /* y = a * b: one flat loop when all three share a layout and neither broadcasts, else element by
  * element, each input read at its broadcast coordinates. */
-void kernel_mul_forward(xai_engine *e, int i)
+int kernel_mul_forward(xai_engine *e, int i)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -128,7 +142,7 @@ void kernel_mul_forward(xai_engine *e, int i)
         float *restrict py = y->data;
 #pragma omp parallel for simd schedule(static) if (y->floats > 65536)
         for (size_t k = 0; k < y->floats; k++) py[k] = pa[k] * pb[k];
-        return;
+        return XAI_OK;
     }
 #pragma omp parallel for collapse(2) schedule(static)
     for (int im = 0; im < e->batch; im++)
@@ -139,12 +153,13 @@ void kernel_mul_forward(xai_engine *e, int i)
                     float z = b->data[offset_of(&b->lay, im, along(vb->c, c), along(vb->h, r), along(vb->w, q))];
                     y->data[offset_of(&y->lay, im, c, r, q)] = x * z;
                 }
+    return XAI_OK;
 }
 
 /* The product rule: da (+)= dy * b and db (+)= dy * a, each summed over the output elements that
  * an input's element was broadcast to. Each input element gathers its own sum, so no two threads
  * write one element. */
-void kernel_mul_backward(xai_engine *e, int i)
+int kernel_mul_backward(xai_engine *e, int i)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -181,4 +196,5 @@ void kernel_mul_backward(xai_engine *e, int i)
                         *d = accumulate ? *d + sum : sum;
                     }
     }
+    return XAI_OK;
 }

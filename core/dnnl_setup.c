@@ -1,7 +1,7 @@
-/* dnnl_setup.c - the oneDNN engine's set-up (dnnl_internal.h): each node's output layout (a
- * Conv's from oneDNN's choice, the others' from their inputs), the value buffers, what each node
- * keeps besides its output, the accumulation plan of the backward pass, the gradient bindings and
- * the list of kernels chosen. */
+/* dnnl_setup.c - the oneDNN engine's set-up (dnnl_internal.h): the value buffers, the
+ * accumulation plan of the backward pass and the list of kernels chosen, with the steps of each
+ * op that engine_ops (dnnl_ops.c) names: its output's layout (a Conv's from oneDNN's choice, the
+ * others' from their inputs), what it keeps besides its output, and its bindings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,63 +64,76 @@ static int append_kernels(xai_engine *e)
     return XAI_OK;
 }
 
-/* Node i's output layout, which follows from its inputs (a Conv's from oneDNN's choice). */
-static int choose_output_layout(xai_engine *e, int i)
+/* ---- output layouts (engine_op.layout): each node's from its inputs', a Conv's from oneDNN ---- */
+
+/* The input's layout. */
+int engine_layout_like_input(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    e->values[n->output].md = e->values[n->input[0]].md;
+    return XAI_OK;
+}
+
+/* ReLU, Clip and Add: the input's layout; an activation right after a Conv runs as its post-op. */
+int engine_layout_activation(xai_engine *e, int i)
+{
+    e->exec[i].skip_forward = i > 0 && e->exec[i - 1].fused_activation;
+    return engine_layout_like_input(e, i);
+}
+
+/* Mul: the layout of an input as large as the output (not a gate's), else plain. */
+int engine_layout_mul(xai_engine *e, int i)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
     const xai_value *out = &g->values[n->output];
-    value_buffer *in = &e->values[n->input[0]], *ob = &e->values[n->output];
-    dnnl_dims_t out_dims = {e->batch, out->c, out->h, out->w};
-    switch (n->op) {
-    case XAI_OP_CONV: return engine_conv_create(e, i, &ob->md);
-    case XAI_OP_RELU:
-    case XAI_OP_CLIP:
-    case XAI_OP_ADD:
-        ob->md = in->md;
-        e->exec[i].skip_forward = i > 0 && e->exec[i - 1].fused_activation;
-        return XAI_OK;
-    case XAI_OP_SIGMOID:
-    case XAI_OP_HARDSIGMOID:
-    case XAI_OP_HARDSWISH:
-    case XAI_OP_ERF:
-    case XAI_OP_SCALE:
-        ob->md = in->md;
-        return XAI_OK;
-    case XAI_OP_MUL: /* the layout of an input as large as the output (not a gate's), else plain */
-        for (int k = 0; k < 2; k++) {
-            const xai_value *v = &g->values[n->input[k]];
-            if (v->c == out->c && v->h == out->h && v->w == out->w) {
-                ob->md = e->values[n->input[k]].md;
-                return XAI_OK;
-            }
+    for (int k = 0; k < 2; k++) {
+        const xai_value *v = &g->values[n->input[k]];
+        if (v->c == out->c && v->h == out->h && v->w == out->w) {
+            e->values[n->output].md = e->values[n->input[k]].md;
+            return XAI_OK;
         }
-        return engine_plain_md(&ob->md, out, e->batch);
-    case XAI_OP_CONCAT:
-    case XAI_OP_SLICE:
-    case XAI_OP_SHUFFLE:
-        return out->rank == 2 ? engine_plain_md(&ob->md, out, e->batch)
-                              : engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
-    case XAI_OP_MAXPOOL:
-    case XAI_OP_AVGPOOL:
-    case XAI_OP_PAD: return engine_md_like(&ob->md, &in->md, &in->lay, out_dims);
-    case XAI_OP_GLOBALAVGPOOL:
-    case XAI_OP_FLATTEN:
-    case XAI_OP_TRANSPOSE:
-    case XAI_OP_LAYERNORM:
-        return engine_plain_md(&ob->md, out, e->batch);
-    case XAI_OP_GEMM: { /* rows of the last axis: a plain input */
-        dnnl_memory_desc_t plain;
-        if (engine_plain_md(&plain, &g->values[n->input[0]], e->batch)) return XAI_ERR;
-        if (!dnnl_memory_desc_equal(&plain, &in->md))
-            return xai_fail("%s: node '%s' (Gemm): its input '%s' is in a channel-blocked layout; put a Flatten or "
-                            "Transpose before it", g->path, n->name, g->values[n->input[0]].name);
-        return engine_plain_md(&ob->md, out, e->batch);
     }
-    case XAI_OP_BATCHNORM:
-    case XAI_OP_COUNT: break;
-    }
-    return xai_fail("%s: node '%s': BatchNormalization must be folded before the fast engine runs", g->path, n->name);
+    return engine_plain_md(&e->values[n->output].md, out, e->batch);
+}
+
+/* The same kind of layout as the input's (plain, NHWC or blocked) at the output's size: the pools,
+ * Pad, and the channel moves above rank 2. */
+int engine_layout_same_kind(xai_engine *e, int i)
+{
+    const xai_graph *g = e->graph;
+    const xai_node *n = &g->nodes[i];
+    const xai_value *out = &g->values[n->output];
+    value_buffer *in = &e->values[n->input[0]];
+    dnnl_dims_t out_dims = {e->batch, out->c, out->h, out->w};
+    if (out->rank == 2) return engine_plain_md(&e->values[n->output].md, out, e->batch);
+    return engine_md_like(&e->values[n->output].md, &in->md, &in->lay, out_dims);
+}
+
+/* Plain NCHW (rank 3 as [N,C,L,1], rank 2 as NC). */
+int engine_layout_plain(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    return engine_plain_md(&e->values[n->output].md, &e->graph->values[n->output], e->batch);
+}
+
+/* Gemm: rows of the last axis, so a plain input and output. */
+int engine_layout_gemm(xai_engine *e, int i)
+{
+    const xai_graph *g = e->graph;
+    const xai_node *n = &g->nodes[i];
+    dnnl_memory_desc_t plain;
+    if (engine_plain_md(&plain, &g->values[n->input[0]], e->batch)) return XAI_ERR;
+    if (!dnnl_memory_desc_equal(&plain, &e->values[n->input[0]].md))
+        return xai_fail("%s: node '%s' (Gemm): its input '%s' is in a channel-blocked layout; put a Flatten or "
+                        "Transpose before it", g->path, n->name, g->values[n->input[0]].name);
+    return engine_layout_plain(e, i);
+}
+
+/* Conv: the primitives, and the layout oneDNN chose for the output. */
+int engine_layout_conv(xai_engine *e, int i)
+{
+    return engine_conv_create(e, i, &e->values[e->graph->nodes[i].output].md);
 }
 
 /* The Gemm's copy of the graph's weight [out][in]. */
@@ -130,26 +143,40 @@ void engine_gemm_load_weights(xai_engine *e, int i)
     memcpy(e->exec[i].weight, n->weight, (size_t)n->in_channels * n->out_channels * sizeof(float));
 }
 
-/* What node i keeps besides its output: the max-pool's chosen inputs, the Add's second input in
- * the first's layout, the Gemm's weight in both orders. */
-static int set_up_node_state(xai_engine *e, int i)
+/* ---- what a node keeps besides its output (engine_op.setup) ---------------------------------- */
+
+/* MaxPool: the offset of the chosen input element, per output element. */
+int engine_setup_maxpool(xai_engine *e, int i)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
-    node_exec *x = &e->exec[i];
     value_buffer *in = &e->values[n->input[0]], *ob = &e->values[n->output];
-    if (n->op == XAI_OP_MAXPOOL) {
-        if (ob->floats > INT32_MAX || in->floats > INT32_MAX)
-            return xai_fail("%s: node '%s': batch too large for the max-pool index", g->path, n->name);
-        if (!(x->argmax = xai_calloc(ob->floats, sizeof(int32_t)))) return XAI_ERR;
-    }
-    if (n->op == XAI_OP_SHUFFLE && kernel_channels_plan(e, i)) return XAI_ERR;
-    if (n->op == XAI_OP_ADD && !dnnl_memory_desc_equal(&e->values[n->input[1]].md, &in->md) &&
-        (engine_memory(e, &x->add_rhs.dst, &in->md, NULL) ||
-         engine_make_reorder(e, &x->add_rhs, e->values[n->input[1]].data_mem, x->add_rhs.dst, 0) ||
-         engine_make_reorder(e, &x->add_rhs_grad, ob->grad_mem, e->values[n->input[1]].grad_mem, x->accumulate[1])))
-        return XAI_ERR;
-    if (n->op != XAI_OP_GEMM) return XAI_OK;
+    if (ob->floats > INT32_MAX || in->floats > INT32_MAX)
+        return xai_fail("%s: node '%s': batch too large for the max-pool index", g->path, n->name);
+    return (e->exec[i].argmax = xai_calloc(ob->floats, sizeof(int32_t))) ? XAI_OK : XAI_ERR;
+}
+
+/* Add: the second input in the first's layout when they differ, and the gradient back. */
+int engine_setup_add(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    node_exec *x = &e->exec[i];
+    value_buffer *in = &e->values[n->input[0]], *rhs = &e->values[n->input[1]];
+    if (dnnl_memory_desc_equal(&rhs->md, &in->md)) return XAI_OK;
+    return engine_memory(e, &x->add_rhs.dst, &in->md, NULL) ||
+                   engine_make_reorder(e, &x->add_rhs, rhs->data_mem, x->add_rhs.dst, 0) ||
+                   engine_make_reorder(e, &x->add_rhs_grad, e->values[n->output].grad_mem, rhs->grad_mem,
+                                       x->accumulate[1])
+               ? XAI_ERR
+               : XAI_OK;
+}
+
+/* Gemm: its weight [out][in] (another engine's, the graph's own when consumed, or a copy), then
+ * its matmul primitives. */
+int engine_setup_gemm(xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    node_exec *x = &e->exec[i];
     if (e->weights_from) {
         x->weight = e->weights_from->exec[i].weight;
         x->borrowed = 1;
@@ -163,16 +190,14 @@ static int set_up_node_state(xai_engine *e, int i)
     return engine_matmul_create(e, i);
 }
 
-/* The backward bindings, once every gradient memory exists: a Conv's, and a Flatten's views of
- * its input's NCHW order. */
-static int bind_gradients(xai_engine *e, int i)
+/* ---- bindings once every value exists (engine_op.bind) ---------------------------------------- */
+
+/* Flatten: views of its output as its input's NCHW order, and the reorders into and out of them. */
+int engine_bind_flatten(xai_engine *e, int i)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
     node_exec *x = &e->exec[i];
-    if (n->op == XAI_OP_CONV) return engine_conv_bind_gradients(e, i);
-    if (n->op == XAI_OP_GEMM) return engine_matmul_bind(e, i);
-    if (n->op != XAI_OP_FLATTEN) return XAI_OK;
     dnnl_memory_desc_t view;
     const xai_value *in = &g->values[n->input[0]];
     if (engine_plain_md(&view, in, e->batch) ||
@@ -219,14 +244,18 @@ int engine_setup(xai_engine *e)
         return XAI_ERR;
     for (int i = 0; i < g->n_nodes; i++) {
         const xai_node *n = &g->nodes[i];
+        const engine_op *op = &engine_ops[n->op];
+        if (!op->layout)
+            return xai_fail("%s: node '%s': %s must be folded before the fast engine runs", g->path, n->name,
+                            xai_op_name(n->op));
         if ((n->op == XAI_OP_CONV || n->op == XAI_OP_GEMM) && !n->weight && !e->weights_from)
             return xai_fail("%s: node '%s': the graph's weights were freed", g->path, n->name);
-        if (choose_output_layout(e, i) || allocate_value(e, n->output) || set_up_node_state(e, i)) return XAI_ERR;
+        if (op->layout(e, i) || allocate_value(e, n->output) || (op->setup && op->setup(e, i))) return XAI_ERR;
     }
     if (e->scratchpad_bytes && !(e->scratchpad = xai_aligned_alloc(64, e->scratchpad_bytes)))
         return xai_fail("out of memory for the convolutions' scratchpad (%zu bytes)", e->scratchpad_bytes);
     for (int i = 0; i < g->n_nodes; i++)
-        if (bind_gradients(e, i)) return XAI_ERR;
+        if (engine_ops[g->nodes[i].op].bind && engine_ops[g->nodes[i].op].bind(e, i)) return XAI_ERR;
     if (plain_output(e)) return XAI_ERR;
     if (!(e->scratch = xai_aligned_alloc(64, (e->scratch_floats * sizeof(float) + 63) / 64 * 64)))
         return xai_fail("out of memory for the scratch buffer");

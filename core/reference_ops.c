@@ -1,7 +1,8 @@
-/* reference_ops.c - the reference engine's ops beyond the classic CNN ones (reference_engine.c
- * holds those and the passes): the channel moves (Concat, Slice, shuffle), Mul with broadcasting,
- * the smooth activations, Erf, SCALE, Transpose, LayerNormalization and Pad; one plain loop nest
- * each, NCHW, backward passes adding into the inputs' gradients. Compiled in double and, from
+/* reference_ops.c - the reference engine's ops beyond the classic CNN ones (reference_cnn.c holds
+ * those, reference_engine.c the passes and the registry): the channel moves (Concat, Slice,
+ * shuffle), Mul with broadcasting, the smooth activations, Erf, SCALE, Transpose,
+ * LayerNormalization and Pad; one plain loop nest each, NCHW, backward passes adding into the
+ * inputs' gradients. Compiled in double and, from
  * reference_ops_f32.c, in float (reference_internal.h). */
 #include <math.h>
 #include <string.h>
@@ -151,108 +152,142 @@ static void pad_pass(const xai_graph *g, const xai_node *node, const real *x, re
                 }
 }
 
-void reference_ops_forward(const xai_graph *g, const xai_node *node, real *const *value, int batch)
+/* ---- the steps (reference_op, registered in reference_engine.c) ------------------------------ */
+
+/* Concat: the inputs' channels side by side; backward each input gets its channels' gradient. */
+static void concat_pass(reference_engine *r, int i, int backward)
 {
-    const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
-    const real *x = value[node->input[0]];
-    real *y = value[node->output];
-    size_t plane = (size_t)in->h * in->w, count = (size_t)batch * xai_value_size(in);
-    switch (node->op) {
-    case XAI_OP_CONCAT:
-        for (int n = 0, at = 0; n < batch; n++)
-            for (int k = 0; k < node->n_inputs; k++) {
-                size_t size = xai_value_size(&g->values[node->input[k]]);
-                memcpy(y + (size_t)at * plane, value[node->input[k]] + n * size, size * sizeof(real));
-                at += (int)(size / plane);
-            }
-        return;
-    case XAI_OP_SLICE:
-    case XAI_OP_SHUFFLE:
-        for (int n = 0; n < batch; n++)
-            for (int j = 0; j < out->c; j++)
-                memcpy(y + ((size_t)n * out->c + j) * plane, x + ((size_t)n * in->c + source_channel(node, in, j)) * plane,
-                       plane * sizeof(real));
-        return;
-    case XAI_OP_MUL:
-        mul_pass(g, node, value, NULL, NULL, y, batch);
-        return;
-    case XAI_OP_SIGMOID:
-    case XAI_OP_HARDSIGMOID:
-    case XAI_OP_HARDSWISH:
-        for (size_t k = 0; k < count; k++) y[k] = smooth_forward(node, x[k]);
-        return;
-    case XAI_OP_ERF:
-        for (size_t k = 0; k < count; k++) y[k] = erf(x[k]);
-        return;
-    case XAI_OP_SCALE:
-        for (size_t k = 0; k < count; k++) {
-            size_t at = scale_index(node, in, k);
-            y[k] = node->weight[at] * x[k] + node->bias[at];
+    const xai_graph *g = r->graph;
+    const xai_node *node = &g->nodes[i];
+    const xai_value *in = &g->values[node->input[0]];
+    size_t plane = (size_t)in->h * in->w;
+    real *y = r->value[node->output], *dy = r->grad[node->output];
+    for (int n = 0, at = 0; n < r->batch; n++)
+        for (int k = 0; k < node->n_inputs; k++) {
+            size_t size = xai_value_size(&g->values[node->input[k]]);
+            if (backward) {
+                real *dk = r->grad[node->input[k]] + n * size;
+                for (size_t e = 0; e < size; e++) dk[e] += dy[(size_t)at * plane + e];
+            } else memcpy(y + (size_t)at * plane, r->value[node->input[k]] + n * size, size * sizeof(real));
+            at += (int)(size / plane);
         }
-        return;
-    case XAI_OP_PAD:
-        pad_pass(g, node, x, y, NULL, NULL, batch);
-        return;
-    case XAI_OP_TRANSPOSE:
-        transpose_pass(g, node, x, y, NULL, NULL, batch);
-        return;
-    case XAI_OP_LAYERNORM:
-        layernorm_pass(g, node, x, y, NULL, NULL, batch);
-        return;
-    default:
-        return;
+}
+
+void REFERENCE_STEP(concat_forward)(reference_engine *r, int i) { concat_pass(r, i, 0); }
+void REFERENCE_STEP(concat_backward)(reference_engine *r, int i) { concat_pass(r, i, 1); }
+
+/* Slice and shuffle: output channel j is input channel source_channel(j); backward adds back. */
+static void channels_pass(reference_engine *r, int i, int backward)
+{
+    const xai_graph *g = r->graph;
+    const xai_node *node = &g->nodes[i];
+    const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
+    size_t plane = (size_t)in->h * in->w;
+    for (int n = 0; n < r->batch; n++)
+        for (int j = 0; j < out->c; j++) {
+            size_t from = ((size_t)n * in->c + source_channel(node, in, j)) * plane, to = ((size_t)n * out->c + j) * plane;
+            if (backward)
+                for (size_t e = 0; e < plane; e++) r->grad[node->input[0]][from + e] += r->grad[node->output][to + e];
+            else memcpy(r->value[node->output] + to, r->value[node->input[0]] + from, plane * sizeof(real));
+        }
+}
+
+void REFERENCE_STEP(channels_forward)(reference_engine *r, int i) { channels_pass(r, i, 0); }
+void REFERENCE_STEP(channels_backward)(reference_engine *r, int i) { channels_pass(r, i, 1); }
+
+void REFERENCE_STEP(mul_forward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    mul_pass(r->graph, node, r->value, NULL, NULL, r->value[node->output], r->batch);
+}
+
+void REFERENCE_STEP(mul_backward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    mul_pass(r->graph, node, r->value, r->grad, r->grad[node->output], NULL, r->batch);
+}
+
+/* Elements of node i's input over the batch. */
+static size_t input_count(const reference_engine *r, int i)
+{
+    return (size_t)r->batch * xai_value_size(&r->graph->values[r->graph->nodes[i].input[0]]);
+}
+
+/* Sigmoid, HardSigmoid, HardSwish and Erf: y = f(x); backward dx += dy f'(x) (erf's: 2 / sqrt(pi)
+ * exp(-x^2)). */
+void REFERENCE_STEP(smooth_forward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    const real *x = r->value[node->input[0]];
+    real *y = r->value[node->output];
+    for (size_t k = 0; k < input_count(r, i); k++) y[k] = node->op == XAI_OP_ERF ? erf(x[k]) : smooth_forward(node, x[k]);
+}
+
+void REFERENCE_STEP(smooth_backward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    const real *x = r->value[node->input[0]], *y = r->value[node->output], *dy = r->grad[node->output];
+    real *dx = r->grad[node->input[0]];
+    for (size_t k = 0; k < input_count(r, i); k++)
+        dx[k] += dy[k] * (node->op == XAI_OP_ERF ? (real)1.1283791670955126 * exp(-x[k] * x[k])
+                                                 : smooth_derivative(node, x[k], y[k]));
+}
+
+/* SCALE: y = weight x + bias at each element's broadcast index; backward dx += weight dy. */
+void REFERENCE_STEP(scale_forward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    const xai_value *in = &r->graph->values[node->input[0]];
+    const real *x = r->value[node->input[0]];
+    real *y = r->value[node->output];
+    for (size_t k = 0; k < input_count(r, i); k++) {
+        size_t at = scale_index(node, in, k);
+        y[k] = node->weight[at] * x[k] + node->bias[at];
     }
 }
 
-void reference_ops_backward(const xai_graph *g, const xai_node *node, real *const *value, real *const *grad,
-                            int batch)
+void REFERENCE_STEP(scale_backward)(reference_engine *r, int i)
 {
-    const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
-    const real *x = value[node->input[0]], *y = value[node->output], *dy = grad[node->output];
-    real *dx = grad[node->input[0]];
-    size_t plane = (size_t)in->h * in->w, count = (size_t)batch * xai_value_size(in);
-    switch (node->op) {
-    case XAI_OP_CONCAT:
-        for (int n = 0, at = 0; n < batch; n++)
-            for (int k = 0; k < node->n_inputs; k++) {
-                size_t size = xai_value_size(&g->values[node->input[k]]);
-                real *dk = grad[node->input[k]] + n * size;
-                for (size_t e = 0; e < size; e++) dk[e] += dy[(size_t)at * plane + e];
-                at += (int)(size / plane);
-            }
-        return;
-    case XAI_OP_SLICE:
-    case XAI_OP_SHUFFLE:
-        for (int n = 0; n < batch; n++)
-            for (int j = 0; j < out->c; j++) {
-                real *d = dx + ((size_t)n * in->c + source_channel(node, in, j)) * plane;
-                for (size_t e = 0; e < plane; e++) d[e] += dy[((size_t)n * out->c + j) * plane + e];
-            }
-        return;
-    case XAI_OP_MUL:
-        mul_pass(g, node, value, grad, dy, NULL, batch);
-        return;
-    case XAI_OP_SIGMOID:
-    case XAI_OP_HARDSIGMOID:
-    case XAI_OP_HARDSWISH:
-        for (size_t k = 0; k < count; k++) dx[k] += dy[k] * smooth_derivative(node, x[k], y[k]);
-        return;
-    case XAI_OP_ERF: /* d erf(x) / dx = 2 / sqrt(pi) exp(-x^2) */
-        for (size_t k = 0; k < count; k++) dx[k] += dy[k] * (real)1.1283791670955126 * exp(-x[k] * x[k]);
-        return;
-    case XAI_OP_SCALE:
-        for (size_t k = 0; k < count; k++) dx[k] += dy[k] * node->weight[scale_index(node, in, k)];
-        return;
-    case XAI_OP_PAD:
-        pad_pass(g, node, NULL, NULL, dy, dx, batch);
-        return;
-    case XAI_OP_TRANSPOSE:
-        transpose_pass(g, node, NULL, NULL, dy, dx, batch);
-        return;
-    case XAI_OP_LAYERNORM:
-        layernorm_pass(g, node, x, NULL, dy, dx, batch);
-        return;
-    default:
-        return;
-    }
+    const xai_node *node = &r->graph->nodes[i];
+    const xai_value *in = &r->graph->values[node->input[0]];
+    const real *dy = r->grad[node->output];
+    real *dx = r->grad[node->input[0]];
+    for (size_t k = 0; k < input_count(r, i); k++) dx[k] += dy[k] * node->weight[scale_index(node, in, k)];
+}
+
+void REFERENCE_STEP(transpose_forward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    transpose_pass(r->graph, node, r->value[node->input[0]], r->value[node->output], NULL, NULL, r->batch);
+}
+
+void REFERENCE_STEP(transpose_backward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    transpose_pass(r->graph, node, NULL, NULL, r->grad[node->output], r->grad[node->input[0]], r->batch);
+}
+
+void REFERENCE_STEP(layernorm_forward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    layernorm_pass(r->graph, node, r->value[node->input[0]], r->value[node->output], NULL, NULL, r->batch);
+}
+
+void REFERENCE_STEP(layernorm_backward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    layernorm_pass(r->graph, node, r->value[node->input[0]], NULL, r->grad[node->output], r->grad[node->input[0]],
+                   r->batch);
+}
+
+void REFERENCE_STEP(pad_forward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    pad_pass(r->graph, node, r->value[node->input[0]], r->value[node->output], NULL, NULL, r->batch);
+}
+
+void REFERENCE_STEP(pad_backward)(reference_engine *r, int i)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    pad_pass(r->graph, node, NULL, NULL, r->grad[node->output], r->grad[node->input[0]], r->batch);
 }
