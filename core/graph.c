@@ -5,32 +5,17 @@
 
 const char *xai_op_name(xai_op op)
 {
-    switch (op) {
-    case XAI_OP_CONV: return "Conv";
-    case XAI_OP_BATCHNORM: return "BatchNormalization";
-    case XAI_OP_RELU: return "Relu";
-    case XAI_OP_CLIP: return "Clip";
-    case XAI_OP_MAXPOOL: return "MaxPool";
-    case XAI_OP_AVGPOOL: return "AveragePool";
-    case XAI_OP_GLOBALAVGPOOL: return "GlobalAveragePool";
-    case XAI_OP_ADD: return "Add";
-    case XAI_OP_FLATTEN: return "Flatten";
-    case XAI_OP_GEMM: return "Gemm";
-    case XAI_OP_CONCAT: return "Concat";
-    case XAI_OP_SLICE: return "Slice";
-    case XAI_OP_SHUFFLE: return "ChannelShuffle";
-    case XAI_OP_MUL: return "Mul";
-    case XAI_OP_SIGMOID: return "Sigmoid";
-    case XAI_OP_HARDSIGMOID: return "HardSigmoid";
-    case XAI_OP_HARDSWISH: return "HardSwish";
-    case XAI_OP_ERF: return "Erf";
-    case XAI_OP_SCALE: return "Scale";
-    case XAI_OP_TRANSPOSE: return "Transpose";
-    case XAI_OP_LAYERNORM: return "LayerNormalization";
-    case XAI_OP_PAD: return "Pad";
-    case XAI_OP_COUNT: break;
-    }
-    return "?";
+    static const char *const names[XAI_OP_COUNT] = {
+        [XAI_OP_CONV] = "Conv", [XAI_OP_BATCHNORM] = "BatchNormalization", [XAI_OP_RELU] = "Relu",
+        [XAI_OP_CLIP] = "Clip", [XAI_OP_MAXPOOL] = "MaxPool", [XAI_OP_AVGPOOL] = "AveragePool",
+        [XAI_OP_GLOBALAVGPOOL] = "GlobalAveragePool", [XAI_OP_ADD] = "Add", [XAI_OP_FLATTEN] = "Flatten",
+        [XAI_OP_GEMM] = "Gemm", [XAI_OP_CONCAT] = "Concat", [XAI_OP_SLICE] = "Slice",
+        [XAI_OP_SHUFFLE] = "ChannelShuffle", [XAI_OP_MUL] = "Mul", [XAI_OP_SIGMOID] = "Sigmoid",
+        [XAI_OP_HARDSIGMOID] = "HardSigmoid", [XAI_OP_HARDSWISH] = "HardSwish", [XAI_OP_ERF] = "Erf",
+        [XAI_OP_SCALE] = "Scale", [XAI_OP_TRANSPOSE] = "Transpose", [XAI_OP_LAYERNORM] = "LayerNormalization",
+        [XAI_OP_PAD] = "Pad",
+    };
+    return op >= 0 && op < XAI_OP_COUNT && names[op] ? names[op] : "?";
 }
 
 const char *xai_graph_metadata(const xai_graph *g, const char *key)

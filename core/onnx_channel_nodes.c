@@ -8,15 +8,16 @@
 #include "onnx_internal.h"
 #include "xai_status.h"
 
-int onnx_convert_concat(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+int onnx_convert_concat(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
+    const Onnx__NodeProto *n = g->node[index];
     const Onnx__AttributeProto *axis = onnx_find_attribute(n, "axis");
     if (!axis || !axis->has_i) return xai_fail("%s: %s: the axis attribute is missing", r->path, label);
     for (size_t k = 0; k < n->n_input; k++)
         if (!n->input[k][0] || onnx_find_constant(r, onnx_resolve_alias(r, n->input[k])))
             return xai_fail("%s: %s: input %zu is %s; only computed values can be concatenated", r->path, label, k,
                             n->input[k][0] ? "a constant" : "empty");
-    pending_node *p = onnx_new_node(r, n, index, XAI_OP_CONCAT, (int)n->n_input, n->output[0], "");
+    pending_node *p = onnx_new_node(r, n, index, op, (int)n->n_input, n->output[0], "");
     if (!p) return XAI_ERR;
     for (size_t k = 0; k < n->n_input; k++) p->input_name[k] = n->input[k];
     p->axis = (int)axis->i;
@@ -24,8 +25,9 @@ int onnx_convert_concat(reader *r, const Onnx__NodeProto *n, size_t index, const
 }
 
 /* Split: each output becomes a SLICE node of the input's channels. */
-int onnx_convert_split(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+int onnx_convert_split(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
+    const Onnx__NodeProto *n = g->node[index];
     const int64_t *sizes = NULL;
     size_t n_sizes = 0;
     if (r->opset >= 13 && n->n_input > 1 && n->input[1][0]) {
@@ -48,7 +50,7 @@ int onnx_convert_split(reader *r, const Onnx__NodeProto *n, size_t index, const 
         }
         char suffix[32];
         snprintf(suffix, sizeof suffix, ":%zu", k);
-        pending_node *p = onnx_new_node(r, n, index, XAI_OP_SLICE, 1, n->output[k], suffix);
+        pending_node *p = onnx_new_node(r, n, index, op, 1, n->output[k], suffix);
         if (!p) return XAI_ERR;
         p->input_name[0] = n->input[0];
         p->axis = (int)onnx_attribute_int(n, "axis", 0);
@@ -59,8 +61,9 @@ int onnx_convert_split(reader *r, const Onnx__NodeProto *n, size_t index, const 
 }
 
 /* Slice of one axis with step 1: inputs starts, ends, axes, steps (opset 10 on) or attributes. */
-int onnx_convert_slice(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+int onnx_convert_slice(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
+    const Onnx__NodeProto *n = g->node[index];
     int64_t start, end, axis = 0, step = 1;
     size_t counts[4] = {0, 0, 1, 1};
     if (r->opset >= 10) {
@@ -86,7 +89,7 @@ int onnx_convert_slice(reader *r, const Onnx__NodeProto *n, size_t index, const 
         if (counts[k] != 1)
             return xai_fail("%s: %s: only a slice of one axis (the channels) is supported", r->path, label);
     if (step != 1) return xai_fail("%s: %s: step %lld; only step 1 is supported", r->path, label, (long long)step);
-    pending_node *p = onnx_new_node(r, n, index, XAI_OP_SLICE, 1, n->output[0], "");
+    pending_node *p = onnx_new_node(r, n, index, op, 1, n->output[0], "");
     if (!p) return XAI_ERR;
     p->input_name[0] = n->input[0];
     p->axis = (int)axis;
@@ -142,8 +145,10 @@ int onnx_convert_shuffle(reader *r, const Onnx__GraphProto *g, size_t index, con
 }
 
 /* ReduceMean over the two spatial axes is a global average pool (keepdims = 0 drops them). */
-int onnx_convert_reduce_mean(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+int onnx_convert_reduce_mean(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
+    const Onnx__NodeProto *n = g->node[index];
+    if (onnx_is_layernorm_start(n)) return onnx_convert_layernorm_nodes(r, g, index, label);
     const int64_t *axes = NULL;
     size_t n_axes = 0;
     const Onnx__AttributeProto *a = onnx_find_attribute(n, "axes");
@@ -160,7 +165,7 @@ int onnx_convert_reduce_mean(reader *r, const Onnx__NodeProto *n, size_t index, 
     }
     if (!spatial)
         return xai_fail("%s: %s: only a mean over the two spatial axes of [N,C,H,W] is supported", r->path, label);
-    pending_node *p = onnx_new_node(r, n, index, XAI_OP_GLOBALAVGPOOL, 1, n->output[0], "");
+    pending_node *p = onnx_new_node(r, n, index, op, 1, n->output[0], "");
     if (!p) return XAI_ERR;
     p->input_name[0] = n->input[0];
     p->reduce_to_2d = onnx_attribute_int(n, "keepdims", 1) == 0;

@@ -1,7 +1,9 @@
 /* onnx_internal.h - private to the ONNX reader's files: the reader's state while it turns a
  * ModelProto into an xai_graph, and the pieces they share. onnx_reader.c owns the steps and
- * the constants (steps 1 and 3, and building the graph), onnx_nodes.c the conversion of each
- * ONNX node (step 2), onnx_shapes.c shape inference and BatchNormalization folding (step 4). */
+ * the constants (steps 1 and 3, and building the graph); step 2, the conversion of each ONNX
+ * node, is onnx_ops.c's registry of operators with their converters (onnx_nodes.c,
+ * onnx_pad_nodes.c, onnx_channel_nodes.c, onnx_nhwc_nodes.c) and onnx_fold.c's int64 folding;
+ * onnx_shapes.c does shape inference and BatchNormalization folding (step 4). */
 #ifndef XAI_ONNX_INTERNAL_H
 #define XAI_ONNX_INTERNAL_H
 
@@ -108,7 +110,7 @@ float *onnx_copy_floats(const float *src, size_t count);
 float *onnx_take_floats(constant *c);
 void onnx_free_node(xai_node *n);
 
-/* ---- onnx_nodes.c ---- */
+/* ---- onnx_nodes.c: attributes and new nodes (the converters are below, by file) ---- */
 
 /* A new pending node for ONNX node n (graph index `index`) with `n_inputs` inputs (names still to
  * fill), producing `output`; its name is the ONNX one, or "<op>#<index>", with `suffix` added. */
@@ -120,25 +122,55 @@ constant *onnx_int_input(reader *r, const Onnx__NodeProto *n, const char *label,
 
 /* Node n's attribute `name` (NULL: absent). */
 const Onnx__AttributeProto *onnx_find_attribute(const Onnx__NodeProto *n, const char *name);
+float onnx_attribute_float(const Onnx__NodeProto *n, const char *name, float fallback);
+/* kernel_shape, strides, pads, dilations (refused unless allow_dilation) and auto_pad of a Conv
+ * or a pool into p. */
+int onnx_read_window(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p, int allow_dilation);
+
+/* ---- onnx_ops.c: the registry of ONNX operators ---- */
+
 /* Graph node `index` into a pending node, an alias, or a fold into its neighbour. */
 int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index);
 
+/* A converter: graph node `index` (label: how messages name it) into pending nodes of `op` (the
+ * registry's), an alias or a fold; XAI_OK or XAI_ERR with the message set. */
+typedef int (*onnx_converter)(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+
+/* onnx_nodes.c: the classic CNN ops, arithmetic, and the ops of one value input */
+int onnx_convert_unary(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_alias(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_conv(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_batchnorm(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_clip(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_maxpool(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_avgpool(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_flatten(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_reshape(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_gemm(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_matmul(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_arithmetic(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_hardsigmoid(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+
+/* onnx_pad_nodes.c */
+int onnx_convert_pad(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+
 /* ---- onnx_channel_nodes.c: the ops that move channels, and means over space ---- */
 
-int onnx_convert_concat(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
-int onnx_convert_split(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
-int onnx_convert_slice(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+int onnx_convert_concat(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_split(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_slice(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 /* A Reshape to 5-D, the Transpose and the Reshape back that together shuffle channels
  * (ShuffleNet), as one SHUFFLE node; the two later nodes are marked in r->skip. */
 int onnx_convert_shuffle(reader *r, const Onnx__GraphProto *g, size_t index, const char *label);
-int onnx_convert_reduce_mean(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+/* ReduceMean over H and W (or the start of a written-out layer normalization). */
+int onnx_convert_reduce_mean(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 /* The one node that reads value `name` (it is no graph output, and the node has an output), or -1. */
 int onnx_only_consumer(reader *r, const Onnx__GraphProto *g, const char *name);
 
-/* ---- onnx_nhwc_nodes.c: Transpose, LayerNormalization, Erf, arithmetic with a constant ---- */
+/* ---- onnx_nhwc_nodes.c: Transpose, LayerNormalization, arithmetic with a constant ---- */
 
-int onnx_convert_transpose(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
-int onnx_convert_layernorm(reader *r, const Onnx__NodeProto *n, size_t index, const char *label);
+int onnx_convert_transpose(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_layernorm(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 /* Is node n the ReduceMean over the last axis that starts a layer normalization written out? */
 int onnx_is_layernorm_start(const Onnx__NodeProto *n);
 /* Those nine nodes as one LAYERNORM node (the eight after it marked in r->skip). */
@@ -149,8 +181,8 @@ int onnx_convert_scale(reader *r, const Onnx__NodeProto *n, size_t index, const 
 
 /* ---- onnx_fold.c: the int64 shape arithmetic exporters write, folded at load ---- */
 
-/* Shape of a value, and Gather, Add, Sub, Mul, Div, Unsqueeze, Squeeze, Concat and Cast of int64
- * constants, as a new int64 constant: 1 when node n was folded, 0 when it is no such node, XAI_ERR. */
+/* Shape of a value, and Gather, Add, Sub, Mul, Div, Unsqueeze, Squeeze, Concat, Cast,
+ * ConstantOfShape, Reshape, Transpose and Slice of int64 constants, as a new int64 constant: 1 when node n was folded, 0 when it is no such node, XAI_ERR. */
 int onnx_fold_constant(reader *r, const Onnx__NodeProto *n, const char *label);
 
 /* ---- onnx_shapes.c ---- */

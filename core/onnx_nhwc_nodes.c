@@ -10,8 +10,9 @@
 #include "onnx_internal.h"
 #include "xai_status.h"
 
-int onnx_convert_transpose(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+int onnx_convert_transpose(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
+    const Onnx__NodeProto *n = g->node[index];
     const Onnx__AttributeProto *perm = onnx_find_attribute(n, "perm");
     if (!perm || perm->n_ints != 4 || perm->ints[0] != 0)
         return xai_fail("%s: %s: only a Transpose of [N,C,H,W] that keeps the batch first is supported", r->path,
@@ -21,7 +22,7 @@ int onnx_convert_transpose(reader *r, const Onnx__NodeProto *n, size_t index, co
         if (perm->ints[k] < 0 || perm->ints[k] > 3 || seen[perm->ints[k]]++)
             return xai_fail("%s: %s: perm is not a permutation of 0..3", r->path, label);
     }
-    pending_node *p = onnx_new_node(r, n, index, XAI_OP_TRANSPOSE, 1, n->output[0], "");
+    pending_node *p = onnx_new_node(r, n, index, op, 1, n->output[0], "");
     if (!p) return XAI_ERR;
     p->input_name[0] = n->input[0];
     for (int k = 0; k < 3; k++) p->node.perm[k] = (int)perm->ints[k + 1] - 1;
@@ -47,8 +48,10 @@ static int layernorm_node(reader *r, const Onnx__NodeProto *n, size_t index, con
     return XAI_OK;
 }
 
-int onnx_convert_layernorm(reader *r, const Onnx__NodeProto *n, size_t index, const char *label)
+int onnx_convert_layernorm(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
+    (void)op; /* LAYERNORM, as the nine nodes of the written-out form make it */
+    const Onnx__NodeProto *n = g->node[index];
     int64_t axis = onnx_attribute_int(n, "axis", -1);
     if (axis != -1 && axis != 3)
         return xai_fail("%s: %s: axis %lld; only the last axis of [N,C,H,W] is supported", r->path, label,

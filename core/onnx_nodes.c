@@ -1,5 +1,6 @@
-/* onnx_nodes.c - step 2 of the ONNX reader (onnx_internal.h): each ONNX node into an xai_node,
- * an alias (Identity, Dropout) or a fold into its neighbour, with its attributes read and checked. */
+/* onnx_nodes.c - step 2 of the ONNX reader (onnx_internal.h): reading and checking attributes,
+ * making pending nodes, and the converters (registered in onnx_ops.c) of the classic CNN ops,
+ * the arithmetic ops, the activations and the aliases (Identity, Dropout). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -26,7 +27,7 @@ int64_t onnx_attribute_int(const Onnx__NodeProto *n, const char *name, int64_t f
     return a && a->has_i ? a->i : fallback;
 }
 
-static float attribute_float(const Onnx__NodeProto *n, const char *name, float fallback)
+float onnx_attribute_float(const Onnx__NodeProto *n, const char *name, float fallback)
 {
     const Onnx__AttributeProto *a = onnx_find_attribute(n, name);
     return a && a->has_f ? a->f : fallback;
@@ -67,7 +68,7 @@ static int read_auto_pad(reader *r, const Onnx__NodeProto *n, const char *label,
 }
 
 /* kernel_shape, strides, pads, dilations of Conv and the pools. */
-static int read_window(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p,
+int onnx_read_window(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p,
                        int allow_dilation)
 {
     int64_t kernel[2] = {0, 0}, strides[2] = {1, 1}, pads[4] = {0, 0, 0, 0}, dil[2] = {1, 1};
@@ -96,9 +97,32 @@ static int read_window(reader *r, const Onnx__NodeProto *n, const char *label, p
 }
 /* ---- step 2: nodes ------------------------------------------------------------------------- */
 
-static int convert_conv(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p)
+/* A node of `op` reading the first n_inputs inputs of ONNX node n (at most as many as it has). */
+static pending_node *value_node(reader *r, const Onnx__NodeProto *n, size_t index, xai_op op, int n_inputs)
 {
-    if (read_window(r, n, label, p, 1)) return XAI_ERR;
+    if (n_inputs > (int)n->n_input) n_inputs = (int)n->n_input;
+    pending_node *p = onnx_new_node(r, n, index, op, n_inputs, n->output[0], "");
+    for (int k = 0; p && k < n_inputs; k++) p->input_name[k] = n->input[k];
+    return p;
+}
+
+int onnx_convert_unary(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    (void)label;
+    return value_node(r, g->node[index], index, op, 1) ? XAI_OK : XAI_ERR;
+}
+
+int onnx_convert_alias(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    (void)label, (void)op;
+    return onnx_add_alias(r, g->node[index]->output[0], g->node[index]->input[0]);
+}
+
+int onnx_convert_conv(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p || onnx_read_window(r, n, label, p, 1)) return XAI_ERR;
     constant *w = onnx_weight_input(r, n, label, 1);
     if (!w) return XAI_ERR;
     if (w->rank != 4)
@@ -135,10 +159,17 @@ static int convert_conv(reader *r, const Onnx__NodeProto *n, const char *label, 
     return XAI_OK;
 }
 
-static int convert_batchnorm(reader *r, const Onnx__NodeProto *n, const char *label,
-                             pending_node *p)
+int onnx_convert_batchnorm(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
+    const Onnx__NodeProto *n = g->node[index];
+    /* Before opset 7, is_test defaulted to 0 (training); spatial=0 meant per-pixel stats. */
+    if (onnx_attribute_int(n, "training_mode", 0) || onnx_attribute_int(n, "is_test", r->opset >= 7) == 0)
+        return xai_fail("%s: %s: training mode (batch statistics) is not supported", r->path, label);
+    if (onnx_attribute_int(n, "spatial", 1) == 0)
+        return xai_fail("%s: %s: spatial=0 is not supported", r->path, label);
     if (n->n_input != 5) return xai_fail("%s: %s: expected 5 inputs", r->path, label);
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
     constant *c[4];
     for (int i = 0; i < 4; i++)
         if (!(c[i] = onnx_weight_input(r, n, label, (size_t)i + 1))) return XAI_ERR;
@@ -147,7 +178,7 @@ static int convert_batchnorm(reader *r, const Onnx__NodeProto *n, const char *la
         if (c[i]->count != channels)
             return xai_fail("%s: %s: scale, bias, mean and var differ in size", r->path, label);
     p->node.out_channels = (int)channels;
-    p->node.bn_epsilon = attribute_float(n, "epsilon", 1e-5f);
+    p->node.bn_epsilon = onnx_attribute_float(n, "epsilon", 1e-5f);
     if (!(p->node.bn_gamma = onnx_copy_floats(c[0]->data, channels)) ||
         !(p->node.bn_beta = onnx_copy_floats(c[1]->data, channels)) ||
         !(p->node.bn_mean = onnx_copy_floats(c[2]->data, channels)) ||
@@ -156,13 +187,16 @@ static int convert_batchnorm(reader *r, const Onnx__NodeProto *n, const char *la
     return XAI_OK;
 }
 
-static int convert_clip(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p)
+int onnx_convert_clip(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
+    const Onnx__NodeProto *n = g->node[index];
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
     p->node.clip_min = -INFINITY;
     p->node.clip_max = INFINITY;
     if (r->opset < 11) {
-        p->node.clip_min = attribute_float(n, "min", -INFINITY);
-        p->node.clip_max = attribute_float(n, "max", INFINITY);
+        p->node.clip_min = onnx_attribute_float(n, "min", -INFINITY);
+        p->node.clip_max = onnx_attribute_float(n, "max", INFINITY);
     } else {
         for (size_t slot = 1; slot <= 2 && slot < n->n_input; slot++) {
             if (!n->input[slot][0]) continue;
@@ -179,14 +213,16 @@ static int convert_clip(reader *r, const Onnx__NodeProto *n, const char *label, 
     return XAI_OK;
 }
 
-static int convert_gemm(reader *r, const Onnx__NodeProto *n, const char *label, pending_node *p,
-                        int from_matmul)
+/* Gemm, and MatMul with a constant [in][out] (from_matmul). */
+static int convert_gemm(reader *r, const Onnx__NodeProto *n, size_t index, const char *label, int from_matmul)
 {
+    pending_node *p = value_node(r, n, index, XAI_OP_GEMM, 1);
+    if (!p) return XAI_ERR;
     if (!from_matmul && onnx_attribute_int(n, "transA", 0) != 0)
         return xai_fail("%s: %s: transA=1 is not supported", r->path, label);
     int trans_b = from_matmul ? 0 : (int)onnx_attribute_int(n, "transB", 0);
-    float alpha = from_matmul ? 1.f : attribute_float(n, "alpha", 1.f);
-    float beta = from_matmul ? 1.f : attribute_float(n, "beta", 1.f);
+    float alpha = from_matmul ? 1.f : onnx_attribute_float(n, "alpha", 1.f);
+    float beta = from_matmul ? 1.f : onnx_attribute_float(n, "beta", 1.f);
     constant *w = onnx_weight_input(r, n, label, 1);
     if (!w) return XAI_ERR;
     if (w->rank != 2 || w->dims[0] < 1 || w->dims[1] < 1)
@@ -246,6 +282,95 @@ static int fold_bias_add(reader *r, const Onnx__GraphProto *g, const Onnx__NodeP
     return 0; /* an Add of a constant of its own (a SCALE) */
 }
 
+int onnx_convert_gemm(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    (void)op;
+    return convert_gemm(r, g->node[index], index, label, 0);
+}
+
+int onnx_convert_matmul(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    (void)op;
+    return convert_gemm(r, g->node[index], index, label, 1);
+}
+
+/* Add, Sub, Mul and Div: an Add of a constant after a Gemm, its bias; with a constant, a SCALE;
+ * Add and Mul of two values, op (ADD or MUL). */
+int onnx_convert_arithmetic(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    if (n->n_input != 2) return xai_fail("%s: %s: expected 2 inputs", r->path, label);
+    if (onnx_attribute_int(n, "broadcast", 0) && !onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])))
+        return xai_fail("%s: %s: broadcasting is not supported", r->path, label);
+    int folded;
+    if ((strcmp(n->op_type, "Add") == 0 && (folded = fold_bias_add(r, g, n))) ||
+        (folded = onnx_convert_scale(r, n, index, label)))
+        return folded == 1 ? XAI_OK : XAI_ERR;
+    if (op == XAI_OP_COUNT)
+        return xai_fail("%s: %s: operator '%s' of two computed values is not supported (opset %lld)", r->path, label,
+                        n->op_type, (long long)r->opset);
+    return value_node(r, n, index, op, 2) ? XAI_OK : XAI_ERR;
+}
+
+int onnx_convert_maxpool(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    if (n->n_output > 1 && n->output[1][0])
+        return xai_fail("%s: %s: the Indices output is not supported", r->path, label);
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
+    p->ceil_mode = (int)onnx_attribute_int(n, "ceil_mode", 0);
+    return onnx_read_window(r, n, label, p, 1);
+}
+
+int onnx_convert_avgpool(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
+    p->node.count_include_pad = (int)onnx_attribute_int(n, "count_include_pad", 0);
+    p->ceil_mode = (int)onnx_attribute_int(n, "ceil_mode", 0);
+    return onnx_read_window(r, n, label, p, 0);
+}
+
+int onnx_convert_flatten(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    (void)label;
+    const Onnx__NodeProto *n = g->node[index];
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
+    p->flatten_axis = (int)onnx_attribute_int(n, "axis", 1);
+    return XAI_OK;
+}
+
+/* Reshape: to 5-D, the first step of a channel shuffle; else to [N, -1], a Flatten. */
+int onnx_convert_reshape(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    constant *s = n->n_input > 1 ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])) : NULL;
+    if (s && s->int_data && s->count == 5) return onnx_convert_shuffle(r, g, index, label);
+    if (!s || !s->int_data || s->count != 2)
+        return xai_fail("%s: %s: only a Reshape to 2-D with a constant shape, or the three steps of a "
+                        "channel shuffle, are supported", r->path, label);
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
+    p->reshape_to_2d = 1;
+    p->flatten_axis = 1;
+    p->node.out_channels = (int)s->int_data[1]; /* checked against the shape later */
+    return XAI_OK;
+}
+
+int onnx_convert_hardsigmoid(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    (void)label;
+    const Onnx__NodeProto *n = g->node[index];
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
+    p->node.alpha = onnx_attribute_float(n, "alpha", 0.2f);
+    p->node.beta = onnx_attribute_float(n, "beta", 0.5f);
+    return XAI_OK;
+}
+
 pending_node *onnx_new_node(reader *r, const Onnx__NodeProto *n, size_t index, xai_op op, int n_inputs,
                             const char *output, const char *suffix)
 {
@@ -279,209 +404,4 @@ constant *onnx_int_input(reader *r, const Onnx__NodeProto *n, const char *label,
         return NULL;
     }
     return c;
-}
-
-/* The single-input ops and those whose inputs are all values: the op and the input count, or
- * XAI_OP_COUNT when op_type is none of them. */
-static xai_op plain_op(const char *op, const Onnx__NodeProto *n, int *n_inputs)
-{
-    static const struct { const char *onnx; xai_op op; int inputs; } table[] = {
-        {"Conv", XAI_OP_CONV, 1}, {"BatchNormalization", XAI_OP_BATCHNORM, 1}, {"Relu", XAI_OP_RELU, 1},
-        {"Clip", XAI_OP_CLIP, 1}, {"MaxPool", XAI_OP_MAXPOOL, 1}, {"AveragePool", XAI_OP_AVGPOOL, 1},
-        {"GlobalAveragePool", XAI_OP_GLOBALAVGPOOL, 1}, {"Add", XAI_OP_ADD, 2}, {"Mul", XAI_OP_MUL, 2},
-        {"Flatten", XAI_OP_FLATTEN, 1}, {"Reshape", XAI_OP_FLATTEN, 1}, {"Gemm", XAI_OP_GEMM, 1},
-        {"MatMul", XAI_OP_GEMM, 1}, {"Sigmoid", XAI_OP_SIGMOID, 1}, {"HardSigmoid", XAI_OP_HARDSIGMOID, 1},
-        {"HardSwish", XAI_OP_HARDSWISH, 1}, {"Erf", XAI_OP_ERF, 1},
-    };
-    for (size_t i = 0; i < sizeof table / sizeof *table; i++)
-        if (strcmp(op, table[i].onnx) == 0) {
-            *n_inputs = table[i].inputs > (int)n->n_input ? (int)n->n_input : table[i].inputs;
-            return table[i].op;
-        }
-    return XAI_OP_COUNT;
-}
-
-/* Pad's mode attribute: constant (the default), reflect or edge. */
-static int read_pad_mode(reader *r, const Onnx__NodeProto *n, const char *label, xai_pad_mode *mode)
-{
-    const Onnx__AttributeProto *a = onnx_find_attribute(n, "mode");
-    *mode = XAI_PAD_CONSTANT;
-    if (!a || !a->has_s || a->s.len == 0) return XAI_OK;
-    static const struct { const char *name; xai_pad_mode mode; } modes[] = {
-        {"constant", XAI_PAD_CONSTANT}, {"reflect", XAI_PAD_REFLECT}, {"edge", XAI_PAD_EDGE}};
-    for (size_t k = 0; k < sizeof modes / sizeof *modes; k++)
-        if (a->s.len == strlen(modes[k].name) && memcmp(a->s.data, modes[k].name, a->s.len) == 0) {
-            *mode = modes[k].mode;
-            return XAI_OK;
-        }
-    return xai_fail("%s: %s: mode '%.*s' is not supported (constant, reflect and edge are)", r->path, label,
-                    (int)(a->s.len < 32 ? a->s.len : 32), (const char *)a->s.data);
-}
-
-/* Pad: of nothing, an alias; zeros around H and W before an AveragePool without pads of its own,
- * that pool with those pads counted in its divisor (count_include_pad), which is what
- * PyTorch's exporter writes for avg_pool2d(padding=p) (Inception, DenseNet's transitions); any
- * other padding of H and W (and of L at rank 3), a PAD node. */
-static int convert_pad(reader *r, const Onnx__GraphProto *g, size_t index, const char *label)
-{
-    const Onnx__NodeProto *n = g->node[index];
-    const int64_t *pads = NULL;
-    size_t n_pads = 0;
-    float value = 0.f;
-    if (r->opset >= 11) {
-        constant *c = onnx_int_input(r, n, label, 1);
-        if (!c) return XAI_ERR;
-        pads = c->int_data, n_pads = c->count;
-        if (n->n_input > 2 && n->input[2][0]) {
-            constant *v = onnx_find_constant(r, onnx_resolve_alias(r, n->input[2]));
-            if (!v || !v->data || v->count != 1)
-                return xai_fail("%s: %s: the pad value is not a constant float", r->path, label);
-            value = v->data[0];
-        }
-        if (n->n_input > 3 && n->input[3][0])
-            return xai_fail("%s: %s: the axes input is not supported (pads for every axis are)", r->path, label);
-    } else {
-        const Onnx__AttributeProto *a = onnx_find_attribute(n, "pads");
-        if (a) pads = a->ints, n_pads = a->n_ints;
-        value = attribute_float(n, "value", 0.f);
-    }
-    xai_pad_mode mode;
-    if (read_pad_mode(r, n, label, &mode)) return XAI_ERR;
-    if (n_pads % 2 || n_pads < 4 || n_pads > 8)
-        return xai_fail("%s: %s: %zu pads; a value of rank 2 to 4 takes 4 to 8", r->path, label, n_pads);
-    int rank = (int)(n_pads / 2), any = 0;
-    for (size_t k = 0; k < n_pads; k++) {
-        if (pads[k] < 0) return xai_fail("%s: %s: negative pad %lld (cropping) is not supported", r->path, label,
-                                         (long long)pads[k]);
-        if (pads[k] > 65536) return xai_fail("%s: %s: pad %lld is too large", r->path, label, (long long)pads[k]);
-        if (k % (size_t)rank < 2 && pads[k])
-            return xai_fail("%s: %s: padding the batch or the channels is not supported (only H and W)", r->path,
-                            label);
-        any |= pads[k] != 0;
-    }
-    if (!any) return onnx_add_alias(r, n->output[0], n->input[0]);
-    int t = onnx_only_consumer(r, g, n->output[0]);
-    const Onnx__NodeProto *pool = t >= 0 && g->node[t]->op_type && strcmp(g->node[t]->op_type, "AveragePool") == 0
-                                      ? g->node[t]
-                                      : NULL;
-    char pool_label[256];
-    snprintf(pool_label, sizeof pool_label, "node '%s' (AveragePool)", pool && pool->name ? pool->name : "");
-    pending_node *p = NULL;
-    if (pool && mode == XAI_PAD_CONSTANT && value == 0.f && rank == 4 && onnx_attribute_int(pool, "ceil_mode", 0) == 0 &&
-        (p = onnx_new_node(r, pool, (size_t)t, XAI_OP_AVGPOOL, 1, pool->output[0], "")) &&
-        read_window(r, pool, pool_label, p, 0) == XAI_OK && p->auto_pad == PAD_EXPLICIT && !p->node.pad_top &&
-        !p->node.pad_left && !p->node.pad_bottom && !p->node.pad_right) {
-        p->input_name[0] = n->input[0];
-        p->node.pad_top = (int)pads[2], p->node.pad_left = (int)pads[3];
-        p->node.pad_bottom = (int)pads[6], p->node.pad_right = (int)pads[7];
-        p->node.count_include_pad = 1;
-        r->skip[t] = 1;
-        return XAI_OK;
-    }
-    if (p) r->n_nodes--, onnx_free_node(&p->node), free(p->input_name);
-    xai_clear_error();
-    if (!(p = onnx_new_node(r, n, index, XAI_OP_PAD, 1, n->output[0], ""))) return XAI_ERR;
-    p->input_name[0] = n->input[0];
-    p->pad_rank = rank;
-    p->node.pad_mode = mode;
-    p->node.pad_value = value;
-    p->node.pad_top = (int)pads[2], p->node.pad_bottom = (int)pads[rank + 2];
-    if (rank == 4) p->node.pad_left = (int)pads[3], p->node.pad_right = (int)pads[7];
-    return XAI_OK;
-}
-
-/* Is Reshape node n one to 5-D (the first step of a channel shuffle)? */
-static int reshape_to_5d(reader *r, const Onnx__NodeProto *n)
-{
-    constant *s = n->n_input > 1 ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])) : NULL;
-    return s && s->int_data && s->count == 5;
-}
-
-int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index)
-{
-    const Onnx__NodeProto *n = g->node[index];
-    const char *op = n->op_type ? n->op_type : "";
-    char label[256];
-    if (n->name && *n->name) snprintf(label, sizeof label, "node '%s' (%s)", n->name, op);
-    else snprintf(label, sizeof label, "node #%zu (%s)", index, op);
-
-    if (r->skip[index]) return XAI_OK;
-    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx") != 0)
-        return xai_fail("%s: %s: operator domain '%s' is not supported", r->path, label,
-                        n->domain);
-    if (strcmp(op, "Constant") == 0) return XAI_OK;
-    if (n->n_input < 1 || !n->input[0][0] || n->n_output < 1 || !n->output[0][0])
-        return xai_fail("%s: %s: needs an input and an output", r->path, label);
-    int folded = onnx_fold_constant(r, n, label);
-    if (folded) return folded == 1 ? XAI_OK : XAI_ERR;
-    if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0)
-        return onnx_add_alias(r, n->output[0], n->input[0]);
-    if (onnx_is_layernorm_start(n)) return onnx_convert_layernorm_nodes(r, g, index, label);
-    if (strcmp(op, "Transpose") == 0) return onnx_convert_transpose(r, n, index, label);
-    if (strcmp(op, "LayerNormalization") == 0) return onnx_convert_layernorm(r, n, index, label);
-    if (strcmp(op, "Concat") == 0) return onnx_convert_concat(r, n, index, label);
-    if (strcmp(op, "Split") == 0) return onnx_convert_split(r, n, index, label);
-    if (strcmp(op, "Slice") == 0) return onnx_convert_slice(r, n, index, label);
-    if (strcmp(op, "ReduceMean") == 0) return onnx_convert_reduce_mean(r, n, index, label);
-    if (strcmp(op, "Reshape") == 0 && reshape_to_5d(r, n)) return onnx_convert_shuffle(r, g, index, label);
-    if (strcmp(op, "Pad") == 0) return convert_pad(r, g, index, label);
-    int arithmetic = strcmp(op, "Add") == 0 || strcmp(op, "Mul") == 0 || strcmp(op, "Sub") == 0 ||
-                     strcmp(op, "Div") == 0;
-    if (arithmetic) {
-        if (n->n_input != 2) return xai_fail("%s: %s: expected 2 inputs", r->path, label);
-        if (onnx_attribute_int(n, "broadcast", 0) && !onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])))
-            return xai_fail("%s: %s: broadcasting is not supported", r->path, label);
-        if ((strcmp(op, "Add") == 0 && (folded = fold_bias_add(r, g, n))) ||
-            (folded = onnx_convert_scale(r, n, index, label)))
-            return folded == 1 ? XAI_OK : XAI_ERR;
-    }
-
-    int n_inputs;
-    xai_op kind = plain_op(op, n, &n_inputs);
-    if (kind == XAI_OP_COUNT)
-        return xai_fail("%s: %s: operator '%s' is not supported (opset %lld)", r->path, label, op,
-                        (long long)r->opset);
-    pending_node *p = onnx_new_node(r, n, index, kind, n_inputs, n->output[0], "");
-    if (!p) return XAI_ERR;
-    for (int k = 0; k < n_inputs; k++) p->input_name[k] = n->input[k];
-
-    switch (kind) {
-    case XAI_OP_CONV: return convert_conv(r, n, label, p);
-    case XAI_OP_BATCHNORM:
-        /* Before opset 7, is_test defaulted to 0 (training); spatial=0 meant per-pixel stats. */
-        if (onnx_attribute_int(n, "training_mode", 0) || onnx_attribute_int(n, "is_test", r->opset >= 7) == 0)
-            return xai_fail("%s: %s: training mode (batch statistics) is not supported", r->path,
-                            label);
-        if (onnx_attribute_int(n, "spatial", 1) == 0)
-            return xai_fail("%s: %s: spatial=0 is not supported", r->path, label);
-        return convert_batchnorm(r, n, label, p);
-    case XAI_OP_CLIP: return convert_clip(r, n, label, p);
-    case XAI_OP_MAXPOOL:
-        if (n->n_output > 1 && n->output[1][0])
-            return xai_fail("%s: %s: the Indices output is not supported", r->path, label);
-        p->ceil_mode = (int)onnx_attribute_int(n, "ceil_mode", 0);
-        return read_window(r, n, label, p, 1);
-    case XAI_OP_AVGPOOL:
-        p->node.count_include_pad = (int)onnx_attribute_int(n, "count_include_pad", 0);
-        p->ceil_mode = (int)onnx_attribute_int(n, "ceil_mode", 0);
-        return read_window(r, n, label, p, 0);
-    case XAI_OP_FLATTEN:
-        p->flatten_axis = (int)onnx_attribute_int(n, "axis", 1);
-        if (strcmp(op, "Reshape") == 0) {
-            p->reshape_to_2d = 1;
-            p->flatten_axis = 1;
-            constant *s = n->n_input > 1 ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])) : NULL;
-            if (!s || !s->int_data || s->count != 2)
-                return xai_fail("%s: %s: only a Reshape to 2-D with a constant shape, or the three steps of a "
-                                "channel shuffle, are supported", r->path, label);
-            p->node.out_channels = (int)s->int_data[1]; /* checked against the shape later */
-        }
-        return XAI_OK;
-    case XAI_OP_GEMM: return convert_gemm(r, n, label, p, strcmp(op, "MatMul") == 0);
-    case XAI_OP_HARDSIGMOID:
-        p->node.alpha = attribute_float(n, "alpha", 0.2f);
-        p->node.beta = attribute_float(n, "beta", 0.5f);
-        return XAI_OK;
-    default: return XAI_OK;
-    }
 }
