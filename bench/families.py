@@ -79,7 +79,8 @@ class Parts(torch.nn.Module):
     """`parts`: not a torchvision family but the general forms of ops that a user's own CNN may
     use and none of the 17 does: reflect, edge and constant-valued Pad, AveragePool with
     ceil_mode (the padding counted and not), a dilated MaxPool with ceil_mode, constants
-    broadcast along W, along H and over whole planes, and a spatial gate [N,1,H,W] (CBAM)."""
+    broadcast along W, along H and over whole planes, a spatial gate [N,1,H,W] (CBAM), Sqrt,
+    Tanh and Pow."""
 
     def __init__(self):
         super().__init__()
@@ -101,7 +102,7 @@ class Parts(torch.nn.Module):
 
     def forward(self, x):
         x = (self.front(x) * self.along_w + self.along_h) / 2 - self.planes
-        x = x * torch.sigmoid(self.spatial(x))
+        x = torch.tanh(x * torch.sigmoid(self.spatial(x)).sqrt()) ** 3
         return self.head(x)
 
 

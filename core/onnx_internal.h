@@ -150,6 +150,7 @@ int onnx_convert_gemm(reader *r, const Onnx__GraphProto *g, size_t index, const 
 int onnx_convert_matmul(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_arithmetic(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_hardsigmoid(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_pow(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 
 /* onnx_pad_nodes.c */
 int onnx_convert_pad(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);

@@ -405,3 +405,16 @@ constant *onnx_int_input(reader *r, const Onnx__NodeProto *n, const char *label,
     }
     return c;
 }
+
+/* Pow with a constant scalar exponent (float or int64). */
+int onnx_convert_pow(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    constant *e = n->n_input == 2 ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])) : NULL;
+    if (!e || e->count != 1 || (!e->data && !e->int_data))
+        return xai_fail("%s: %s: only a constant scalar exponent is supported", r->path, label);
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
+    p->node.alpha = e->data ? e->data[0] : (float)e->int_data[0];
+    return XAI_OK;
+}

@@ -192,6 +192,9 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
     case XAI_OP_HARDSIGMOID:
     case XAI_OP_HARDSWISH:
     case XAI_OP_ERF:
+    case XAI_OP_SQRT:
+    case XAI_OP_POW:
+    case XAI_OP_TANH:
         return XAI_OK;
     case XAI_OP_SCALE:
         return scale_shape(r, in, p);

@@ -38,6 +38,9 @@ static const reference_op registry[XAI_OP_COUNT] = {
     [XAI_OP_SCALE] = {REFERENCE_STEP(scale_forward), REFERENCE_STEP(scale_backward)},
     [XAI_OP_TRANSPOSE] = {REFERENCE_STEP(transpose_forward), REFERENCE_STEP(transpose_backward)},
     [XAI_OP_LAYERNORM] = {REFERENCE_STEP(layernorm_forward), REFERENCE_STEP(layernorm_backward)},
+    [XAI_OP_SQRT] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
+    [XAI_OP_POW] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
+    [XAI_OP_TANH] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
     [XAI_OP_PAD] = {REFERENCE_STEP(pad_forward), REFERENCE_STEP(pad_backward)},
 };
 

@@ -45,13 +45,17 @@ static void mul_pass(const xai_graph *g, const xai_node *node, real *const *valu
                 }
 }
 
-/* The smooth activations, forward: Sigmoid, HardSigmoid clamp(alpha x + beta, 0, 1), and
- * HardSwish x clamp(x / 6 + 1/2, 0, 1). */
+/* The smooth activations and elementwise functions, forward: Sigmoid, HardSigmoid clamp(alpha x
+ * + beta, 0, 1), HardSwish x clamp(x / 6 + 1/2, 0, 1), Erf, Sqrt, Tanh and Pow x ^ alpha. */
 static real smooth_forward(const xai_node *node, real x)
 {
     switch (node->op) {
     case XAI_OP_SIGMOID: return 1 / (1 + exp(-x));
     case XAI_OP_HARDSIGMOID: return fmin(fmax(node->alpha * x + node->beta, 0), 1);
+    case XAI_OP_ERF: return erf(x);
+    case XAI_OP_SQRT: return sqrt(x);
+    case XAI_OP_TANH: return tanh(x);
+    case XAI_OP_POW: return pow(x, (real)node->alpha);
     default: return x * fmin(fmax(x / 6 + (real)0.5, 0), 1);
     }
 }
@@ -66,6 +70,10 @@ static real smooth_derivative(const xai_node *node, real x, real y)
         real t = node->alpha * x + node->beta;
         return t > 0 && t < 1 ? node->alpha : 0;
     }
+    case XAI_OP_ERF: return (real)1.1283791670955126 * exp(-x * x); /* 2 / sqrt(pi) exp(-x^2) */
+    case XAI_OP_SQRT: return 1 / (2 * y);
+    case XAI_OP_TANH: return 1 - y * y;
+    case XAI_OP_POW: return (real)node->alpha * pow(x, (real)node->alpha - 1);
     default: return x < -3 ? 0 : x <= 3 ? x / 3 + (real)0.5 : 1;
     }
 }
@@ -213,14 +221,14 @@ static size_t input_count(const reference_engine *r, int i)
     return (size_t)r->batch * xai_value_size(&r->graph->values[r->graph->nodes[i].input[0]]);
 }
 
-/* Sigmoid, HardSigmoid, HardSwish and Erf: y = f(x); backward dx += dy f'(x) (erf's: 2 / sqrt(pi)
- * exp(-x^2)). */
+/* y = f(x); backward dx += dy f'(x), nothing where dy is 0 (as the fast engine: Sqrt's slope at 0
+ * is infinite). */
 void REFERENCE_STEP(smooth_forward)(reference_engine *r, int i)
 {
     const xai_node *node = &r->graph->nodes[i];
     const real *x = r->value[node->input[0]];
     real *y = r->value[node->output];
-    for (size_t k = 0; k < input_count(r, i); k++) y[k] = node->op == XAI_OP_ERF ? erf(x[k]) : smooth_forward(node, x[k]);
+    for (size_t k = 0; k < input_count(r, i); k++) y[k] = smooth_forward(node, x[k]);
 }
 
 void REFERENCE_STEP(smooth_backward)(reference_engine *r, int i)
@@ -229,8 +237,7 @@ void REFERENCE_STEP(smooth_backward)(reference_engine *r, int i)
     const real *x = r->value[node->input[0]], *y = r->value[node->output], *dy = r->grad[node->output];
     real *dx = r->grad[node->input[0]];
     for (size_t k = 0; k < input_count(r, i); k++)
-        dx[k] += dy[k] * (node->op == XAI_OP_ERF ? (real)1.1283791670955126 * exp(-x[k] * x[k])
-                                                 : smooth_derivative(node, x[k], y[k]));
+        if (dy[k] != 0) dx[k] += dy[k] * smooth_derivative(node, x[k], y[k]);
 }
 
 /* SCALE: y = weight x + bias at each element's broadcast index; backward dx += weight dy. */

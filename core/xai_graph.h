@@ -2,8 +2,9 @@
  * named values, with weights in float32, read from ONNX (onnx_reader.c) and checked for shape.
  *
  * Activations with a rule (ReLU, Clip) are where saliency, deconvnet and guided backprop differ;
- * every other op, the smooth activations (Sigmoid, HardSigmoid, HardSwish) and the product of two
- * branches (MUL) among them, passes its true gradient under every rule (docs/rules.md).
+ * every other op, the smooth activations (Sigmoid, HardSigmoid, HardSwish, Tanh), the elementwise
+ * functions (Erf, Sqrt, Pow) and the product of two branches (MUL) among them, passes its true
+ * gradient under every rule (docs/rules.md).
  *
  * Every value is an activation with the batch as its first dimension: 4-D [N,C,H,W], 3-D [N,C,L]
  * (stored as H = L, W = 1 and rank 3) or 2-D [N,C] (stored as H = W = 1 and rank 2). The batch N is not part of the graph; an
@@ -41,6 +42,9 @@ typedef enum {
     XAI_OP_TRANSPOSE,       /* the per-image axes permuted: output axis k is input axis perm[k]
                                (NCHW <-> NHWC: a value [H,W,C] is held as c = H, h = W, w = C) */
     XAI_OP_LAYERNORM,       /* over the last axis (w): weight * (x - mean) / sqrt(var + eps) + bias */
+    XAI_OP_SQRT,            /* sqrt(x) */
+    XAI_OP_POW,             /* x ^ alpha, a constant exponent */
+    XAI_OP_TANH,            /* tanh(x) */
     XAI_OP_PAD,             /* H and W grown by the pads: a constant, their mirror image without
                                the edge (reflect) or the edge repeated (edge) */
     XAI_OP_COUNT            /* the number of ops, not an op */
@@ -95,7 +99,7 @@ typedef struct {
     int slice_first, groups;
     /* TRANSPOSE: output per-image axis k (0: c, 1: h, 2: w) is input axis perm[k] */
     int perm[3];
-    /* HARDSIGMOID: y = clamp(alpha x + beta, 0, 1) */
+    /* HARDSIGMOID: y = clamp(alpha x + beta, 0, 1); POW: y = x ^ alpha */
     float alpha, beta;
     int scale_dims[3];
     /* PAD: pad_top, pad_left, pad_bottom, pad_right above, and how the border is filled */

@@ -210,7 +210,7 @@ static const char *average_pool_ceil(xai_onnx_builder *b, const char *scope, con
 
 /* x [N,2,6,6] -> Conv 4 -> Pad reflect (H 2,1; W 1,2) -> Relu -> Pad edge (H 0,1; W 1,0) -> Pad
  * 0.5 (H 1,1; W 0,1) -> AveragePool 3x3 / 2 with ceil_mode, the padding counted -> times a
- * spatial gate [N,1,H,W] (Conv 1, Sigmoid: CBAM's spatial attention) -> * a constant
+ * spatial gate [N,1,H,W] (Conv 1, Sigmoid, Sqrt) -> Tanh -> Pow 3 -> * a constant
  * along W, + one along H, - one over the planes -> MaxPool 2x2 dilated 2 with ceil_mode ->
  * Flatten -> Gemm 5. */
 static const char *padded_graph(const char *file)
@@ -220,7 +220,8 @@ static const char *padded_graph(const char *file)
     const char *x = pad(b, "/reflect", conv(b, "/c", "x", 2, 4, 1, 0, 61), "reflect", reflect, 0.f);
     x = pad(b, "/edge", unary(b, "Relu", "/r", x), "edge", edge, 0.f);
     x = average_pool_ceil(b, "/avg", pad(b, "/constant", x, "constant", constant, 0.5f), 1);
-    x = binary(b, "Mul", "/spatial", unary(b, "Sigmoid", "/spatial", conv(b, "/spatial", x, 4, 1, 1, 0, 62)), x);
+    x = binary(b, "Mul", "/spatial", unary(b, "Sqrt", "/spatial", unary(b, "Sigmoid", "/spatial", conv(b, "/spatial", x, 4, 1, 1, 0, 62))), x);
+    x = binary(b, "Pow", "/cube", unary(b, "Tanh", "/tanh", x), scalar(b, "three", 3.f));
     /* 6 + 3 + 1 + 2 = 12 rows, 6 + 3 + 1 + 1 = 11 columns -> 7 x 6 after the pool */
     int64_t along_w[1] = {6}, along_h[2] = {7, 1}, planes[4] = {1, 4, 7, 6};
     float w_values[6] = {0.5f, 1.5f, -1.f, 2.f, 0.25f, 1.f}, h_values[7] = {1, -2, 3, -4, 5, -6, 7}, plane_values[168];
@@ -253,6 +254,7 @@ Test(ops, padding_and_ceil_windows)
     cr_expect_eq(count[XAI_OP_PAD], 3);
     cr_expect_eq(count[XAI_OP_SCALE], 3);
     cr_expect_eq(count[XAI_OP_MUL], 1);
+    cr_expect(count[XAI_OP_SQRT] == 1 && count[XAI_OP_TANH] == 1 && count[XAI_OP_POW] == 1);
     size_t image = xai_value_size(&g->values[g->input]);
     float *inputs = malloc(5 * image * sizeof(float));
     test_normal_floats(inputs, 5 * image, 67);
