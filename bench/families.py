@@ -80,7 +80,7 @@ class Parts(torch.nn.Module):
     use and none of the 17 does: reflect, edge and constant-valued Pad, AveragePool with
     ceil_mode (the padding counted and not), a dilated MaxPool with ceil_mode, constants
     broadcast along W, along H and over whole planes, a spatial gate [N,1,H,W] (CBAM), Sqrt,
-    Tanh and Pow."""
+    Tanh and Pow, and means over the channels (keepdims) and over W (not)."""
 
     def __init__(self):
         super().__init__()
@@ -103,6 +103,7 @@ class Parts(torch.nn.Module):
     def forward(self, x):
         x = (self.front(x) * self.along_w + self.along_h) / 2 - self.planes
         x = torch.tanh(x * torch.sigmoid(self.spatial(x)).sqrt()) ** 3
+        x = x * torch.sigmoid(x.mean(1, keepdim=True)) + x.mean(3).unsqueeze(3)
         return self.head(x)
 
 

@@ -2,8 +2,8 @@
  * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns creation and the
  * passes, dnnl_ops.c the op registry (each op's steps), dnnl_setup.c the set-up, dnnl_conv.c the
  * convolutions, dnnl_matmul.c Gemm; dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c,
- * dnnl_nhwc.c and dnnl_pad.c our own loops; dnnl_primitives.c the oneDNN plumbing (memories,
- * reorders, descriptors). */
+ * dnnl_nhwc.c, dnnl_pad.c and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing
+ * (memories, reorders, descriptors). */
 #ifndef XAI_DNNL_INTERNAL_H
 #define XAI_DNNL_INTERNAL_H
 
@@ -190,12 +190,19 @@ int kernel_scale_forward(xai_engine *e, int i);
 int kernel_scale_backward(xai_engine *e, int i);
 int kernel_mul_forward(xai_engine *e, int i);
 int kernel_mul_backward(xai_engine *e, int i);
+/* Add where an input broadcasts (kernel_add_forward and _backward call these) */
+int kernel_broadcast_add_forward(xai_engine *e, int i);
+int kernel_broadcast_add_backward(xai_engine *e, int i);
 
 /* dnnl_nhwc.c: Transpose and LayerNormalization */
 int kernel_transpose_forward(xai_engine *e, int i);
 int kernel_transpose_backward(xai_engine *e, int i);
 int kernel_layernorm_forward(xai_engine *e, int i);
 int kernel_layernorm_backward(xai_engine *e, int i);
+
+/* dnnl_reduce.c: ReduceMean over any per-image axes */
+int kernel_reduce_mean_forward(xai_engine *e, int i);
+int kernel_reduce_mean_backward(xai_engine *e, int i);
 
 /* dnnl_pad.c: Pad of H and W */
 int kernel_pad_forward(xai_engine *e, int i);

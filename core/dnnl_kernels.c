@@ -190,9 +190,19 @@ int kernel_activation_pass_backward(xai_engine *e, int i)
     return XAI_OK;
 }
 
-/* y = a + b, b first reordered into a's layout when the two differ. */
+/* Does node i (Add) have inputs of different shapes (one broadcast against the other)? */
+static int add_broadcasts(const xai_engine *e, int i)
+{
+    const xai_node *n = &e->graph->nodes[i];
+    const xai_value *a = &e->graph->values[n->input[0]], *b = &e->graph->values[n->input[1]];
+    return a->c != b->c || a->h != b->h || a->w != b->w;
+}
+
+/* y = a + b, b first reordered into a's layout when the two differ (an input that broadcasts:
+ * dnnl_pointwise.c's loop). */
 int kernel_add_forward(xai_engine *e, int i)
 {
+    if (add_broadcasts(e, i)) return kernel_broadcast_add_forward(e, i);
     const xai_node *n = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
     const float *b = e->values[n->input[1]].data;
@@ -209,6 +219,7 @@ int kernel_add_forward(xai_engine *e, int i)
 /* Both inputs get the output's gradient (written or added; reordered back for b's layout). */
 int kernel_add_backward(xai_engine *e, int i)
 {
+    if (add_broadcasts(e, i)) return kernel_broadcast_add_backward(e, i);
     const xai_node *n = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
     const value_buffer *y = &e->values[n->output];

@@ -28,6 +28,7 @@ const engine_op engine_ops[XAI_OP_COUNT] = {
     [XAI_OP_SQRT] =          {engine_layout_like_input, NULL,                   NULL,                       kernel_smooth_forward,           kernel_smooth_backward,           NULL},
     [XAI_OP_POW] =           {engine_layout_like_input, NULL,                   NULL,                       kernel_smooth_forward,           kernel_smooth_backward,           NULL},
     [XAI_OP_TANH] =          {engine_layout_like_input, NULL,                   NULL,                       kernel_smooth_forward,           kernel_smooth_backward,           NULL},
+    [XAI_OP_REDUCEMEAN] =    {engine_layout_plain,      NULL,                   NULL,                       kernel_reduce_mean_forward,      kernel_reduce_mean_backward,      NULL},
     [XAI_OP_PAD] =           {engine_layout_same_kind,  NULL,                   NULL,                       kernel_pad_forward,              kernel_pad_backward,              NULL},
     /* XAI_OP_BATCHNORM: none; the reader folds it (into a Conv, or as a depthwise 1x1 Conv) */
 };

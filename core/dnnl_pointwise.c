@@ -1,8 +1,8 @@
 /* dnnl_pointwise.c - the engine's loops for the elementwise ops that pass their true gradient
  * under every rule (dnnl_internal.h): the smooth activations (Sigmoid, HardSigmoid, HardSwish,
- * Erf), a value scaled and shifted by constants (SCALE), and the product of two values (Mul,
- * either of which may broadcast, as a [C,1,1] gate does in squeeze-and-excitation blocks),
- * forward and backward, over the values' layouts. */
+ * Erf, Sqrt, Tanh, Pow), a value scaled and shifted by constants (SCALE), and the product (Mul)
+ * or sum (Add) of two values either of which broadcasts, as a [C,1,1] gate does in
+ * squeeze-and-excitation blocks, forward and backward, over the values' layouts. */
 #include <math.h>
 #include <string.h>
 
@@ -127,7 +127,7 @@ int kernel_scale_backward(xai_engine *e, int i)
     return XAI_OK;
 }
 
-/* Does input k of the Mul broadcast (have one value along an axis where the output has more)? */
+/* Does input k of the Mul (or Add) broadcast (have one value along an axis where the output has more)? */
 static int broadcasts(const xai_graph *g, const xai_node *n, int k)
 {
     const xai_value *v = &g->values[n->input[k]], *out = &g->values[n->output];
@@ -166,10 +166,29 @@ int kernel_mul_forward(xai_engine *e, int i)
     return XAI_OK;
 }
 
-/* The product rule: da (+)= dy * b and db (+)= dy * a, each summed over the output elements that
- * an input's element was broadcast to. Each input element gathers its own sum, so no two threads
- * write one element. */
-int kernel_mul_backward(xai_engine *e, int i)
+/* y = a + b with either broadcast (Add of equal shapes is dnnl_kernels.c's flat loop). */
+int kernel_broadcast_add_forward(xai_engine *e, int i)
+{
+    const xai_graph *g = e->graph;
+    const xai_node *n = &g->nodes[i];
+    const value_buffer *a = &e->values[n->input[0]], *b = &e->values[n->input[1]];
+    value_buffer *y = &e->values[n->output];
+    const xai_value *out = &g->values[n->output], *va = &g->values[n->input[0]], *vb = &g->values[n->input[1]];
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int im = 0; im < e->batch; im++)
+        for (int c = 0; c < out->c; c++)
+            for (int r = 0; r < out->h; r++)
+                for (int q = 0; q < out->w; q++)
+                    y->data[offset_of(&y->lay, im, c, r, q)] =
+                        a->data[offset_of(&a->lay, im, along(va->c, c), along(va->h, r), along(va->w, q))] +
+                        b->data[offset_of(&b->lay, im, along(vb->c, c), along(vb->h, r), along(vb->w, q))];
+    return XAI_OK;
+}
+
+/* The product rule (product): da (+)= dy * b and db (+)= dy * a, or the sum's: da (+)= dy and db
+ * (+)= dy, each summed over the output elements that an input's element was broadcast to. Each
+ * input element gathers its own sum, so no two threads write one element. */
+static int broadcast_backward(xai_engine *e, int i, int product)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -180,7 +199,7 @@ int kernel_mul_backward(xai_engine *e, int i)
         const value_buffer *other = &e->values[n->input[1 - k]];
         const xai_value *vs = &g->values[n->input[k]], *vo = &g->values[n->input[1 - k]];
         int accumulate = e->exec[i].accumulate[k];
-        if (!broadcasts(g, n, k) && !broadcasts(g, n, 1 - k) && dnnl_memory_desc_equal(&self->md, &y->md) &&
+        if (product && !broadcasts(g, n, k) && !broadcasts(g, n, 1 - k) && dnnl_memory_desc_equal(&self->md, &y->md) &&
             dnnl_memory_desc_equal(&other->md, &y->md)) {
             float *restrict d = self->grad;
             const float *restrict dy = y->grad, *restrict o = other->data;
@@ -200,11 +219,15 @@ int kernel_mul_backward(xai_engine *e, int i)
                             for (int r = rs; r < rs + span_h; r++)
                                 for (int q = qs; q < qs + span_w; q++)
                                     sum += y->grad[offset_of(&y->lay, im, c, r, q)] *
-                                           other->data[offset_of(&other->lay, im, along(vo->c, c), along(vo->h, r),
-                                                                 along(vo->w, q))];
+                                           (product ? other->data[offset_of(&other->lay, im, along(vo->c, c),
+                                                                            along(vo->h, r), along(vo->w, q))]
+                                                    : 1.f);
                         float *d = &self->grad[offset_of(&self->lay, im, cs, rs, qs)];
                         *d = accumulate ? *d + sum : sum;
                     }
     }
     return XAI_OK;
 }
+
+int kernel_mul_backward(xai_engine *e, int i) { return broadcast_backward(e, i, 1); }
+int kernel_broadcast_add_backward(xai_engine *e, int i) { return broadcast_backward(e, i, 0); }

@@ -74,9 +74,13 @@ int engine_layout_like_input(xai_engine *e, int i)
     return XAI_OK;
 }
 
-/* ReLU, Clip and Add: the input's layout; an activation right after a Conv runs as its post-op. */
+/* ReLU, Clip and Add: the input's layout; an activation right after a Conv runs as its post-op.
+ * An Add whose inputs differ in shape (one broadcasts): Mul's choice. */
 int engine_layout_activation(xai_engine *e, int i)
 {
+    const xai_node *n = &e->graph->nodes[i];
+    const xai_value *a = &e->graph->values[n->input[0]], *out = &e->graph->values[n->output];
+    if (a->c != out->c || a->h != out->h || a->w != out->w) return engine_layout_mul(e, i);
     e->exec[i].skip_forward = i > 0 && e->exec[i - 1].fused_activation;
     return engine_layout_like_input(e, i);
 }
@@ -162,6 +166,8 @@ int engine_setup_add(xai_engine *e, int i)
     const xai_node *n = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
     value_buffer *in = &e->values[n->input[0]], *rhs = &e->values[n->input[1]];
+    const xai_value *a = &e->graph->values[n->input[0]], *b = &e->graph->values[n->input[1]];
+    if (a->c != b->c || a->h != b->h || a->w != b->w) return XAI_OK; /* broadcast: read in place */
     if (dnnl_memory_desc_equal(&rhs->md, &in->md)) return XAI_OK;
     return engine_memory(e, &x->add_rhs.dst, &in->md, NULL) ||
                    engine_make_reorder(e, &x->add_rhs, rhs->data_mem, x->add_rhs.dst, 0) ||

@@ -13,7 +13,8 @@ const char *xai_op_name(xai_op op)
         [XAI_OP_SHUFFLE] = "ChannelShuffle", [XAI_OP_MUL] = "Mul", [XAI_OP_SIGMOID] = "Sigmoid",
         [XAI_OP_HARDSIGMOID] = "HardSigmoid", [XAI_OP_HARDSWISH] = "HardSwish", [XAI_OP_ERF] = "Erf",
         [XAI_OP_SCALE] = "Scale", [XAI_OP_TRANSPOSE] = "Transpose", [XAI_OP_LAYERNORM] = "LayerNormalization",
-        [XAI_OP_SQRT] = "Sqrt", [XAI_OP_POW] = "Pow", [XAI_OP_TANH] = "Tanh", [XAI_OP_PAD] = "Pad",
+        [XAI_OP_SQRT] = "Sqrt", [XAI_OP_POW] = "Pow", [XAI_OP_TANH] = "Tanh", [XAI_OP_REDUCEMEAN] = "ReduceMean",
+        [XAI_OP_PAD] = "Pad",
     };
     return op >= 0 && op < XAI_OP_COUNT && names[op] ? names[op] : "?";
 }

@@ -147,6 +147,7 @@ int onnx_convert_shuffle(reader *r, const Onnx__GraphProto *g, size_t index, con
 /* ReduceMean over the two spatial axes is a global average pool (keepdims = 0 drops them). */
 int onnx_convert_reduce_mean(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
+    (void)op;
     const Onnx__NodeProto *n = g->node[index];
     if (onnx_is_layernorm_start(n)) return onnx_convert_layernorm_nodes(r, g, index, label);
     const int64_t *axes = NULL;
@@ -158,16 +159,23 @@ int onnx_convert_reduce_mean(reader *r, const Onnx__GraphProto *g, size_t index,
         if (!c) return XAI_ERR;
         axes = c->int_data, n_axes = c->count;
     }
-    int spatial = n_axes == 2;
-    for (size_t k = 0; k < n_axes && spatial; k++) {
-        int64_t axis = axes[k] < 0 ? axes[k] + 4 : axes[k];
-        spatial = (axis == 2 || axis == 3) && (k == 0 || axis != (axes[0] < 0 ? axes[0] + 4 : axes[0]));
+    xai_value in;
+    if (!n_axes) return xai_fail("%s: %s: a mean over every axis, the batch's too, is not supported", r->path, label);
+    if (onnx_value_shape(r, n->input[0], &in)) return XAI_ERR;
+    int mask = 0;
+    for (size_t k = 0; k < n_axes; k++) {
+        int64_t axis = axes[k] < 0 ? axes[k] + in.rank : axes[k];
+        if (axis < 0 || axis >= in.rank)
+            return xai_fail("%s: %s: axis %lld outside rank %d", r->path, label, (long long)axes[k], in.rank);
+        if (axis == 0) return xai_fail("%s: %s: a mean over the batch is not supported", r->path, label);
+        mask |= 1 << (axis - 1);
     }
-    if (!spatial)
-        return xai_fail("%s: %s: only a mean over the two spatial axes of [N,C,H,W] is supported", r->path, label);
-    pending_node *p = onnx_new_node(r, n, index, op, 1, n->output[0], "");
+    int keepdims = onnx_attribute_int(n, "keepdims", 1) != 0;
+    int spatial = in.rank == 4 && mask == 6; /* over H and W: the global average pool */
+    pending_node *p = onnx_new_node(r, n, index, spatial ? XAI_OP_GLOBALAVGPOOL : XAI_OP_REDUCEMEAN, 1, n->output[0], "");
     if (!p) return XAI_ERR;
     p->input_name[0] = n->input[0];
-    p->reduce_to_2d = onnx_attribute_int(n, "keepdims", 1) == 0;
+    p->reduce_to_2d = !keepdims;
+    p->node.reduce_axes = mask;
     return XAI_OK;
 }

@@ -48,9 +48,12 @@ typedef struct {
     auto_pad_mode auto_pad;
     int explicit_kernel;      /* pools and Conv with kernel_shape given */
     int ceil_mode;
-    int reshape_to_2d;
-    int flatten_axis;
-    int reduce_to_2d;         /* ReduceMean with keepdims = 0: [N,C,H,W] -> [N,C] */
+    int flatten_axis;         /* FLATTEN from a Flatten: its axis */
+    int reshape_rank;         /* FLATTEN from a Reshape: the target shape (the batch first) */
+    int64_t reshape_dims[4];
+    int size_one_axes;        /* FLATTEN from an Unsqueeze: the output's new axes; from a Squeeze:
+                                 the input's axes removed (0: every per-image axis of size 1) */
+    int reduce_to_2d;         /* ReduceMean with keepdims = 0: the averaged axes dropped */
     int shuffle_channels_per_group; /* SHUFFLE: C / groups as the ONNX Reshape said */
     int axis;                 /* CONCAT, SLICE: the ONNX axis, checked against the rank later */
     int split_parts, split_index; /* SLICE from a Split into equal parts: which of how many */
@@ -146,6 +149,7 @@ int onnx_convert_maxpool(reader *r, const Onnx__GraphProto *g, size_t index, con
 int onnx_convert_avgpool(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_flatten(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_reshape(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_squeeze(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_gemm(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_matmul(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_arithmetic(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
@@ -163,7 +167,8 @@ int onnx_convert_slice(reader *r, const Onnx__GraphProto *g, size_t index, const
 /* A Reshape to 5-D, the Transpose and the Reshape back that together shuffle channels
  * (ShuffleNet), as one SHUFFLE node; the two later nodes are marked in r->skip. */
 int onnx_convert_shuffle(reader *r, const Onnx__GraphProto *g, size_t index, const char *label);
-/* ReduceMean over H and W (or the start of a written-out layer normalization). */
+/* ReduceMean over any axes but the batch (over H and W, a GLOBALAVGPOOL), or the start of a
+ * written-out layer normalization. */
 int onnx_convert_reduce_mean(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 /* The one node that reads value `name` (it is no graph output, and the node has an output), or -1. */
 int onnx_only_consumer(reader *r, const Onnx__GraphProto *g, const char *name);

@@ -343,20 +343,53 @@ int onnx_convert_flatten(reader *r, const Onnx__GraphProto *g, size_t index, con
     return XAI_OK;
 }
 
-/* Reshape: to 5-D, the first step of a channel shuffle; else to [N, -1], a Flatten. */
+/* Reshape: to 5-D, the first step of a channel shuffle; else to a constant shape of rank 2 to 4
+ * that keeps the batch first (a FLATTEN: the same elements in NCHW order). */
 int onnx_convert_reshape(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
     const Onnx__NodeProto *n = g->node[index];
     constant *s = n->n_input > 1 ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1])) : NULL;
     if (s && s->int_data && s->count == 5) return onnx_convert_shuffle(r, g, index, label);
-    if (!s || !s->int_data || s->count != 2)
-        return xai_fail("%s: %s: only a Reshape to 2-D with a constant shape, or the three steps of a "
+    if (!s || !s->int_data || s->count < 2 || s->count > 4)
+        return xai_fail("%s: %s: only a Reshape to a constant shape of rank 2 to 4, or the three steps of a "
                         "channel shuffle, are supported", r->path, label);
     pending_node *p = value_node(r, n, index, op, 1);
     if (!p) return XAI_ERR;
-    p->reshape_to_2d = 1;
-    p->flatten_axis = 1;
-    p->node.out_channels = (int)s->int_data[1]; /* checked against the shape later */
+    p->reshape_rank = (int)s->count;
+    memcpy(p->reshape_dims, s->int_data, s->count * sizeof *s->int_data);
+    return XAI_OK;
+}
+
+/* Unsqueeze and Squeeze of a value: their axes (attribute before opset 13, input from 13) as a
+ * mask for the shape step; a FLATTEN. */
+int onnx_convert_squeeze(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    const Onnx__NodeProto *n = g->node[index];
+    const int64_t *axes = NULL;
+    size_t n_axes = 0;
+    const Onnx__AttributeProto *a = onnx_find_attribute(n, "axes");
+    if (a) axes = a->ints, n_axes = a->n_ints;
+    else if (n->n_input > 1 && n->input[1][0]) {
+        constant *c = onnx_int_input(r, n, label, 1);
+        if (!c) return XAI_ERR;
+        axes = c->int_data, n_axes = c->count;
+    }
+    xai_value in;
+    if (onnx_value_shape(r, n->input[0], &in)) return XAI_ERR;
+    int unsqueeze = strcmp(n->op_type, "Unsqueeze") == 0, rank = unsqueeze ? in.rank + (int)n_axes : in.rank, mask = 0;
+    if (unsqueeze && !n_axes) return xai_fail("%s: %s: no axes", r->path, label);
+    if (rank > 4) return xai_fail("%s: %s: a result of rank %d; xaibench holds ranks 2 to 4", r->path, label, rank);
+    for (size_t k = 0; k < n_axes; k++) {
+        int64_t axis = axes[k] < 0 ? axes[k] + rank : axes[k];
+        if (axis < 0 || axis >= rank || (mask & 1 << axis))
+            return xai_fail("%s: %s: axis %lld outside rank %d, or given twice", r->path, label, (long long)axes[k],
+                            rank);
+        if (axis == 0) return xai_fail("%s: %s: the batch must stay the first axis", r->path, label);
+        mask |= 1 << axis;
+    }
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
+    p->size_one_axes = mask;
     return XAI_OK;
 }
 

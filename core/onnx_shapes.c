@@ -122,6 +122,84 @@ static int scale_shape(const reader *r, const xai_value *in, pending_node *p)
     return XAI_OK;
 }
 
+/* FLATTEN: the per-image shape a Flatten (axis 1), a Reshape, an Unsqueeze or a Squeeze makes;
+ * the elements stay in NCHW order, so their count must not change. */
+static int reshape_shape(const reader *r, const xai_value *in, xai_value *out, pending_node *p)
+{
+    const char *label = p->node.name, *op = p->onnx_op;
+    int64_t from[4] = {1, in->c, in->h, in->w}, to[4] = {1, 1, 1, 1}, size = (int64_t)in->c * in->h * in->w;
+    int rank = 2;
+    if (strcmp(op, "Flatten") == 0) {
+        if (p->flatten_axis != 1 && p->flatten_axis + in->rank != 1)
+            return xai_fail("%s: node '%s' (Flatten): only axis 1 (keeping the batch) is supported, not %d", r->path,
+                            label, p->flatten_axis);
+        to[1] = size;
+    } else if (strcmp(op, "Reshape") == 0) {
+        /* Dimension 0 is the batch, whatever it says (folded Shapes take it as 1); 0 copies the
+         * input's dimension, one -1 is inferred. */
+        int64_t known = 1;
+        int infer = -1;
+        rank = p->reshape_rank;
+        for (int k = 1; k < rank; k++) {
+            int64_t d = p->reshape_dims[k];
+            if (d == 0 && k < in->rank) d = from[k];
+            if (d == -1 && infer < 0) infer = k, d = 1;
+            else if (d < 1 || d > size) return xai_fail("%s: node '%s' (Reshape): dimension %lld of the target shape "
+                                                        "does not fit input '%s'", r->path, label,
+                                                        (long long)p->reshape_dims[k], in->name);
+            to[k] = d, known *= d;
+            if (known > size) break;
+        }
+        if (infer >= 0 && known && size % known == 0) to[infer] = size / known;
+    } else { /* Unsqueeze: 1 at the new axes, the input's in order elsewhere; Squeeze: the input's
+              * axes but the removed ones (every size-1 axis when none are named) */
+        int unsqueeze = strcmp(op, "Unsqueeze") == 0, mask = p->size_one_axes, next = 1;
+        rank = 1;
+        for (int k = 1; k < 4 && (unsqueeze ? next < in->rank || (mask >> k) : k < in->rank); k++) {
+            if (unsqueeze && (mask & 1 << k)) {
+                to[rank++] = 1;
+                continue;
+            }
+            int64_t d = from[unsqueeze ? next++ : k];
+            if (!unsqueeze && ((mask & 1 << k) || (!mask && d == 1))) {
+                if (d != 1)
+                    return xai_fail("%s: node '%s' (Squeeze): axis %d of '%s' has size %lld, not 1", r->path, label, k,
+                                    in->name, (long long)d);
+                continue;
+            }
+            to[rank++] = d;
+        }
+        if (rank < 2) rank = 2; /* [N] squeezed from [N,1]: kept as [N,1] */
+    }
+    if (to[1] * to[2] * to[3] != size)
+        return xai_fail("%s: node '%s' (%s): input '%s' of %lld values per image does not become the shape asked for",
+                        r->path, label, op, in->name, (long long)size);
+    *out = (xai_value){out->name, rank, (int)to[1], (int)to[2], (int)to[3]};
+    return XAI_OK;
+}
+
+/* REDUCEMEAN: 1 on the averaged axes, or (keepdims = 0) the other axes packed in order. */
+static int reduce_shape(const reader *r, const xai_value *in, xai_value *out, pending_node *p)
+{
+    xai_node *node = &p->node;
+    int dims[3], kept[3] = {1, 1, 1}, n_kept = 0;
+    if (node->reduce_axes >> (in->rank - 1))
+        return xai_fail("%s: node '%s' (ReduceMean): an axis outside input '%s' (rank %d)", r->path, node->name,
+                        in->name, in->rank);
+    xai_reduced_shape(node, in, dims);
+    if (!p->reduce_to_2d) {
+        out->c = dims[0], out->h = dims[1], out->w = dims[2];
+        return XAI_OK;
+    }
+    for (int k = 0; k < in->rank - 1; k++)
+        if (!(node->reduce_axes & 1 << k)) kept[n_kept++] = k == 0 ? in->c : k == 1 ? in->h : in->w;
+    if (n_kept == 0)
+        return xai_fail("%s: node '%s' (ReduceMean): a mean over every axis but the batch without keepdims "
+                        "leaves [N], which xaibench does not hold", r->path, node->name);
+    *out = (xai_value){out->name, n_kept + 1, kept[0], kept[1], kept[2]};
+    return XAI_OK;
+}
+
 /* PAD: H (L at rank 3) and W grown by the pads; reflect needs each pad below the axis' size. */
 static int pad_shape(const reader *r, const xai_value *in, xai_value *out, pending_node *p)
 {
@@ -198,6 +276,8 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
         return XAI_OK;
     case XAI_OP_SCALE:
         return scale_shape(r, in, p);
+    case XAI_OP_REDUCEMEAN:
+        return reduce_shape(r, in, out, p);
     case XAI_OP_PAD:
         return pad_shape(r, in, out, p);
     case XAI_OP_LAYERNORM:
@@ -217,6 +297,7 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
     case XAI_OP_SLICE:
     case XAI_OP_SHUFFLE:
         return channel_shape(r, g, p);
+    case XAI_OP_ADD:
     case XAI_OP_MUL: {
         /* NumPy's broadcasting over the per-image axes of two values of one rank: each axis
          * equal, or 1 in one of them ([N,C,1,1] gates, [N,1,H,W] spatial attention). */
@@ -228,37 +309,16 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
             out_dims[k] = a_dims[k] > b_dims[k] ? a_dims[k] : b_dims[k];
         }
         if (!fits)
-            return xai_fail("%s: node '%s' (Mul): inputs '%s' (rank %d, %dx%dx%d) and '%s' (rank %d, %dx%dx%d) do not "
-                            "broadcast", r->path, label, in->name, in->rank, in->c, in->h, in->w, b->name, b->rank,
-                            b->c, b->h, b->w);
+            return xai_fail("%s: node '%s' (%s): inputs '%s' (rank %d, %dx%dx%d) and '%s' (rank %d, %dx%dx%d) do not "
+                            "broadcast", r->path, label, p->onnx_op, in->name, in->rank, in->c, in->h, in->w, b->name,
+                            b->rank, b->c, b->h, b->w);
         *out = (xai_value){out->name, in->rank, out_dims[0], out_dims[1], out_dims[2]};
         return XAI_OK;
     }
     case XAI_OP_COUNT:
         break;
-    case XAI_OP_ADD: {
-        const xai_value *b = &g->values[node->input[1]];
-        if (b->rank != in->rank || b->c != in->c || b->h != in->h || b->w != in->w)
-            return xai_fail("%s: node '%s' (Add): inputs '%s' and '%s' differ in shape "
-                            "(broadcasting is not supported)", r->path, label, in->name,
-                            b->name);
-        return XAI_OK;
-    }
     case XAI_OP_FLATTEN:
-        if (p->flatten_axis != 1 && p->flatten_axis + in->rank != 1)
-            return xai_fail("%s: node '%s' (Flatten): only axis 1 (keeping the batch) is "
-                            "supported, not %d", r->path, label, p->flatten_axis);
-        out->rank = 2;
-        if ((int64_t)in->c * in->h * in->w > INT_MAX)
-            return xai_fail("%s: node '%s' (Flatten): %d x %d x %d features are too many", r->path, label,
-                            in->c, in->h, in->w);
-        out->c = in->c * in->h * in->w;
-        out->h = out->w = 1;
-        if (p->reshape_to_2d && node->out_channels != -1 && node->out_channels != out->c)
-            return xai_fail("%s: node '%s' (Reshape): target shape does not keep the batch "
-                            "(only [N, -1] is supported)", r->path, label);
-        node->out_channels = 0;
-        return XAI_OK;
+        return reshape_shape(r, in, out, p);
     case XAI_OP_GEMM: {
         /* On the last axis: [N,C] -> [N,out], and (MatMul) [N,C,H,W] -> [N,C,H,out]. */
         int last = in->rank == 2 ? in->c : in->w;

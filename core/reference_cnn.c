@@ -1,5 +1,6 @@
 /* reference_cnn.c - the reference engine's classic CNN ops (reference_internal.h): convolution,
- * BatchNormalization, ReLU and Clip with the method's rule, the pools, Add, Flatten and Gemm,
+ * BatchNormalization, ReLU and Clip with the method's rule, the pools, Flatten and Gemm (Add is
+ * reference_ops.c's, with Mul),
  * forward and backward-data, one plain loop nest each over NCHW values; backward steps add into
  * the inputs' gradients. Compiled in double and, from reference_cnn_f32.c, in float. */
 #include <math.h>
@@ -272,23 +273,6 @@ static void global_avgpool_pass(reference_engine *r, int i, int backward)
 
 void REFERENCE_STEP(global_avgpool_forward)(reference_engine *r, int i) { global_avgpool_pass(r, i, 0); }
 void REFERENCE_STEP(global_avgpool_backward)(reference_engine *r, int i) { global_avgpool_pass(r, i, 1); }
-
-/* y = a + b (equal shapes); backward da += dy, db += dy. */
-void REFERENCE_STEP(add_forward)(reference_engine *r, int i)
-{
-    const xai_node *node = &r->graph->nodes[i];
-    const real *a = r->value[node->input[0]], *b = r->value[node->input[1]];
-    real *y = r->value[node->output];
-    for (size_t k = 0; k < input_count(r, i); k++) y[k] = a[k] + b[k];
-}
-
-void REFERENCE_STEP(add_backward)(reference_engine *r, int i)
-{
-    const xai_node *node = &r->graph->nodes[i];
-    const real *dy = r->grad[node->output];
-    real *da = r->grad[node->input[0]], *db = r->grad[node->input[1]];
-    for (size_t k = 0; k < input_count(r, i); k++) da[k] += dy[k], db[k] += dy[k];
-}
 
 /* Flatten: the same elements in the same (NCHW) order. */
 void REFERENCE_STEP(flatten_forward)(reference_engine *r, int i)

@@ -24,13 +24,13 @@ static const reference_op registry[XAI_OP_COUNT] = {
     [XAI_OP_MAXPOOL] = {REFERENCE_STEP(maxpool_forward), REFERENCE_STEP(maxpool_backward)},
     [XAI_OP_AVGPOOL] = {REFERENCE_STEP(avgpool_forward), REFERENCE_STEP(avgpool_backward)},
     [XAI_OP_GLOBALAVGPOOL] = {REFERENCE_STEP(global_avgpool_forward), REFERENCE_STEP(global_avgpool_backward)},
-    [XAI_OP_ADD] = {REFERENCE_STEP(add_forward), REFERENCE_STEP(add_backward)},
+    [XAI_OP_ADD] = {REFERENCE_STEP(binary_forward), REFERENCE_STEP(binary_backward)},
     [XAI_OP_FLATTEN] = {REFERENCE_STEP(flatten_forward), REFERENCE_STEP(flatten_backward)},
     [XAI_OP_GEMM] = {REFERENCE_STEP(gemm_forward), REFERENCE_STEP(gemm_backward)},
     [XAI_OP_CONCAT] = {REFERENCE_STEP(concat_forward), REFERENCE_STEP(concat_backward)},
     [XAI_OP_SLICE] = {REFERENCE_STEP(channels_forward), REFERENCE_STEP(channels_backward)},
     [XAI_OP_SHUFFLE] = {REFERENCE_STEP(channels_forward), REFERENCE_STEP(channels_backward)},
-    [XAI_OP_MUL] = {REFERENCE_STEP(mul_forward), REFERENCE_STEP(mul_backward)},
+    [XAI_OP_MUL] = {REFERENCE_STEP(binary_forward), REFERENCE_STEP(binary_backward)},
     [XAI_OP_SIGMOID] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
     [XAI_OP_HARDSIGMOID] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
     [XAI_OP_HARDSWISH] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
@@ -41,6 +41,7 @@ static const reference_op registry[XAI_OP_COUNT] = {
     [XAI_OP_SQRT] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
     [XAI_OP_POW] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
     [XAI_OP_TANH] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
+    [XAI_OP_REDUCEMEAN] = {REFERENCE_STEP(reduce_mean_forward), REFERENCE_STEP(reduce_mean_backward)},
     [XAI_OP_PAD] = {REFERENCE_STEP(pad_forward), REFERENCE_STEP(pad_backward)},
 };
 

@@ -50,8 +50,6 @@ void REFERENCE_STEP(avgpool_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(avgpool_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(global_avgpool_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(global_avgpool_backward)(reference_engine *r, int i);
-void REFERENCE_STEP(add_forward)(reference_engine *r, int i);
-void REFERENCE_STEP(add_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(flatten_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(flatten_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(gemm_forward)(reference_engine *r, int i);
@@ -62,8 +60,8 @@ void REFERENCE_STEP(concat_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(concat_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(channels_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(channels_backward)(reference_engine *r, int i);
-void REFERENCE_STEP(mul_forward)(reference_engine *r, int i);
-void REFERENCE_STEP(mul_backward)(reference_engine *r, int i);
+void REFERENCE_STEP(binary_forward)(reference_engine *r, int i);
+void REFERENCE_STEP(binary_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(smooth_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(smooth_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(scale_forward)(reference_engine *r, int i);
@@ -74,5 +72,7 @@ void REFERENCE_STEP(layernorm_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(layernorm_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(pad_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(pad_backward)(reference_engine *r, int i);
+void REFERENCE_STEP(reduce_mean_forward)(reference_engine *r, int i);
+void REFERENCE_STEP(reduce_mean_backward)(reference_engine *r, int i);
 
 #endif

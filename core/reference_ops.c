@@ -1,7 +1,7 @@
 /* reference_ops.c - the reference engine's ops beyond the classic CNN ones (reference_cnn.c holds
  * those, reference_engine.c the passes and the registry): the channel moves (Concat, Slice,
- * shuffle), Mul with broadcasting, the smooth activations, Erf, SCALE, Transpose,
- * LayerNormalization and Pad; one plain loop nest each, NCHW, backward passes adding into the
+ * shuffle), Mul and Add with broadcasting, the smooth activations and elementwise functions, SCALE,
+ * Transpose, LayerNormalization, Pad and ReduceMean; one plain loop nest each, NCHW, backward passes adding into the
  * inputs' gradients. Compiled in double and, from
  * reference_ops_f32.c, in float (reference_internal.h). */
 #include <math.h>
@@ -17,12 +17,13 @@ static int source_channel(const xai_node *node, const xai_value *in, int j)
     return (j % node->groups) * per_group + j / node->groups;
 }
 
-/* y = a * b, either input broadcast along the axes where it has one value; backward (dy given
- * instead of y): da += dy * b and db += dy * a, summed over the elements where a or b was
- * broadcast. */
-static void mul_pass(const xai_graph *g, const xai_node *node, real *const *value, real *const *grad,
-                     const real *dy, real *y, int batch)
+/* y = a * b (MUL) or a + b (ADD), either input broadcast along the axes where it has one value;
+ * backward (dy given instead of y): da += dy * b and db += dy * a (ADD: da += dy, db += dy),
+ * summed over the elements where a or b was broadcast. */
+static void binary_pass(const xai_graph *g, const xai_node *node, real *const *value, real *const *grad,
+                        const real *dy, real *y, int batch)
 {
+    int product = node->op == XAI_OP_MUL;
     const xai_value *out = &g->values[node->output];
     const real *a = value[node->input[0]], *b = value[node->input[1]];
     for (int n = 0; n < batch; n++)
@@ -37,11 +38,11 @@ static void mul_pass(const xai_graph *g, const xai_node *node, real *const *valu
                     }
                     size_t o = (((size_t)n * out->c + ch) * out->h + r) * out->w + q;
                     if (!dy) {
-                        y[o] = a[at[0]] * b[at[1]];
+                        y[o] = product ? a[at[0]] * b[at[1]] : a[at[0]] + b[at[1]];
                         continue;
                     }
-                    grad[node->input[0]][at[0]] += dy[o] * b[at[1]];
-                    grad[node->input[1]][at[1]] += dy[o] * a[at[0]];
+                    grad[node->input[0]][at[0]] += product ? dy[o] * b[at[1]] : dy[o];
+                    grad[node->input[1]][at[1]] += product ? dy[o] * a[at[0]] : dy[o];
                 }
 }
 
@@ -203,16 +204,17 @@ static void channels_pass(reference_engine *r, int i, int backward)
 void REFERENCE_STEP(channels_forward)(reference_engine *r, int i) { channels_pass(r, i, 0); }
 void REFERENCE_STEP(channels_backward)(reference_engine *r, int i) { channels_pass(r, i, 1); }
 
-void REFERENCE_STEP(mul_forward)(reference_engine *r, int i)
+/* Mul and Add of two values. */
+void REFERENCE_STEP(binary_forward)(reference_engine *r, int i)
 {
     const xai_node *node = &r->graph->nodes[i];
-    mul_pass(r->graph, node, r->value, NULL, NULL, r->value[node->output], r->batch);
+    binary_pass(r->graph, node, r->value, NULL, NULL, r->value[node->output], r->batch);
 }
 
-void REFERENCE_STEP(mul_backward)(reference_engine *r, int i)
+void REFERENCE_STEP(binary_backward)(reference_engine *r, int i)
 {
     const xai_node *node = &r->graph->nodes[i];
-    mul_pass(r->graph, node, r->value, r->grad, r->grad[node->output], NULL, r->batch);
+    binary_pass(r->graph, node, r->value, r->grad, r->grad[node->output], NULL, r->batch);
 }
 
 /* Elements of node i's input over the batch. */
@@ -298,3 +300,32 @@ void REFERENCE_STEP(pad_backward)(reference_engine *r, int i)
     const xai_node *node = &r->graph->nodes[i];
     pad_pass(r->graph, node, NULL, NULL, r->grad[node->output], r->grad[node->input[0]], r->batch);
 }
+
+/* REDUCEMEAN: y at the input's coordinates with 0 on the averaged axes = the mean over those axes;
+ * backward every input element += dy there / the count averaged. */
+static void reduce_mean_pass(reference_engine *r, int i, int backward)
+{
+    const xai_node *node = &r->graph->nodes[i];
+    const xai_value *in = &r->graph->values[node->input[0]];
+    int kept[3];
+    xai_reduced_shape(node, in, kept);
+    size_t out_size = (size_t)kept[0] * kept[1] * kept[2];
+    real count = (real)(xai_value_size(in) / out_size);
+    real *y = r->value[node->output], *dy = r->grad[node->output];
+    const real *x = r->value[node->input[0]];
+    real *dx = r->grad[node->input[0]];
+    if (!backward) memset(y, 0, (size_t)r->batch * out_size * sizeof(real));
+    for (int n = 0; n < r->batch; n++)
+        for (int c = 0; c < in->c; c++)
+            for (int h = 0; h < in->h; h++)
+                for (int w = 0; w < in->w; w++) {
+                    size_t at = (((size_t)n * in->c + c) * in->h + h) * in->w + w;
+                    size_t o = (((size_t)n * kept[0] + (kept[0] > 1 ? c : 0)) * kept[1] + (kept[1] > 1 ? h : 0)) *
+                                   kept[2] + (kept[2] > 1 ? w : 0);
+                    if (backward) dx[at] += dy[o] / count;
+                    else y[o] += x[at] / count;
+                }
+}
+
+void REFERENCE_STEP(reduce_mean_forward)(reference_engine *r, int i) { reduce_mean_pass(r, i, 0); }
+void REFERENCE_STEP(reduce_mean_backward)(reference_engine *r, int i) { reduce_mean_pass(r, i, 1); }

@@ -24,8 +24,9 @@ typedef enum {
     XAI_OP_MAXPOOL,
     XAI_OP_AVGPOOL,
     XAI_OP_GLOBALAVGPOOL,
-    XAI_OP_ADD,             /* elementwise sum of two values of equal shape */
-    XAI_OP_FLATTEN,         /* [N,C,H,W] -> [N,C*H*W]; also Reshape to 2-D */
+    XAI_OP_ADD,             /* elementwise sum of two values of one rank, broadcast as MUL's */
+    XAI_OP_FLATTEN,         /* the same elements in NCHW order under a new per-image shape (Flatten,
+                               Reshape, Unsqueeze, Squeeze) */
     XAI_OP_GEMM,            /* y = x W^T + b, W stored [out,in], alpha and beta already applied */
     XAI_OP_CONCAT,          /* the inputs side by side along the channels, in order */
     XAI_OP_SLICE,           /* channels [slice_first, slice_first + C_out) of the input (Split, Slice) */
@@ -45,6 +46,8 @@ typedef enum {
     XAI_OP_SQRT,            /* sqrt(x) */
     XAI_OP_POW,             /* x ^ alpha, a constant exponent */
     XAI_OP_TANH,            /* tanh(x) */
+    XAI_OP_REDUCEMEAN,      /* the mean over the per-image axes in reduce_axes (ReduceMean; over H and W
+                               alone it is GLOBALAVGPOOL) */
     XAI_OP_PAD,             /* H and W grown by the pads: a constant, their mirror image without
                                the edge (reflect) or the edge repeated (edge) */
     XAI_OP_COUNT            /* the number of ops, not an op */
@@ -102,6 +105,10 @@ typedef struct {
     /* HARDSIGMOID: y = clamp(alpha x + beta, 0, 1); POW: y = x ^ alpha */
     float alpha, beta;
     int scale_dims[3];
+    /* REDUCEMEAN: the axes averaged, 1 << k for per-image axis k (0: c, 1: h, 2: w) of the input;
+     * the output holds the input's other axes in order (kept as size 1 with keepdims): its
+     * NCHW order is that of the input's shape with 1 on the averaged axes */
+    int reduce_axes;
     /* PAD: pad_top, pad_left, pad_bottom, pad_right above, and how the border is filled */
     xai_pad_mode pad_mode;
     float pad_value;        /* XAI_PAD_CONSTANT */
@@ -148,6 +155,14 @@ void xai_graph_free(xai_graph *graph);
 
 /* Number of floats of one image of value v. */
 static inline size_t xai_value_size(const xai_value *v) { return (size_t)v->c * v->h * v->w; }
+
+/* REDUCEMEAN: the input's shape with 1 on the averaged axes (the order of the output's elements). */
+static inline void xai_reduced_shape(const xai_node *n, const xai_value *in, int dims[3])
+{
+    dims[0] = n->reduce_axes & 1 ? 1 : in->c;
+    dims[1] = n->reduce_axes & 2 ? 1 : in->h;
+    dims[2] = n->reduce_axes & 4 ? 1 : in->w;
+}
 
 /* SCALE: the index into weight and bias of element (c, h, w) of its input. */
 static inline size_t xai_scale_index(const xai_node *n, int c, int h, int w)

@@ -210,7 +210,9 @@ static const char *average_pool_ceil(xai_onnx_builder *b, const char *scope, con
 
 /* x [N,2,6,6] -> Conv 4 -> Pad reflect (H 2,1; W 1,2) -> Relu -> Pad edge (H 0,1; W 1,0) -> Pad
  * 0.5 (H 1,1; W 0,1) -> AveragePool 3x3 / 2 with ceil_mode, the padding counted -> times a
- * spatial gate [N,1,H,W] (Conv 1, Sigmoid, Sqrt) -> Tanh -> Pow 3 -> * a constant
+ * spatial gate [N,1,H,W] (Conv 1, Sigmoid, Sqrt) -> Tanh -> Pow 3 -> times the Sigmoid of its
+ * mean over the channels (ReduceMean, CBAM's) -> + its mean over W (ReduceMean without keepdims,
+ * Unsqueeze: an Add broadcast along W) -> * a constant
  * along W, + one along H, - one over the planes -> MaxPool 2x2 dilated 2 with ceil_mode ->
  * Flatten -> Gemm 5. */
 static const char *padded_graph(const char *file)
@@ -222,6 +224,16 @@ static const char *padded_graph(const char *file)
     x = average_pool_ceil(b, "/avg", pad(b, "/constant", x, "constant", constant, 0.5f), 1);
     x = binary(b, "Mul", "/spatial", unary(b, "Sqrt", "/spatial", unary(b, "Sigmoid", "/spatial", conv(b, "/spatial", x, 4, 1, 1, 0, 62))), x);
     x = binary(b, "Pow", "/cube", unary(b, "Tanh", "/tanh", x), scalar(b, "three", 3.f));
+    int64_t channel_axis[1] = {1};
+    xai_onnx_attribute *over_channels[] = {xai_onnx_ints(b, "axes", 1, channel_axis), NULL};
+    const char *mean_in[] = {x, NULL};
+    x = binary(b, "Mul", "/channel_mean", x,
+               unary(b, "Sigmoid", "/channel_mean", xai_onnx_node(b, "ReduceMean", "/channel_mean", mean_in, over_channels)));
+    int64_t last_axis[1] = {-1};
+    xai_onnx_attribute *over_w[] = {xai_onnx_ints(b, "axes", 1, last_axis), xai_onnx_int(b, "keepdims", 0), NULL};
+    const char *row_in[] = {x, NULL}, *row_mean = xai_onnx_node(b, "ReduceMean", "/row_mean", row_in, over_w);
+    const char *unsqueeze_in[] = {row_mean, int64s(b, "w_axis", 1, last_axis), NULL};
+    x = binary(b, "Add", "/row_mean", x, xai_onnx_node(b, "Unsqueeze", "/row_mean", unsqueeze_in, NULL));
     /* 6 + 3 + 1 + 2 = 12 rows, 6 + 3 + 1 + 1 = 11 columns -> 7 x 6 after the pool */
     int64_t along_w[1] = {6}, along_h[2] = {7, 1}, planes[4] = {1, 4, 7, 6};
     float w_values[6] = {0.5f, 1.5f, -1.f, 2.f, 0.25f, 1.f}, h_values[7] = {1, -2, 3, -4, 5, -6, 7}, plane_values[168];
@@ -253,7 +265,9 @@ Test(ops, padding_and_ceil_windows)
     for (int i = 0; i < g->n_nodes; i++) count[g->nodes[i].op]++;
     cr_expect_eq(count[XAI_OP_PAD], 3);
     cr_expect_eq(count[XAI_OP_SCALE], 3);
-    cr_expect_eq(count[XAI_OP_MUL], 1);
+    cr_expect_eq(count[XAI_OP_MUL], 2);
+    cr_expect_eq(count[XAI_OP_REDUCEMEAN], 2);
+    cr_expect_eq(count[XAI_OP_ADD], 1);
     cr_expect(count[XAI_OP_SQRT] == 1 && count[XAI_OP_TANH] == 1 && count[XAI_OP_POW] == 1);
     size_t image = xai_value_size(&g->values[g->input]);
     float *inputs = malloc(5 * image * sizeof(float));
@@ -368,12 +382,24 @@ Test(ops, bad_uses_get_one_line)
     finish(b, unary(b, "Relu", "/r", xai_onnx_node(b, "Reshape", "/v", view_in, NULL)));
     expect_error(b, "reshape-5d.onnx", "first step of a channel shuffle");
 
-    b = two_sizes("mean-channels", &big, &small);
-    int64_t channel_axis[1] = {1};
-    xai_onnx_attribute *mean[] = {xai_onnx_ints(b, "axes", 1, channel_axis), NULL};
+    b = two_sizes("mean-batch", &big, &small);
+    int64_t batch_axis[2] = {0, 1};
+    xai_onnx_attribute *mean[] = {xai_onnx_ints(b, "axes", 2, batch_axis), NULL};
     const char *mean_in[] = {big, NULL};
     finish(b, xai_onnx_node(b, "ReduceMean", "/m", mean_in, mean));
-    expect_error(b, "mean-channels.onnx", "two spatial axes");
+    expect_error(b, "mean-batch.onnx", "a mean over the batch is not supported");
+
+    b = two_sizes("reshape-count", &big, &small);
+    int64_t too_many[3] = {1, 4, 40};
+    const char *reshape_in[] = {big, int64s(b, "shape", 3, too_many), NULL};
+    finish(b, xai_onnx_node(b, "Reshape", "/v", reshape_in, NULL));
+    expect_error(b, "reshape-count.onnx", "of 144 values per image does not become the shape asked for");
+
+    b = two_sizes("squeeze-size", &big, &small);
+    int64_t channel_axis[1] = {1};
+    const char *squeeze_in[] = {big, int64s(b, "axes", 1, channel_axis), NULL};
+    finish(b, xai_onnx_node(b, "Squeeze", "/q", squeeze_in, NULL));
+    expect_error(b, "squeeze-size.onnx", "axis 1 of '/a/Conv_output_0' has size 4, not 1");
 
     b = two_sizes("reflect-too-far", &big, &small);
     int64_t far[8] = {0, 0, 4, 0, 0, 0, 0, 0};
