@@ -73,6 +73,7 @@ typedef struct {
     const Onnx__ValueInfoProto *input; /* the graph's image input */
     xai_value input_value;    /* its shape, once read (rank 0 before; its name the model's) */
     xai_value *early;         /* per pending node: its output's shape once asked for (name set) */
+    int shape_depth;          /* how deep onnx_value_shape is in its inputs' inputs */
     const char **alias_from, **alias_to;  /* Identity and Dropout: output name -> input name */
     int n_alias;
     int64_t opset;

@@ -79,6 +79,7 @@ static int copy_data(const reader *r, const Onnx__TensorProto *t, const char *na
     if (!t->has_raw_data && n_typed != count)
         return xai_fail("%s: tensor '%s' holds %zu %s for shape of %zu", r->path, name, n_typed, kind, count);
     if (!(*out = xai_malloc(count * size + 1))) return XAI_ERR;
+    if (count * size == 0) return XAI_OK; /* an empty tensor: its data may be no pointer at all */
     if (t->has_raw_data && onnx_file_owns(r->file, t->raw_data.data))
         onnx_file_copy(r->file, *out, t->raw_data.data, count * size);
     else memcpy(*out, t->has_raw_data ? (const void *)t->raw_data.data : typed, count * size);

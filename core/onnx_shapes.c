@@ -422,13 +422,17 @@ int onnx_value_shape(reader *r, const char *name, xai_value *out)
         if (!r->early[i].name) {
             /* Its inputs' shapes (each inferred once), then its own on a scratch graph of the
              * node alone, with a copy of the node: step 4 infers it again in the real graph. */
+            if (r->shape_depth > r->n_nodes) /* deeper than there are nodes: a cycle */
+                return xai_fail("%s: value '%s' depends on itself", r->path, name);
             int n = p->node.n_inputs, status = XAI_OK;
             xai_value *values = xai_calloc((size_t)n + 1, sizeof *values);
             int *inputs = xai_malloc((size_t)n * sizeof *inputs);
+            r->shape_depth++;
             for (int k = 0; status == XAI_OK && k < n; k++) {
                 if (!values || !inputs) status = XAI_ERR;
                 else status = onnx_value_shape(r, p->input_name[k], &values[k]), inputs[k] = k;
             }
+            r->shape_depth--;
             if (status == XAI_OK && (!values || !inputs)) status = XAI_ERR;
             if (status == XAI_OK) {
                 pending_node copy = *p;

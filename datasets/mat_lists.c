@@ -6,6 +6,7 @@
 
 #include <matio.h>
 
+#include "mat_check.h"
 #include "xai_dogs.h"
 #include "xai_status.h"
 
@@ -42,6 +43,7 @@ int xai_mat_file_list(const char *path, char ***names, int *count)
 {
     *names = NULL;
     *count = 0;
+    if (xai_mat_check_sizes(path)) return XAI_ERR; /* before matio trusts them */
     mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
     if (!mat) return xai_fail("%s: cannot open as a MATLAB .mat file", path);
     matvar_t *list = Mat_VarRead(mat, "file_list");

@@ -1,6 +1,7 @@
 /* test_dogs.c - the Stanford Dogs reader on the sample tree: splits, breed, limit and shard
  * selection, boxes in the original and the 224x224 frame, the fallback without lists/, and
- * bad trees (no Images/, a box outside its image, a .mat of the wrong structure). */
+ * bad trees (no Images/, a box outside its image, a .mat of the wrong structure), and .mat lists
+ * whose declared sizes their bytes cannot hold, refused before matio reads them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <matio.h>
+#include <zlib.h>
 
 #include "test_support.h"
 #include "xai_classes.h"
@@ -206,4 +208,81 @@ Test(dogs, batches_skip_and_count_bad_images)
     cr_expect_null(d->items[1].frame_boxes, "no annotation, no frame boxes");
     free(out), free(alone);
     xai_dataset_free(d);
+}
+
+/* A file_list of `count` names written by matio; compressed, its one variable then packed by zlib
+ * into a compressed element, as MATLAB writes it (matio's own compressed cells declare lengths
+ * that its reader then misreads). */
+static const char *write_list(const char *name, int count, int compressed)
+{
+    const char *path = test_path(name);
+    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
+    cr_assert_not_null(mat);
+    size_t dims[2] = {(size_t)count, 1};
+    matvar_t *list = Mat_VarCreate("file_list", MAT_C_CELL, MAT_T_CELL, 2, dims, NULL, 0);
+    for (int k = 0; k < count; k++) {
+        char text[64];
+        snprintf(text, sizeof text, "n02085620-Chihuahua/n02085620_%d.jpg", k);
+        size_t text_dims[2] = {1, strlen(text)};
+        Mat_VarSetCell(list, k, Mat_VarCreate(NULL, MAT_C_CHAR, MAT_T_UINT8, 2, text_dims, text, 0));
+    }
+    cr_assert_eq(Mat_VarWrite(mat, list, MAT_COMPRESSION_NONE), 0);
+    Mat_VarFree(list);
+    Mat_Close(mat);
+    if (!compressed) return path;
+    FILE *f = fopen(path, "rb");
+    unsigned char *file = malloc(1 << 20);
+    size_t size = fread(file, 1, 1 << 20, f);
+    fclose(f);
+    uLongf packed_size = compressBound(size - 128);
+    unsigned char *packed = malloc(136 + packed_size);
+    memcpy(packed, file, 128);
+    cr_assert_eq(compress(packed + 136, &packed_size, file + 128, size - 128), Z_OK);
+    uint32_t tag[2] = {15, (uint32_t)packed_size};
+    memcpy(packed + 128, tag, sizeof tag);
+    test_write_file(path, packed, 136 + packed_size);
+    free(file), free(packed);
+    return path;
+}
+
+/* A v5 file of one compressed variable: a cell array declaring `cells` cells, holding none. */
+static const char *compressed_liar(const char *name, uint32_t cells)
+{
+    uint32_t matrix[] = {14, 48, 6, 8, 1, 0, 5, 8, cells, 1, 1, 9, 0x656c6966, 0x73696c5f, 0x74}; /* "file_list" */
+    uLongf packed_size = compressBound(sizeof matrix);
+    unsigned char file[128 + 8 + 256] = {0};
+    snprintf((char *)file, 116, "MATLAB 5.0 MAT-file, a test's liar");
+    file[124] = 0, file[125] = 1, file[126] = 'I', file[127] = 'M';
+    cr_assert_eq(compress(file + 136, &packed_size, (const unsigned char *)matrix, sizeof matrix), Z_OK);
+    uint32_t tag[2] = {15, (uint32_t)packed_size};
+    memcpy(file + 128, tag, sizeof tag);
+    const char *path = test_path(name);
+    test_write_file(path, file, 136 + packed_size);
+    return path;
+}
+
+Test(dogs, mat_sizes_are_checked_before_matio, .timeout = 60)
+{
+    /* Lists as matio writes them, compressed (as MATLAB does) and not, read back whole. */
+    for (int compressed = 0; compressed < 2; compressed++) {
+        char **names;
+        int count;
+        const char *path = write_list(compressed ? "zlib-list.mat" : "plain-list.mat", 300, compressed);
+        cr_assert_eq(xai_mat_file_list(path, &names, &count), XAI_OK, "%s", xai_last_error());
+        cr_expect_eq(count, 300);
+        cr_expect_str_eq(names[299], "n02085620-Chihuahua/n02085620_299.jpg");
+        for (int k = 0; k < count; k++) free(names[k]);
+        free(names);
+    }
+    /* A 320-byte file whose file_list declares 2^31 cells (fuzz_mat's find: matio looped over
+     * them for minutes), and the same lie compressed. */
+    const char *liars[] = {"fuzz/corpus/mat/regress-cell-dims-loop.mat", compressed_liar("liar.mat", 1u << 31),
+                           compressed_liar("small-liar.mat", 3)};
+    for (int k = 0; k < 3; k++) {
+        char **names;
+        int count;
+        cr_expect_eq(xai_mat_file_list(liars[k], &names, &count), XAI_ERR, "%s read", liars[k]);
+        cr_expect(strstr(xai_last_error(), liars[k]) && strstr(xai_last_error(), "declares more elements"), "%s",
+                  xai_last_error());
+    }
 }
