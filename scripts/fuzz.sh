@@ -31,9 +31,9 @@ for name in "${harnesses[@]}"; do
   [[ -f fuzz/$name.dict ]] && dict=(-dict="fuzz/$name.dict")
   log=build-fuzz/fuzz_$name.log
   extra=()
-  # matio allocates what a corrupt .mat declares (GiBs) before it fails, and fills some of it
-  # (2.6 GB resident seen for one input): let such allocations through, with room for them
-  # under -rss_limit_mb.
+  # matio allocates what a corrupt .mat declares before it fails: mat_check.c now refuses sizes
+  # a file cannot hold first, and the limits stay wide for what matio still allocates (GiBs
+  # were seen before the check).
   rss=2560
   [[ $name == mat ]] && extra=(-malloc_limit_mb=65536) rss=8192
   rerun=("${extra[@]}") # the limits, for re-running a finding

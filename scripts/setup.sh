@@ -10,7 +10,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libdnnl-dev libhdf5-dev hdf5-tools libprotobuf-c-dev
-          protobuf-c-compiler libjpeg-dev libpng-dev libssl-dev libxml2-dev libmatio-dev libfftw3-dev libcriterion-dev gnuplot-nox
+          protobuf-c-compiler libjpeg-dev libpng-dev libssl-dev libxml2-dev libmatio-dev zlib1g-dev libfftw3-dev libcriterion-dev gnuplot-nox
           ca-certificates libopenmpi-dev openmpi-bin libhdf5-openmpi-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3 python3-onnx python3-numpy python3-pil python3-scipy python3-skimage libonnx-testdata clang libclang-rt-14-dev libomp-dev
