@@ -80,7 +80,8 @@ class Parts(torch.nn.Module):
     use and none of the 17 does: reflect, edge and constant-valued Pad, AveragePool with
     ceil_mode (the padding counted and not), a dilated MaxPool with ceil_mode, constants
     broadcast along W, along H and over whole planes, a spatial gate [N,1,H,W] (CBAM), Sqrt,
-    Tanh and Pow, and means over the channels (keepdims) and over W (not)."""
+    Tanh and Pow, means over the channels (keepdims) and over W (not), and Add, Sub and Div of
+    two values, one broadcast."""
 
     def __init__(self):
         super().__init__()
@@ -104,6 +105,7 @@ class Parts(torch.nn.Module):
         x = (self.front(x) * self.along_w + self.along_h) / 2 - self.planes
         x = torch.tanh(x * torch.sigmoid(self.spatial(x)).sqrt()) ** 3
         x = x * torch.sigmoid(x.mean(1, keepdim=True)) + x.mean(3).unsqueeze(3)
+        x = (x - x.mean(2, keepdim=True)) / (torch.sigmoid(x.mean(1, keepdim=True)) + 0.5)
         return self.head(x)
 
 

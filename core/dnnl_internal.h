@@ -2,7 +2,7 @@
  * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns creation and the
  * passes, dnnl_ops.c the op registry (each op's steps), dnnl_setup.c the set-up, dnnl_conv.c the
  * convolutions, dnnl_matmul.c Gemm; dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c,
- * dnnl_nhwc.c, dnnl_pad.c and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing
+ * dnnl_binary.c, dnnl_nhwc.c, dnnl_pad.c and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing
  * (memories, reorders, descriptors). */
 #ifndef XAI_DNNL_INTERNAL_H
 #define XAI_DNNL_INTERNAL_H
@@ -183,16 +183,15 @@ int kernel_channels_forward(xai_engine *e, int i);
 int kernel_channels_backward(xai_engine *e, int i);
 int kernel_channels_plan(xai_engine *e, int i);
 
-/* dnnl_pointwise.c: smooth activations, SCALE and Mul, each with its true gradient */
+/* dnnl_pointwise.c: smooth activations and elementwise functions, SCALE */
 int kernel_smooth_forward(xai_engine *e, int i);
 int kernel_smooth_backward(xai_engine *e, int i);
 int kernel_scale_forward(xai_engine *e, int i);
 int kernel_scale_backward(xai_engine *e, int i);
-int kernel_mul_forward(xai_engine *e, int i);
-int kernel_mul_backward(xai_engine *e, int i);
-/* Add where an input broadcasts (kernel_add_forward and _backward call these) */
-int kernel_broadcast_add_forward(xai_engine *e, int i);
-int kernel_broadcast_add_backward(xai_engine *e, int i);
+
+/* dnnl_binary.c: Mul, Sub, Div, and Add where an input broadcasts (kernel_add_* call these) */
+int kernel_binary_forward(xai_engine *e, int i);
+int kernel_binary_backward(xai_engine *e, int i);
 
 /* dnnl_nhwc.c: Transpose and LayerNormalization */
 int kernel_transpose_forward(xai_engine *e, int i);

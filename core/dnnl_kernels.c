@@ -199,10 +199,10 @@ static int add_broadcasts(const xai_engine *e, int i)
 }
 
 /* y = a + b, b first reordered into a's layout when the two differ (an input that broadcasts:
- * dnnl_pointwise.c's loop). */
+ * dnnl_binary.c's loop). */
 int kernel_add_forward(xai_engine *e, int i)
 {
-    if (add_broadcasts(e, i)) return kernel_broadcast_add_forward(e, i);
+    if (add_broadcasts(e, i)) return kernel_binary_forward(e, i);
     const xai_node *n = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
     const float *b = e->values[n->input[1]].data;
@@ -219,7 +219,7 @@ int kernel_add_forward(xai_engine *e, int i)
 /* Both inputs get the output's gradient (written or added; reordered back for b's layout). */
 int kernel_add_backward(xai_engine *e, int i)
 {
-    if (add_broadcasts(e, i)) return kernel_broadcast_add_backward(e, i);
+    if (add_broadcasts(e, i)) return kernel_binary_backward(e, i);
     const xai_node *n = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
     const value_buffer *y = &e->values[n->output];

@@ -1,8 +1,7 @@
 /* dnnl_pointwise.c - the engine's loops for the elementwise ops that pass their true gradient
  * under every rule (dnnl_internal.h): the smooth activations (Sigmoid, HardSigmoid, HardSwish,
- * Erf, Sqrt, Tanh, Pow), a value scaled and shifted by constants (SCALE), and the product (Mul)
- * or sum (Add) of two values either of which broadcasts, as a [C,1,1] gate does in
- * squeeze-and-excitation blocks, forward and backward, over the values' layouts. */
+ * Erf, Sqrt, Tanh, Pow) and a value scaled and shifted by constants (SCALE), forward and
+ * backward, over the values' layouts (the ops of two values are dnnl_binary.c's). */
 #include <math.h>
 #include <string.h>
 
@@ -126,108 +125,3 @@ int kernel_scale_backward(xai_engine *e, int i)
     scale_pass(e, i, 1);
     return XAI_OK;
 }
-
-/* Does input k of the Mul (or Add) broadcast (have one value along an axis where the output has more)? */
-static int broadcasts(const xai_graph *g, const xai_node *n, int k)
-{
-    const xai_value *v = &g->values[n->input[k]], *out = &g->values[n->output];
-    return v->c != out->c || v->h != out->h || v->w != out->w;
-}
-
-/* Coordinate `at` of an output axis on an input's axis of `size` (1: broadcast). */
-static inline int along(int size, int at) { return size == 1 ? 0 : at; }
-
-/* y = a * b: one flat loop when all three share a layout and neither broadcasts, else element by
- * element, each input read at its broadcast coordinates. */
-int kernel_mul_forward(xai_engine *e, int i)
-{
-    const xai_graph *g = e->graph;
-    const xai_node *n = &g->nodes[i];
-    const value_buffer *a = &e->values[n->input[0]], *b = &e->values[n->input[1]];
-    value_buffer *y = &e->values[n->output];
-    const xai_value *out = &g->values[n->output], *va = &g->values[n->input[0]], *vb = &g->values[n->input[1]];
-    if (!broadcasts(g, n, 0) && !broadcasts(g, n, 1) && dnnl_memory_desc_equal(&a->md, &y->md) &&
-        dnnl_memory_desc_equal(&b->md, &y->md)) {
-        const float *restrict pa = a->data, *restrict pb = b->data;
-        float *restrict py = y->data;
-#pragma omp parallel for simd schedule(static) if (y->floats > 65536)
-        for (size_t k = 0; k < y->floats; k++) py[k] = pa[k] * pb[k];
-        return XAI_OK;
-    }
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int im = 0; im < e->batch; im++)
-        for (int c = 0; c < out->c; c++)
-            for (int r = 0; r < out->h; r++)
-                for (int q = 0; q < out->w; q++) {
-                    float x = a->data[offset_of(&a->lay, im, along(va->c, c), along(va->h, r), along(va->w, q))];
-                    float z = b->data[offset_of(&b->lay, im, along(vb->c, c), along(vb->h, r), along(vb->w, q))];
-                    y->data[offset_of(&y->lay, im, c, r, q)] = x * z;
-                }
-    return XAI_OK;
-}
-
-/* y = a + b with either broadcast (Add of equal shapes is dnnl_kernels.c's flat loop). */
-int kernel_broadcast_add_forward(xai_engine *e, int i)
-{
-    const xai_graph *g = e->graph;
-    const xai_node *n = &g->nodes[i];
-    const value_buffer *a = &e->values[n->input[0]], *b = &e->values[n->input[1]];
-    value_buffer *y = &e->values[n->output];
-    const xai_value *out = &g->values[n->output], *va = &g->values[n->input[0]], *vb = &g->values[n->input[1]];
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int im = 0; im < e->batch; im++)
-        for (int c = 0; c < out->c; c++)
-            for (int r = 0; r < out->h; r++)
-                for (int q = 0; q < out->w; q++)
-                    y->data[offset_of(&y->lay, im, c, r, q)] =
-                        a->data[offset_of(&a->lay, im, along(va->c, c), along(va->h, r), along(va->w, q))] +
-                        b->data[offset_of(&b->lay, im, along(vb->c, c), along(vb->h, r), along(vb->w, q))];
-    return XAI_OK;
-}
-
-/* The product rule (product): da (+)= dy * b and db (+)= dy * a, or the sum's: da (+)= dy and db
- * (+)= dy, each summed over the output elements that an input's element was broadcast to. Each
- * input element gathers its own sum, so no two threads write one element. */
-static int broadcast_backward(xai_engine *e, int i, int product)
-{
-    const xai_graph *g = e->graph;
-    const xai_node *n = &g->nodes[i];
-    const value_buffer *y = &e->values[n->output];
-    const xai_value *out = &g->values[n->output];
-    for (int k = 0; k < 2; k++) {
-        value_buffer *self = &e->values[n->input[k]];
-        const value_buffer *other = &e->values[n->input[1 - k]];
-        const xai_value *vs = &g->values[n->input[k]], *vo = &g->values[n->input[1 - k]];
-        int accumulate = e->exec[i].accumulate[k];
-        if (product && !broadcasts(g, n, k) && !broadcasts(g, n, 1 - k) && dnnl_memory_desc_equal(&self->md, &y->md) &&
-            dnnl_memory_desc_equal(&other->md, &y->md)) {
-            float *restrict d = self->grad;
-            const float *restrict dy = y->grad, *restrict o = other->data;
-#pragma omp parallel for simd schedule(static) if (y->floats > 65536)
-            for (size_t j = 0; j < y->floats; j++) d[j] = accumulate ? d[j] + dy[j] * o[j] : dy[j] * o[j];
-            continue;
-        }
-        /* the output's range along each axis that one element of self covers */
-        int span_c = vs->c == 1 ? out->c : 1, span_h = vs->h == 1 ? out->h : 1, span_w = vs->w == 1 ? out->w : 1;
-#pragma omp parallel for collapse(2) schedule(static)
-        for (int im = 0; im < e->batch; im++)
-            for (int cs = 0; cs < vs->c; cs++)
-                for (int rs = 0; rs < vs->h; rs++)
-                    for (int qs = 0; qs < vs->w; qs++) {
-                        float sum = 0.f;
-                        for (int c = cs; c < cs + span_c; c++)
-                            for (int r = rs; r < rs + span_h; r++)
-                                for (int q = qs; q < qs + span_w; q++)
-                                    sum += y->grad[offset_of(&y->lay, im, c, r, q)] *
-                                           (product ? other->data[offset_of(&other->lay, im, along(vo->c, c),
-                                                                            along(vo->h, r), along(vo->w, q))]
-                                                    : 1.f);
-                        float *d = &self->grad[offset_of(&self->lay, im, cs, rs, qs)];
-                        *d = accumulate ? *d + sum : sum;
-                    }
-    }
-    return XAI_OK;
-}
-
-int kernel_mul_backward(xai_engine *e, int i) { return broadcast_backward(e, i, 1); }
-int kernel_broadcast_add_backward(xai_engine *e, int i) { return broadcast_backward(e, i, 0); }

@@ -10,7 +10,7 @@ const char *xai_op_name(xai_op op)
         [XAI_OP_CLIP] = "Clip", [XAI_OP_MAXPOOL] = "MaxPool", [XAI_OP_AVGPOOL] = "AveragePool",
         [XAI_OP_GLOBALAVGPOOL] = "GlobalAveragePool", [XAI_OP_ADD] = "Add", [XAI_OP_FLATTEN] = "Flatten",
         [XAI_OP_GEMM] = "Gemm", [XAI_OP_CONCAT] = "Concat", [XAI_OP_SLICE] = "Slice",
-        [XAI_OP_SHUFFLE] = "ChannelShuffle", [XAI_OP_MUL] = "Mul", [XAI_OP_SIGMOID] = "Sigmoid",
+        [XAI_OP_SHUFFLE] = "ChannelShuffle", [XAI_OP_MUL] = "Mul", [XAI_OP_SUB] = "Sub", [XAI_OP_DIV] = "Div", [XAI_OP_SIGMOID] = "Sigmoid",
         [XAI_OP_HARDSIGMOID] = "HardSigmoid", [XAI_OP_HARDSWISH] = "HardSwish", [XAI_OP_ERF] = "Erf",
         [XAI_OP_SCALE] = "Scale", [XAI_OP_TRANSPOSE] = "Transpose", [XAI_OP_LAYERNORM] = "LayerNormalization",
         [XAI_OP_SQRT] = "Sqrt", [XAI_OP_POW] = "Pow", [XAI_OP_TANH] = "Tanh", [XAI_OP_REDUCEMEAN] = "ReduceMean",

@@ -202,7 +202,8 @@ int onnx_file_owns(const onnx_file *f, const void *data)
     return f && f->map && p >= f->map && p < f->map + f->size;
 }
 
-void onnx_file_release(onnx_file *f, const void *data, size_t length)
+/* The pages of [data, data + length) in the mapping are read: give them back. */
+static void onnx_file_release(onnx_file *f, const void *data, size_t length)
 {
     long page = sysconf(_SC_PAGESIZE);
     uintptr_t begin = ((uintptr_t)data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);

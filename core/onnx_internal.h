@@ -87,8 +87,6 @@ typedef struct {
 Onnx__ModelProto *onnx_file_unpack(onnx_file *f, const char *path);
 /* Does data point into the mapping? */
 int onnx_file_owns(const onnx_file *f, const void *data);
-/* The pages of [data, data + length) in the mapping are read: give them back. */
-void onnx_file_release(onnx_file *f, const void *data, size_t length);
 /* memcpy from the mapping, giving the pages back as it goes, so that a large tensor is never
  * resident twice. */
 void onnx_file_copy(onnx_file *f, void *dst, const void *src, size_t length);

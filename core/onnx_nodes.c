@@ -295,7 +295,7 @@ int onnx_convert_matmul(reader *r, const Onnx__GraphProto *g, size_t index, cons
 }
 
 /* Add, Sub, Mul and Div: an Add of a constant after a Gemm, its bias; with a constant, a SCALE;
- * Add and Mul of two values, op (ADD or MUL). */
+ * of two values, op (ADD, SUB, MUL or DIV). */
 int onnx_convert_arithmetic(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
     const Onnx__NodeProto *n = g->node[index];
@@ -306,9 +306,6 @@ int onnx_convert_arithmetic(reader *r, const Onnx__GraphProto *g, size_t index, 
     if ((strcmp(n->op_type, "Add") == 0 && (folded = fold_bias_add(r, g, n))) ||
         (folded = onnx_convert_scale(r, n, index, label)))
         return folded == 1 ? XAI_OK : XAI_ERR;
-    if (op == XAI_OP_COUNT)
-        return xai_fail("%s: %s: operator '%s' of two computed values is not supported (opset %lld)", r->path, label,
-                        n->op_type, (long long)r->opset);
     return value_node(r, n, index, op, 2) ? XAI_OK : XAI_ERR;
 }
 

@@ -298,7 +298,9 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
     case XAI_OP_SHUFFLE:
         return channel_shape(r, g, p);
     case XAI_OP_ADD:
-    case XAI_OP_MUL: {
+    case XAI_OP_SUB:
+    case XAI_OP_MUL:
+    case XAI_OP_DIV: {
         /* NumPy's broadcasting over the per-image axes of two values of one rank: each axis
          * equal, or 1 in one of them ([N,C,1,1] gates, [N,1,H,W] spatial attention). */
         const xai_value *b = &g->values[node->input[1]];

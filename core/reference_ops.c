@@ -1,6 +1,6 @@
 /* reference_ops.c - the reference engine's ops beyond the classic CNN ones (reference_cnn.c holds
  * those, reference_engine.c the passes and the registry): the channel moves (Concat, Slice,
- * shuffle), Mul and Add with broadcasting, the smooth activations and elementwise functions, SCALE,
+ * shuffle), Mul, Add, Sub and Div with broadcasting, the smooth activations and elementwise functions, SCALE,
  * Transpose, LayerNormalization, Pad and ReduceMean; one plain loop nest each, NCHW, backward passes adding into the
  * inputs' gradients. Compiled in double and, from
  * reference_ops_f32.c, in float (reference_internal.h). */
@@ -17,13 +17,12 @@ static int source_channel(const xai_node *node, const xai_value *in, int j)
     return (j % node->groups) * per_group + j / node->groups;
 }
 
-/* y = a * b (MUL) or a + b (ADD), either input broadcast along the axes where it has one value;
- * backward (dy given instead of y): da += dy * b and db += dy * a (ADD: da += dy, db += dy),
- * summed over the elements where a or b was broadcast. */
+/* y = a op b (MUL, ADD, SUB, DIV), either input broadcast along the axes where it has one value;
+ * backward (dy given instead of y): each input += dy * d(a op b) / d(input), summed over the
+ * elements where it was broadcast. */
 static void binary_pass(const xai_graph *g, const xai_node *node, real *const *value, real *const *grad,
                         const real *dy, real *y, int batch)
 {
-    int product = node->op == XAI_OP_MUL;
     const xai_value *out = &g->values[node->output];
     const real *a = value[node->input[0]], *b = value[node->input[1]];
     for (int n = 0; n < batch; n++)
@@ -37,12 +36,24 @@ static void binary_pass(const xai_graph *g, const xai_node *node, real *const *v
                                 (v->w == 1 ? 0 : q);
                     }
                     size_t o = (((size_t)n * out->c + ch) * out->h + r) * out->w + q;
-                    if (!dy) {
-                        y[o] = product ? a[at[0]] * b[at[1]] : a[at[0]] + b[at[1]];
-                        continue;
+                    real x = a[at[0]], z = b[at[1]];
+                    switch (node->op) {
+                    case XAI_OP_MUL:
+                        if (dy) grad[node->input[0]][at[0]] += dy[o] * z, grad[node->input[1]][at[1]] += dy[o] * x;
+                        else y[o] = x * z;
+                        break;
+                    case XAI_OP_SUB:
+                        if (dy) grad[node->input[0]][at[0]] += dy[o], grad[node->input[1]][at[1]] -= dy[o];
+                        else y[o] = x - z;
+                        break;
+                    case XAI_OP_DIV:
+                        if (dy) grad[node->input[0]][at[0]] += dy[o] / z, grad[node->input[1]][at[1]] -= dy[o] * x / (z * z);
+                        else y[o] = x / z;
+                        break;
+                    default: /* ADD */
+                        if (dy) grad[node->input[0]][at[0]] += dy[o], grad[node->input[1]][at[1]] += dy[o];
+                        else y[o] = x + z;
                     }
-                    grad[node->input[0]][at[0]] += product ? dy[o] * b[at[1]] : dy[o];
-                    grad[node->input[1]][at[1]] += product ? dy[o] * a[at[0]] : dy[o];
                 }
 }
 
@@ -204,7 +215,7 @@ static void channels_pass(reference_engine *r, int i, int backward)
 void REFERENCE_STEP(channels_forward)(reference_engine *r, int i) { channels_pass(r, i, 0); }
 void REFERENCE_STEP(channels_backward)(reference_engine *r, int i) { channels_pass(r, i, 1); }
 
-/* Mul and Add of two values. */
+/* Mul, Add, Sub and Div of two values. */
 void REFERENCE_STEP(binary_forward)(reference_engine *r, int i)
 {
     const xai_node *node = &r->graph->nodes[i];

@@ -34,6 +34,8 @@ typedef enum {
                                channel k * (C / groups) + i (Reshape, Transpose, Reshape in ONNX) */
     XAI_OP_MUL,             /* elementwise product of two values of one rank, NumPy-broadcast along
                                any axis where one has size 1 ([C,1,1] gates, [1,H,W] masks) */
+    XAI_OP_SUB,             /* a - b and a / b of two values, broadcast as MUL's */
+    XAI_OP_DIV,
     XAI_OP_SIGMOID,         /* 1 / (1 + exp(-x)) */
     XAI_OP_HARDSIGMOID,     /* clamp(alpha x + beta, 0, 1) */
     XAI_OP_HARDSWISH,       /* x * clamp(x / 6 + 1 / 2, 0, 1) */

@@ -212,7 +212,8 @@ static const char *average_pool_ceil(xai_onnx_builder *b, const char *scope, con
  * 0.5 (H 1,1; W 0,1) -> AveragePool 3x3 / 2 with ceil_mode, the padding counted -> times a
  * spatial gate [N,1,H,W] (Conv 1, Sigmoid, Sqrt) -> Tanh -> Pow 3 -> times the Sigmoid of its
  * mean over the channels (ReduceMean, CBAM's) -> + its mean over W (ReduceMean without keepdims,
- * Unsqueeze: an Add broadcast along W) -> * a constant
+ * Unsqueeze: an Add broadcast along W) -> minus that mean again (Sub broadcast along W), divided
+ * by 0.5 + the Sigmoid of the channels' mean (Div broadcast along C) -> * a constant
  * along W, + one along H, - one over the planes -> MaxPool 2x2 dilated 2 with ceil_mode ->
  * Flatten -> Gemm 5. */
 static const char *padded_graph(const char *file)
@@ -233,7 +234,13 @@ static const char *padded_graph(const char *file)
     xai_onnx_attribute *over_w[] = {xai_onnx_ints(b, "axes", 1, last_axis), xai_onnx_int(b, "keepdims", 0), NULL};
     const char *row_in[] = {x, NULL}, *row_mean = xai_onnx_node(b, "ReduceMean", "/row_mean", row_in, over_w);
     const char *unsqueeze_in[] = {row_mean, int64s(b, "w_axis", 1, last_axis), NULL};
-    x = binary(b, "Add", "/row_mean", x, xai_onnx_node(b, "Unsqueeze", "/row_mean", unsqueeze_in, NULL));
+    const char *row_mean_column = xai_onnx_node(b, "Unsqueeze", "/row_mean", unsqueeze_in, NULL);
+    x = binary(b, "Add", "/row_mean", x, row_mean_column);
+    const char *spread_in[] = {x, NULL};
+    const char *spread = binary(b, "Add", "/spread",
+                                unary(b, "Sigmoid", "/spread", xai_onnx_node(b, "ReduceMean", "/spread", spread_in, over_channels)),
+                                scalar(b, "half", 0.5f));
+    x = binary(b, "Div", "/ratio", binary(b, "Sub", "/centre", x, row_mean_column), spread);
     /* 6 + 3 + 1 + 2 = 12 rows, 6 + 3 + 1 + 1 = 11 columns -> 7 x 6 after the pool */
     int64_t along_w[1] = {6}, along_h[2] = {7, 1}, planes[4] = {1, 4, 7, 6};
     float w_values[6] = {0.5f, 1.5f, -1.f, 2.f, 0.25f, 1.f}, h_values[7] = {1, -2, 3, -4, 5, -6, 7}, plane_values[168];
@@ -264,10 +271,10 @@ Test(ops, padding_and_ceil_windows)
     int count[XAI_OP_COUNT] = {0};
     for (int i = 0; i < g->n_nodes; i++) count[g->nodes[i].op]++;
     cr_expect_eq(count[XAI_OP_PAD], 3);
-    cr_expect_eq(count[XAI_OP_SCALE], 3);
+    cr_expect_eq(count[XAI_OP_SCALE], 4, "three constants and 0.5 + the spread");
     cr_expect_eq(count[XAI_OP_MUL], 2);
-    cr_expect_eq(count[XAI_OP_REDUCEMEAN], 2);
-    cr_expect_eq(count[XAI_OP_ADD], 1);
+    cr_expect_eq(count[XAI_OP_REDUCEMEAN], 3);
+    cr_expect(count[XAI_OP_ADD] == 1 && count[XAI_OP_SUB] == 1 && count[XAI_OP_DIV] == 1);
     cr_expect(count[XAI_OP_SQRT] == 1 && count[XAI_OP_TANH] == 1 && count[XAI_OP_POW] == 1);
     size_t image = xai_value_size(&g->values[g->input]);
     float *inputs = malloc(5 * image * sizeof(float));
