@@ -150,16 +150,10 @@ int onnx_convert_reduce_mean(reader *r, const Onnx__GraphProto *g, size_t index,
     (void)op;
     const Onnx__NodeProto *n = g->node[index];
     if (onnx_is_layernorm_start(n)) return onnx_convert_layernorm_nodes(r, g, index, label);
-    const int64_t *axes = NULL;
-    size_t n_axes = 0;
-    const Onnx__AttributeProto *a = onnx_find_attribute(n, "axes");
-    if (a) axes = a->ints, n_axes = a->n_ints;
-    else if (n->n_input > 1 && n->input[1][0]) {
-        constant *c = onnx_int_input(r, n, label, 1);
-        if (!c) return XAI_ERR;
-        axes = c->int_data, n_axes = c->count;
-    }
+    const int64_t *axes;
+    size_t n_axes;
     xai_value in;
+    if (onnx_read_axes(r, n, label, &axes, &n_axes)) return XAI_ERR;
     if (!n_axes) return xai_fail("%s: %s: a mean over every axis, the batch's too, is not supported", r->path, label);
     if (onnx_value_shape(r, n->input[0], &in)) return XAI_ERR;
     int mask = 0;

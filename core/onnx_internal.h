@@ -119,6 +119,9 @@ void onnx_free_node(xai_node *n);
 pending_node *onnx_new_node(reader *r, const Onnx__NodeProto *n, size_t index, xai_op op, int n_inputs,
                             const char *output, const char *suffix);
 int64_t onnx_attribute_int(const Onnx__NodeProto *n, const char *name, int64_t fallback);
+/* A node's axes: the attribute (ReduceMean before opset 18, Squeeze and Unsqueeze before 13), or
+ * input 1 as an int64 constant; none: *n_axes 0. */
+int onnx_read_axes(reader *r, const Onnx__NodeProto *n, const char *label, const int64_t **axes, size_t *n_axes);
 /* Node input `slot` as an int64 constant (NULL with the error recorded when it is not one). */
 constant *onnx_int_input(reader *r, const Onnx__NodeProto *n, const char *label, size_t slot);
 

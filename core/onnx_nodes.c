@@ -362,17 +362,10 @@ int onnx_convert_reshape(reader *r, const Onnx__GraphProto *g, size_t index, con
 int onnx_convert_squeeze(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
     const Onnx__NodeProto *n = g->node[index];
-    const int64_t *axes = NULL;
-    size_t n_axes = 0;
-    const Onnx__AttributeProto *a = onnx_find_attribute(n, "axes");
-    if (a) axes = a->ints, n_axes = a->n_ints;
-    else if (n->n_input > 1 && n->input[1][0]) {
-        constant *c = onnx_int_input(r, n, label, 1);
-        if (!c) return XAI_ERR;
-        axes = c->int_data, n_axes = c->count;
-    }
+    const int64_t *axes;
+    size_t n_axes;
     xai_value in;
-    if (onnx_value_shape(r, n->input[0], &in)) return XAI_ERR;
+    if (onnx_read_axes(r, n, label, &axes, &n_axes) || onnx_value_shape(r, n->input[0], &in)) return XAI_ERR;
     int unsqueeze = strcmp(n->op_type, "Unsqueeze") == 0, rank = unsqueeze ? in.rank + (int)n_axes : in.rank, mask = 0;
     if (unsqueeze && !n_axes) return xai_fail("%s: %s: no axes", r->path, label);
     if (rank > 4) return xai_fail("%s: %s: a result of rank %d; xaibench holds ranks 2 to 4", r->path, label, rank);
@@ -422,6 +415,19 @@ pending_node *onnx_new_node(reader *r, const Onnx__NodeProto *n, size_t index, x
     }
     r->n_nodes++; /* from here on the node's allocations belong to the reader */
     return p;
+}
+
+int onnx_read_axes(reader *r, const Onnx__NodeProto *n, const char *label, const int64_t **axes, size_t *n_axes)
+{
+    const Onnx__AttributeProto *a = onnx_find_attribute(n, "axes");
+    *axes = NULL, *n_axes = 0;
+    if (a) *axes = a->ints, *n_axes = a->n_ints;
+    else if (n->n_input > 1 && n->input[1][0]) {
+        constant *c = onnx_int_input(r, n, label, 1);
+        if (!c) return XAI_ERR;
+        *axes = c->int_data, *n_axes = c->count;
+    }
+    return XAI_OK;
 }
 
 constant *onnx_int_input(reader *r, const Onnx__NodeProto *n, const char *label, size_t slot)
