@@ -239,8 +239,11 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         for name in args.families.split(","):
             model = seeded_model(name)
+            forms = args.batchnorm.split(",")
+            if not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()):
+                forms = forms[:1]  # without BatchNormalization both exports are the same model
             for opset in map(int, args.opsets.split(",")):
-                for batchnorm in args.batchnorm.split(","):
+                for batchnorm in forms:
                     path = export(model, name, opset, batchnorm, folder)
                     ours, error = explain(path, args.image, args.threads, folder)
                     case = f"{name} {opset} {batchnorm}"

@@ -36,6 +36,52 @@ static int flat(const xai_engine *e, const xai_node *n)
            dnnl_memory_desc_equal(&e->values[n->input[0]].md, y) && dnnl_memory_desc_equal(&e->values[n->input[1]].md, y);
 }
 
+/* The input of a Mul that is a [C,1,1] gate over the other's planes (squeeze-and-excitation),
+ * or -1. */
+static int gate_input(const xai_graph *g, const xai_node *n)
+{
+    if (n->op != XAI_OP_MUL) return -1;
+    const xai_value *out = &g->values[n->output];
+    for (int k = 0; k < 2; k++) {
+        const xai_value *v = &g->values[n->input[k]], *other = &g->values[n->input[1 - k]];
+        if (v->c == out->c && v->h == 1 && v->w == 1 && out->h * out->w > 1 && !broadcasts(g, n, 1 - k) &&
+            other->rank == out->rank)
+            return k;
+    }
+    return -1;
+}
+
+/* Mul by a gate, plane by plane with the gate's value read once: y = x g, and backward dx (+)=
+ * dy g and dg (+)= the sum over the plane of dy x. */
+static void gate_pass(xai_engine *e, int i, int k, int backward)
+{
+    const xai_graph *g = e->graph;
+    const xai_node *n = &g->nodes[i];
+    const value_buffer *gate = &e->values[n->input[k]], *x = &e->values[n->input[1 - k]];
+    value_buffer *y = &e->values[n->output];
+    const xai_value *out = &g->values[n->output];
+    float *gate_grad = e->values[n->input[k]].grad, *x_grad = e->values[n->input[1 - k]].grad;
+    int add_gate = e->exec[i].accumulate[k], add_x = e->exec[i].accumulate[1 - k];
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int im = 0; im < e->batch; im++)
+        for (int c = 0; c < out->c; c++) {
+            size_t at = offset_of(&gate->lay, im, c, 0, 0);
+            float gv = gate->data[at], sum = 0.f;
+            for (int r = 0; r < out->h; r++)
+                for (int q = 0; q < out->w; q++) {
+                    size_t xo = offset_of(&x->lay, im, c, r, q), yo = offset_of(&y->lay, im, c, r, q);
+                    if (!backward) {
+                        y->data[yo] = x->data[xo] * gv;
+                        continue;
+                    }
+                    float dy = y->grad[yo];
+                    sum += dy * x->data[xo];
+                    x_grad[xo] = add_x ? x_grad[xo] + dy * gv : dy * gv;
+                }
+            if (backward) gate_grad[at] = add_gate ? gate_grad[at] + sum : sum;
+        }
+}
+
 /* Coordinate `at` of an output axis on an input's axis of `size` (1: broadcast). */
 static inline int along(int size, int at) { return size == 1 ? 0 : at; }
 
@@ -65,6 +111,11 @@ int kernel_binary_forward(xai_engine *e, int i)
         }
         return XAI_OK;
     }
+    int gate = gate_input(g, n);
+    if (gate >= 0) {
+        gate_pass(e, i, gate, 0);
+        return XAI_OK;
+    }
 #pragma omp parallel for collapse(2) schedule(static)
     for (int im = 0; im < e->batch; im++)
         for (int c = 0; c < out->c; c++)
@@ -85,6 +136,11 @@ int kernel_binary_backward(xai_engine *e, int i)
     const value_buffer *y = &e->values[n->output], *in[2] = {&e->values[n->input[0]], &e->values[n->input[1]]};
     const xai_value *out = &g->values[n->output], *v[2] = {&g->values[n->input[0]], &g->values[n->input[1]]};
     xai_op op = n->op;
+    int gate = gate_input(g, n);
+    if (gate >= 0) {
+        gate_pass(e, i, gate, 1);
+        return XAI_OK;
+    }
     for (int k = 0; k < 2; k++) {
         float *grad = e->values[n->input[k]].grad;
         int accumulate = e->exec[i].accumulate[k];

@@ -46,7 +46,8 @@ int kernel_smooth_forward(xai_engine *e, int i)
     } else if (n->op == XAI_OP_SQRT || n->op == XAI_OP_TANH || n->op == XAI_OP_POW) {
         int op = n->op;
 #pragma omp parallel for schedule(static) if (count > 65536)
-        for (size_t k = 0; k < count; k++) y[k] = op == XAI_OP_SQRT ? sqrtf(x[k]) : op == XAI_OP_TANH ? tanhf(x[k]) : powf(x[k], alpha);
+        for (size_t k = 0; k < count; k++)
+            y[k] = op == XAI_OP_SQRT ? sqrtf(x[k]) : op == XAI_OP_TANH ? tanhf(x[k]) : powf(x[k], alpha);
     } else {
         int swish = n->op == XAI_OP_HARDSWISH;
         if (swish) alpha = 1.f / 6.f, beta = 0.5f;
@@ -64,8 +65,9 @@ int kernel_smooth_forward(xai_engine *e, int i)
 
 /* dx (+)= dy f'(x): sigmoid y (1 - y); HardSigmoid alpha where 0 < alpha x + beta < 1;
  * HardSwish 0 below -3, x / 3 + 1/2 up to 3 (3 included, as PyTorch), 1 above; Erf
- * 2 / sqrt(pi) exp(-x^2); Sqrt 1 / (2 y); Tanh 1 - y^2; Pow alpha x ^ (alpha - 1). Where dy is 0
- * nothing is sent, even where f'(x) is infinite (Sqrt at 0): so padding lanes stay zero. */
+ * 2 / sqrt(pi) exp(-x^2); Sqrt 1 / (2 y); Tanh 1 - y^2; Pow alpha x ^ (alpha - 1). For these
+ * three, where dy is 0 nothing is sent, even where f'(x) is infinite (Sqrt at 0): so padding
+ * lanes stay zero. */
 int kernel_smooth_backward(xai_engine *e, int i)
 {
     const xai_node *n = &e->graph->nodes[i];
@@ -75,6 +77,16 @@ int kernel_smooth_backward(xai_engine *e, int i)
     float *restrict dx = in->grad, alpha = n->alpha, beta = n->beta;
     size_t count = out->floats;
     int op = n->op;
+    if (op == XAI_OP_SQRT || op == XAI_OP_TANH || op == XAI_OP_POW) { /* apart: powf keeps a loop scalar */
+#pragma omp parallel for schedule(static) if (count > 65536)
+        for (size_t k = 0; k < count; k++) {
+            float slope = op == XAI_OP_SQRT ? 0.5f / y[k] : op == XAI_OP_TANH ? 1.f - y[k] * y[k]
+                                                                             : alpha * powf(x[k], alpha - 1.f);
+            float sent = dy[k] == 0.f ? 0.f : dy[k] * slope;
+            dx[k] = accumulate ? dx[k] + sent : sent;
+        }
+        return XAI_OK;
+    }
 #pragma omp parallel for simd schedule(static) if (count > 65536)
     for (size_t k = 0; k < count; k++) {
         float slope;
@@ -83,12 +95,8 @@ int kernel_smooth_backward(xai_engine *e, int i)
         else if (op == XAI_OP_HARDSIGMOID) {
             float t = alpha * x[k] + beta;
             slope = ((t > 0.f) & (t < 1.f)) ? alpha : 0.f;
-        } else if (op == XAI_OP_SQRT) slope = 0.5f / y[k];
-        else if (op == XAI_OP_TANH) slope = 1.f - y[k] * y[k];
-        else if (op == XAI_OP_POW) slope = alpha * powf(x[k], alpha - 1.f);
-        else slope = x[k] < -3.f ? 0.f : x[k] <= 3.f ? x[k] * (1.f / 3.f) + 0.5f : 1.f;
-        float sent = dy[k] == 0.f ? 0.f : dy[k] * slope;
-        dx[k] = accumulate ? dx[k] + sent : sent;
+        } else slope = x[k] < -3.f ? 0.f : x[k] <= 3.f ? x[k] * (1.f / 3.f) + 0.5f : 1.f;
+        dx[k] = accumulate ? dx[k] + dy[k] * slope : dy[k] * slope;
     }
     return XAI_OK;
 }
