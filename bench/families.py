@@ -80,8 +80,8 @@ class Parts(torch.nn.Module):
     use and none of the 17 does: reflect, edge and constant-valued Pad, AveragePool with
     ceil_mode (the padding counted and not), a dilated MaxPool with ceil_mode, constants
     broadcast along W, along H and over whole planes, a spatial gate [N,1,H,W] (CBAM), Sqrt,
-    Tanh and Pow, means over the channels (keepdims) and over W (not), and Add, Sub and Div of
-    two values, one broadcast."""
+    Tanh and Pow, means over the channels (keepdims) and over W (not), Add, Sub and Div of two
+    values, one broadcast, and a LayerNorm over C, H and W (written out below opset 17)."""
 
     def __init__(self):
         super().__init__()
@@ -98,6 +98,9 @@ class Parts(torch.nn.Module):
         self.along_h = nn.Parameter(torch.randn(height, 1))
         self.planes = nn.Parameter(torch.randn(1, channels, height, width))
         self.spatial = nn.Conv2d(channels, 1, 3, padding=1)
+        self.norm = nn.LayerNorm([channels, height, width])  # over C, H and W: axis 1
+        self.norm.weight.data.normal_(1.0, 0.2)
+        self.norm.bias.data.normal_(0.0, 0.1)
         self.head = nn.Sequential(nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                                   nn.Flatten(), nn.Linear(16, 10))
 
@@ -106,7 +109,7 @@ class Parts(torch.nn.Module):
         x = torch.tanh(x * torch.sigmoid(self.spatial(x)).sqrt()) ** 3
         x = x * torch.sigmoid(x.mean(1, keepdim=True)) + x.mean(3).unsqueeze(3)
         x = (x - x.mean(2, keepdim=True)) / (torch.sigmoid(x.mean(1, keepdim=True)) + 0.5)
-        return self.head(x)
+        return self.head(self.norm(x))
 
 
 def seeded_model(name):

@@ -59,6 +59,7 @@ typedef struct {
     int split_parts, split_index; /* SLICE from a Split into equal parts: which of how many */
     int64_t slice_start, slice_end; /* SLICE from a Slice: its bounds, clamped to C later */
     int pad_rank;             /* PAD: the rank its pads are for */
+    int norm_axis;            /* LAYERNORM: the ONNX axis the normalized axes start at (-1: the last) */
     int scale_rank;           /* SCALE: the constant's dims, right-aligned with the value later */
     int64_t scale_dims[4];
 } pending_node;

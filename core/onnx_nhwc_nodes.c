@@ -31,7 +31,7 @@ int onnx_convert_transpose(reader *r, const Onnx__GraphProto *g, size_t index, c
 
 /* Weight and bias of a LayerNormalization, `features` values each (bias NULL: zeros). */
 static int layernorm_node(reader *r, const Onnx__NodeProto *n, size_t index, const char *input, const char *output,
-                          const constant *weight, const constant *bias, float epsilon, const char *label)
+                          const constant *weight, const constant *bias, float epsilon, int axis, const char *label)
 {
     if (weight->count < 1 || weight->count > 1 << 24 || (bias && bias->count != weight->count))
         return xai_fail("%s: %s: scale of %zu and bias of %zu values", r->path, label, weight->count,
@@ -39,6 +39,7 @@ static int layernorm_node(reader *r, const Onnx__NodeProto *n, size_t index, con
     pending_node *p = onnx_new_node(r, n, index, XAI_OP_LAYERNORM, 1, output, "");
     if (!p) return XAI_ERR;
     p->input_name[0] = input;
+    p->norm_axis = axis;
     p->node.in_channels = (int)weight->count;
     p->node.bn_epsilon = epsilon;
     if (!(p->node.weight = onnx_copy_floats(weight->data, weight->count)) ||
@@ -53,9 +54,7 @@ int onnx_convert_layernorm(reader *r, const Onnx__GraphProto *g, size_t index, c
     (void)op; /* LAYERNORM, as the nine nodes of the written-out form make it */
     const Onnx__NodeProto *n = g->node[index];
     int64_t axis = onnx_attribute_int(n, "axis", -1);
-    if (axis != -1 && axis != 3)
-        return xai_fail("%s: %s: axis %lld; only the last axis of [N,C,H,W] is supported", r->path, label,
-                        (long long)axis);
+    if (axis < -4 || axis > 3) return xai_fail("%s: %s: axis %lld", r->path, label, (long long)axis);
     /* Mean and InvStdDev (outputs 1 and 2, for training) are not produced: a node that reads one
      * is refused when the graph is put in order, as reading any value nothing produces is. */
     const Onnx__AttributeProto *epsilon = onnx_find_attribute(n, "epsilon");
@@ -63,7 +62,7 @@ int onnx_convert_layernorm(reader *r, const Onnx__GraphProto *g, size_t index, c
     constant *bias = n->n_input > 2 && n->input[2][0] ? onnx_weight_input(r, n, label, 2) : NULL;
     if (!weight || (n->n_input > 2 && n->input[2][0] && !bias)) return XAI_ERR;
     return layernorm_node(r, n, index, n->input[0], n->output[0], weight, bias,
-                          epsilon && epsilon->has_f ? epsilon->f : 1e-5f, label);
+                          epsilon && epsilon->has_f ? epsilon->f : 1e-5f, (int)axis, label);
 }
 
 /* ---- LayerNormalization as nine nodes ----------------------------------------------------- */
@@ -138,7 +137,7 @@ int onnx_convert_layernorm_nodes(reader *r, const Onnx__GraphProto *g, size_t in
     }
     if (!weight) return xai_fail("%s: %s: a layer normalization without a scale is not supported", r->path, label);
     for (int k = 0; k < n_used; k++) r->skip[used[k]] = 1;
-    return layernorm_node(r, n, index, x, output, weight, bias, epsilon->data[0], label);
+    return layernorm_node(r, n, index, x, output, weight, bias, epsilon->data[0], -1, label);
 }
 
 /* ---- arithmetic with a constant ---------------------------------------------------------- */

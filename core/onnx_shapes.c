@@ -280,11 +280,20 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
         return reduce_shape(r, in, out, p);
     case XAI_OP_PAD:
         return pad_shape(r, in, out, p);
-    case XAI_OP_LAYERNORM:
-        if (in->rank != 4 || in->w != node->in_channels)
-            return xai_fail("%s: node '%s' (LayerNormalization): input '%s' (rank %d, last axis %d) does not match "
-                            "its %d scale values", r->path, label, in->name, in->rank, in->w, node->in_channels);
+    case XAI_OP_LAYERNORM: {
+        /* over the axes from the ONNX axis on; the batch (axis 0) is not the graph's to normalize */
+        int axis = p->norm_axis < 0 ? p->norm_axis + in->rank : p->norm_axis, dims[3] = {in->c, in->h, in->w};
+        if (axis < 1 || axis >= in->rank)
+            return xai_fail("%s: node '%s' (LayerNormalization): axis %d of input '%s' (rank %d); the batch and "
+                            "axes past the last are not supported", r->path, label, p->norm_axis, in->name, in->rank);
+        node->norm_from = axis - 1;
+        int64_t features = 1;
+        for (int k = node->norm_from; k < 3; k++) features *= dims[k];
+        if (features != node->in_channels)
+            return xai_fail("%s: node '%s' (LayerNormalization): input '%s' has %lld values from axis %d on, its "
+                            "scale %d", r->path, label, in->name, (long long)features, axis, node->in_channels);
         return XAI_OK;
+    }
     case XAI_OP_TRANSPOSE: {
         if (in->rank != 4)
             return xai_fail("%s: node '%s' (Transpose): input '%s' has rank %d, not 4", r->path, label, in->name,

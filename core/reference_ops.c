@@ -120,14 +120,17 @@ static void transpose_pass(const xai_graph *g, const xai_node *node, const real 
                 }
 }
 
-/* LAYERNORM over each row of W values: xhat = (x - mean) / s with s = sqrt(var + eps) (var the
+/* LAYERNORM over each row of the per-image axes from norm_from on (W alone, or H x W, or C x H x W
+ * values, contiguous in NCHW): xhat = (x - mean) / s with s = sqrt(var + eps) (var the
  * mean square deviation), y = weight xhat + bias. Backward, with u = weight dy:
  * dx = (u - mean(u) - xhat mean(u xhat)) / s. */
 static void layernorm_pass(const xai_graph *g, const xai_node *node, const real *x, real *y, const real *dy,
                            real *dx, int batch)
 {
     const xai_value *in = &g->values[node->input[0]];
-    size_t rows = (size_t)batch * in->c * in->h, w = (size_t)in->w;
+    int dims[3] = {in->c, in->h, in->w};
+    size_t rows = (size_t)batch, w = 1; /* rows: the axes before norm_from; each row: those from it */
+    for (int k = 0; k < 3; k++) *(k < node->norm_from ? &rows : &w) *= (size_t)dims[k];
     for (size_t row = 0; row < rows; row++) {
         const real *xr = x + row * w;
         real mean = 0, var = 0;

@@ -44,7 +44,8 @@ typedef enum {
                                Div, Add or Sub with a constant) */
     XAI_OP_TRANSPOSE,       /* the per-image axes permuted: output axis k is input axis perm[k]
                                (NCHW <-> NHWC: a value [H,W,C] is held as c = H, h = W, w = C) */
-    XAI_OP_LAYERNORM,       /* over the last axis (w): weight * (x - mean) / sqrt(var + eps) + bias */
+    XAI_OP_LAYERNORM,       /* over the per-image axes from norm_from on (the last by default):
+                               weight * (x - mean) / sqrt(var + eps) + bias */
     XAI_OP_SQRT,            /* sqrt(x) */
     XAI_OP_POW,             /* x ^ alpha, a constant exponent */
     XAI_OP_TANH,            /* tanh(x) */
@@ -98,7 +99,8 @@ typedef struct {
      * input (C of [N,C], W of [N,C,H,W]) */
     /* SCALE: weight and bias of in_channels = scale_dims[0] x [1] x [2] values, each dim 1
      * (broadcast) or the input's size on that per-image axis (c, h, w)
-     * LAYERNORM: weight and bias of in_channels values (the last axis), epsilon in bn_epsilon */
+     * LAYERNORM: weight and bias of in_channels values (the normalized axes), epsilon in bn_epsilon;
+     * norm_from: the first normalized per-image axis (0: c, 1: h, 2: w) */
 
     /* SLICE: the first input channel taken; SHUFFLE: the number of groups */
     int slice_first, groups;
@@ -111,6 +113,7 @@ typedef struct {
      * the output holds the input's other axes in order (kept as size 1 with keepdims): its
      * NCHW order is that of the input's shape with 1 on the averaged axes */
     int reduce_axes;
+    int norm_from;
     /* PAD: pad_top, pad_left, pad_bottom, pad_right above, and how the border is filled */
     xai_pad_mode pad_mode;
     float pad_value;        /* XAI_PAD_CONSTANT */

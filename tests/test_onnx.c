@@ -295,7 +295,7 @@ Test(onnx, node_test_cases, .timeout = 300)
         closedir(d);
     }
     cr_log_info("ONNX node test cases: %d matched on both engines, %d refused with a clear error", passed, refused);
-    cr_expect_geq(passed, 103, "only %d node test cases ran", passed);
+    cr_expect_geq(passed, 113, "only %d node test cases ran", passed);
 }
 
 /* ---- bad models ---------------------------------------------------------------------------- */

@@ -39,8 +39,8 @@ static const char *average_pool_ceil(xai_onnx_builder *b, const char *scope, con
  * mean over the channels (ReduceMean, CBAM's) -> + its mean over W (ReduceMean without keepdims,
  * Unsqueeze: an Add broadcast along W) -> minus that mean again (Sub broadcast along W), divided
  * by 0.5 + the Sigmoid of the channels' mean (Div broadcast along C) -> * a constant
- * along W, + one along H, - one over the planes -> MaxPool 2x2 dilated 2 with ceil_mode ->
- * Flatten -> Gemm 5. */
+ * along W, + one along H, - one over the planes -> LayerNormalization over C, H and W (axis 1)
+ * -> MaxPool 2x2 dilated 2 with ceil_mode -> Flatten -> Gemm 5. */
 static const char *padded_graph(const char *file)
 {
     xai_onnx_builder *b = xai_onnx_builder_new(file);
@@ -73,6 +73,15 @@ static const char *padded_graph(const char *file)
     x = test_binary(b, "Mul", "/w", x, xai_onnx_initializer(b, "along_w", along_w, 1, w_values));
     x = test_binary(b, "Add", "/h", xai_onnx_initializer(b, "along_h", along_h, 2, h_values), x);
     x = test_binary(b, "Sub", "/p", x, xai_onnx_initializer(b, "planes", planes, 4, plane_values));
+    /* a layer normalization over C, H and W (axis 1), scaled and shifted per element */
+    float norm_scale[168], norm_shift[168];
+    test_normal_floats(norm_scale, 168, 64);
+    test_normal_floats(norm_shift, 168, 66);
+    int64_t per_image[3] = {4, 7, 6};
+    const char *norm_in[] = {x, xai_onnx_initializer(b, "norm.weight", per_image, 3, norm_scale),
+                             xai_onnx_initializer(b, "norm.bias", per_image, 3, norm_shift), NULL};
+    xai_onnx_attribute *from_channels[] = {xai_onnx_int(b, "axis", 1), NULL};
+    x = xai_onnx_node(b, "LayerNormalization", "/norm", norm_in, from_channels);
     int64_t kernel[2] = {2, 2}, strides[2] = {2, 2}, dilations[2] = {2, 2};
     xai_onnx_attribute *pool[] = {xai_onnx_ints(b, "kernel_shape", 2, kernel), xai_onnx_ints(b, "strides", 2, strides),
                                   xai_onnx_ints(b, "dilations", 2, dilations), xai_onnx_int(b, "ceil_mode", 1), NULL};
@@ -100,6 +109,7 @@ Test(ops, padding_and_ceil_windows)
     cr_expect_eq(count[XAI_OP_MUL], 2);
     cr_expect_eq(count[XAI_OP_REDUCEMEAN], 3);
     cr_expect(count[XAI_OP_ADD] == 1 && count[XAI_OP_SUB] == 1 && count[XAI_OP_DIV] == 1);
+    cr_expect_eq(count[XAI_OP_LAYERNORM], 1);
     cr_expect(count[XAI_OP_SQRT] == 1 && count[XAI_OP_TANH] == 1 && count[XAI_OP_POW] == 1);
     size_t image = xai_value_size(&g->values[g->input]);
     float *inputs = malloc(5 * image * sizeof(float));
