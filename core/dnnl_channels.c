@@ -26,7 +26,7 @@ static void copy_channels(float *restrict to, const layout *to_lay, int to_first
 
 /* The channel list that node i's pass reads: e->channel_index (0, 1, 2, ...) from an offset, or the
  * shuffle's own maps (forward: output j reads input map[j]; backward the inverse). */
-static void channels_pass(xai_engine *e, int i, int backward)
+static int channels_pass(xai_engine *e, int i, int backward)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -47,40 +47,31 @@ static void channels_pass(xai_engine *e, int i, int backward)
                               e->batch, 0);
             first += channels;
         }
-        return;
+        return XAI_OK;
     case XAI_OP_SLICE:
         if (!backward) {
             copy_channels(y->data, &y->lay, 0, a->data, &a->lay, e->channel_index + n->slice_first, out->c, h, w,
                           e->batch, 0);
-            return;
+            return XAI_OK;
         }
         if (!x->accumulate[0]) memset(a->grad, 0, a->floats * sizeof(float)); /* the other channels get none */
         copy_channels(a->grad, &a->lay, n->slice_first, y->grad, &y->lay, e->channel_index, out->c, h, w, e->batch,
                       1);
-        return;
+        return XAI_OK;
     case XAI_OP_SHUFFLE:
         if (backward)
             copy_channels(a->grad, &a->lay, 0, y->grad, &y->lay, x->channel_map[1], out->c, h, w, e->batch,
                           x->accumulate[0]);
         else
             copy_channels(y->data, &y->lay, 0, a->data, &a->lay, x->channel_map[0], out->c, h, w, e->batch, 0);
-        return;
+        return XAI_OK;
     default:
-        return;
+        return XAI_OK;
     }
 }
 
-int kernel_channels_forward(xai_engine *e, int i)
-{
-    channels_pass(e, i, 0);
-    return XAI_OK;
-}
-
-int kernel_channels_backward(xai_engine *e, int i)
-{
-    channels_pass(e, i, 1);
-    return XAI_OK;
-}
+int kernel_channels_forward(xai_engine *e, int i) { return channels_pass(e, i, 0); }
+int kernel_channels_backward(xai_engine *e, int i) { return channels_pass(e, i, 1); }
 
 /* The shuffle's two maps: output j = i * groups + k reads input k * (C / groups) + i. */
 int kernel_channels_plan(xai_engine *e, int i)

@@ -6,7 +6,7 @@
 #include "dnnl_internal.h"
 
 /* y[n, o] = x[n, i] where output axis k is input axis perm[k]; backward dx[n, i] (+)= dy[n, o]. */
-static void transpose_pass(xai_engine *e, int i, int backward)
+static int transpose_pass(xai_engine *e, int i, int backward)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -24,19 +24,11 @@ static void transpose_pass(xai_engine *e, int i, int backward)
                     if (!backward) y->data[to] = a->data[from];
                     else a->grad[from] = accumulate ? a->grad[from] + y->grad[to] : y->grad[to];
                 }
-}
-
-int kernel_transpose_forward(xai_engine *e, int i)
-{
-    transpose_pass(e, i, 0);
     return XAI_OK;
 }
 
-int kernel_transpose_backward(xai_engine *e, int i)
-{
-    transpose_pass(e, i, 1);
-    return XAI_OK;
-}
+int kernel_transpose_forward(xai_engine *e, int i) { return transpose_pass(e, i, 0); }
+int kernel_transpose_backward(xai_engine *e, int i) { return transpose_pass(e, i, 1); }
 
 /* Where element t of normalized row l of image im sits: the rows start at per-image axis `from`
  * (2: rows of W along c and h; 1: planes H x W per channel; 0: the whole image). */
@@ -58,7 +50,7 @@ static inline size_t element_at(const layout *lay, size_t base, const int *dims,
 /* Over each row of the per-image axes from n->norm_from on: xhat = (x - mean) / s with
  * s = sqrt(var + eps), y = weight xhat + bias; backward, with u = weight dy:
  * dx (+)= (u - mean(u) - xhat mean(u xhat)) / s. Sums in double. */
-static void layernorm_pass(xai_engine *e, int i, int backward)
+static int layernorm_pass(xai_engine *e, int i, int backward)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -99,16 +91,8 @@ static void layernorm_pass(xai_engine *e, int i, int backward)
                 a->grad[xo] = accumulate ? a->grad[xo] + d : d;
             }
         }
-}
-
-int kernel_layernorm_forward(xai_engine *e, int i)
-{
-    layernorm_pass(e, i, 0);
     return XAI_OK;
 }
 
-int kernel_layernorm_backward(xai_engine *e, int i)
-{
-    layernorm_pass(e, i, 1);
-    return XAI_OK;
-}
+int kernel_layernorm_forward(xai_engine *e, int i) { return layernorm_pass(e, i, 0); }
+int kernel_layernorm_backward(xai_engine *e, int i) { return layernorm_pass(e, i, 1); }

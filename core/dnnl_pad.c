@@ -7,7 +7,7 @@
 
 /* y[n,c,p,q] = x[n,c,source(p),source(q)] or the pad value where there is none (xai_pad_source);
  * backward dx[n,c,i,j] (+)= the sum of dy over the outputs that copy (i, j). */
-static void pad_pass(xai_engine *e, int i, int backward)
+static int pad_pass(xai_engine *e, int i, int backward)
 {
     const xai_graph *g = e->graph;
     const xai_node *n = &g->nodes[i];
@@ -28,16 +28,8 @@ static void pad_pass(xai_engine *e, int i, int backward)
                     else if (inside) a->grad[from] += y->grad[to];
                 }
             }
-}
-
-int kernel_pad_forward(xai_engine *e, int i)
-{
-    pad_pass(e, i, 0);
     return XAI_OK;
 }
 
-int kernel_pad_backward(xai_engine *e, int i)
-{
-    pad_pass(e, i, 1);
-    return XAI_OK;
-}
+int kernel_pad_forward(xai_engine *e, int i) { return pad_pass(e, i, 0); }
+int kernel_pad_backward(xai_engine *e, int i) { return pad_pass(e, i, 1); }

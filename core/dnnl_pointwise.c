@@ -103,7 +103,7 @@ int kernel_smooth_backward(xai_engine *e, int i)
 
 /* SCALE: y = weight[c,h,w] x + bias[c,h,w], each broadcast over the axes where it has one value,
  * over the real elements only (padding lanes stay zero); backward dx (+)= weight[c,h,w] dy. */
-static void scale_pass(xai_engine *e, int i, int backward)
+static int scale_pass(xai_engine *e, int i, int backward)
 {
     const xai_node *n = &e->graph->nodes[i];
     const xai_value *in = &e->graph->values[n->input[0]];
@@ -120,16 +120,8 @@ static void scale_pass(xai_engine *e, int i, int backward)
                     if (!backward) y->data[to] = w * a->data[at] + n->bias[k];
                     else a->grad[at] = accumulate ? a->grad[at] + w * y->grad[to] : w * y->grad[to];
                 }
-}
-
-int kernel_scale_forward(xai_engine *e, int i)
-{
-    scale_pass(e, i, 0);
     return XAI_OK;
 }
 
-int kernel_scale_backward(xai_engine *e, int i)
-{
-    scale_pass(e, i, 1);
-    return XAI_OK;
-}
+int kernel_scale_forward(xai_engine *e, int i) { return scale_pass(e, i, 0); }
+int kernel_scale_backward(xai_engine *e, int i) { return scale_pass(e, i, 1); }
