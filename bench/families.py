@@ -75,19 +75,29 @@ def install_rules():
     torch.relu = relu
 
 
+class SpaceToDepth(torch.nn.Module):
+    """YOLOv5's Focus: each 2x2 block of pixels into four channels (Slices of H and W with step 2)."""
+
+    def forward(self, x):
+        return torch.cat([x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]], 1)
+
+
 class Parts(torch.nn.Module):
     """`parts`: not a torchvision family but the general forms of ops that a user's own CNN may
-    use and none of the 17 does: reflect, edge and constant-valued Pad, AveragePool with
-    ceil_mode (the padding counted and not), a dilated MaxPool with ceil_mode, constants
-    broadcast along W, along H and over whole planes, a spatial gate [N,1,H,W] (CBAM), Sqrt,
-    Tanh and Pow, means over the channels (keepdims) and over W (not), Add, Sub and Div of two
-    values, one broadcast, and a LayerNorm over C, H and W (written out below opset 17)."""
+    use and none of the 17 does: Slices of H and W with steps (space to depth), reflect, edge
+    and constant-valued Pad, AveragePool with ceil_mode (the padding counted and not), a
+    dilated MaxPool with ceil_mode, constants broadcast along W, along H and over whole planes,
+    a spatial gate [N,1,H,W] (CBAM), Sqrt, Tanh and Pow, means over the channels (keepdims) and
+    over W (not), Add, Sub and Div of two values, one broadcast, a LayerNorm over C, H and W
+    (written out below opset 17), a non-local block (MatMul of two values, Softmax, Transpose of
+    [N,C,H*W]), a flip of W and a roll of H (Slices with step -1, Concat of rows), a Concat of
+    columns and every third channel."""
 
     def __init__(self):
         super().__init__()
         nn = torch.nn
         self.front = nn.Sequential(
-            nn.ReflectionPad2d(3), nn.Conv2d(3, 8, 7, stride=2), nn.ReLU(),
+            SpaceToDepth(), nn.ReflectionPad2d(3), nn.Conv2d(12, 8, 7), nn.ReLU(),
             nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True),
             nn.ReplicationPad2d((1, 2, 0, 1)), nn.Conv2d(8, 8, 3), nn.ReLU(),
             nn.MaxPool2d(3, stride=2, dilation=2, ceil_mode=True),
@@ -101,15 +111,29 @@ class Parts(torch.nn.Module):
         self.norm = nn.LayerNorm([channels, height, width])  # over C, H and W: axis 1
         self.norm.weight.data.normal_(1.0, 0.2)
         self.norm.bias.data.normal_(0.0, 0.1)
-        self.head = nn.Sequential(nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+        self.theta, self.phi, self.g = (nn.Conv2d(channels, channels // 2, 1) for _ in range(3))
+        self.back = nn.Conv2d(channels // 2, channels, 1)
+        self.head = nn.Sequential(nn.Conv2d(channels + len(range(1, channels, 3)), 16, 3, padding=1), nn.ReLU(),
+                                  nn.AdaptiveAvgPool2d(1),
                                   nn.Flatten(), nn.Linear(16, 10))
+
+    def non_local(self, x):
+        """Wang et al.'s non-local block: softmax(theta^T phi) g over the H x W positions."""
+        _, _, height, width = x.shape
+        theta = self.theta(x).flatten(2).transpose(1, 2)
+        weights = torch.softmax(theta @ self.phi(x).flatten(2), -1)
+        y = (weights @ self.g(x).flatten(2).transpose(1, 2)).transpose(1, 2)
+        return self.back(y.reshape(-1, y.shape[1], height, width))
 
     def forward(self, x):
         x = (self.front(x) * self.along_w + self.along_h) / 2 - self.planes
         x = torch.tanh(x * torch.sigmoid(self.spatial(x)).sqrt()) ** 3
         x = x * torch.sigmoid(x.mean(1, keepdim=True)) + x.mean(3).unsqueeze(3)
         x = (x - x.mean(2, keepdim=True)) / (torch.sigmoid(x.mean(1, keepdim=True)) + 0.5)
-        return self.head(self.norm(x))
+        x = self.norm(x)
+        x = x + self.non_local(x)
+        x = torch.cat([torch.roll(torch.flip(x, [3]), 1, 2), x], 3)
+        return self.head(torch.cat([x, x[:, 1::3]], 1))
 
 
 def seeded_model(name):

@@ -36,7 +36,7 @@ void xai_engine_destroy(xai_engine *e)
         engine_destroy_reorder(&x->add_rhs_grad);
         free(x->argmax);
         free(x->accumulate);
-        free(x->channel_map[0]), free(x->channel_map[1]);
+        free(x->channel_map);
         if (!x->borrowed) free(x->weight);
     }
     for (int v = 0; e->values && v < g->n_values; v++) {

@@ -1,9 +1,9 @@
 /* dnnl_internal.h - private to the oneDNN engine's files (core/dnnl_*.c): the engine's state,
  * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns creation and the
  * passes, dnnl_ops.c the op registry (each op's steps), dnnl_setup.c the set-up, dnnl_conv.c the
- * convolutions, dnnl_matmul.c Gemm; dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c,
- * dnnl_binary.c, dnnl_nhwc.c, dnnl_pad.c and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing
- * (memories, reorders, descriptors). */
+ * convolutions, dnnl_matmul.c Gemm, dnnl_attention.c MatMul of values and Softmax; dnnl_kernels.c,
+ * dnnl_channels.c, dnnl_pointwise.c, dnnl_binary.c, dnnl_nhwc.c, dnnl_pad.c and dnnl_reduce.c our
+ * own loops; dnnl_primitives.c the oneDNN plumbing (memories, reorders, descriptors). */
 #ifndef XAI_DNNL_INTERNAL_H
 #define XAI_DNNL_INTERNAL_H
 
@@ -43,8 +43,17 @@ typedef struct {
     dnnl_memory_t src, dst;
 } reorder;
 
+/* A plain NCHW stand-in for an input that an op reads plain (dnnl_attention.c): its data (NULL
+ * when the value is plain itself) copied in before the forward, and the gradient written into
+ * it (NULL when written into the value's own) added back after the backward. */
 typedef struct {
-    /* CONV and GEMM */
+    float *data, *grad;
+    dnnl_memory_t data_mem, grad_mem;
+    reorder in, back;
+} stand_in;
+
+typedef struct {
+    /* CONV and GEMM (MATMUL and SOFTMAX: forward, backward, backward_rhs, scratch) */
     dnnl_primitive_t forward, backward;
     dnnl_memory_t weight_forward, weight_backward, bias;
     dnnl_memory_t src;                  /* what the forward reads (value or src_reorder.dst) */
@@ -53,8 +62,12 @@ typedef struct {
     dnnl_memory_t diff_dst;             /* what the backward reads */
     dnnl_memory_t diff_src;             /* what the backward writes */
     reorder diff_src_reorder;           /* diff_src -> input gradient (adds when accumulating) */
-    dnnl_memory_desc_t scratch_md[2];   /* the forward's and the backward's scratchpads */
-    dnnl_memory_t scratch[2];           /* over the engine's scratchpad buffer; NULL when none */
+    dnnl_memory_desc_t scratch_md[3];   /* the forward's and the backward's scratchpads (and MATMUL's
+                                           second backward's) */
+    dnnl_memory_t scratch[3];           /* over the engine's scratchpad buffer; NULL when none */
+    dnnl_primitive_t backward_rhs;      /* MATMUL: the second input's gradient */
+    dnnl_memory_t operand[8];           /* MATMUL, SOFTMAX: the primitives' views of values and gradients */
+    stand_in *stand_in;                 /* MATMUL, SOFTMAX: per input */
     int fused_activation;               /* the next node (an activation) runs as a post-op */
     int gemm_backward;                  /* backward-data by dnnl_conv_gemm.c, not by oneDNN's primitive */
     float *gemm_work;                   /* its per-thread tile, column and phase-row buffers */
@@ -71,7 +84,7 @@ typedef struct {
     /* GEMM: the weight [out][in] (both passes read it); CONV with gemm_backward: the weight as
      * ONNX stores it, [out][in][kh][kw] */
     float *weight;
-    int *channel_map[2];                /* SHUFFLE: the input channel of each output channel, and back */
+    int *channel_map;                   /* SLICE, SHUFFLE: the input channel of each output channel */
     dnnl_memory_t rows[4];              /* GEMM: [rows][K or out] views of the input's and output's data
                                            and gradients (dnnl_matmul.c) */
     int shared_weight[2];               /* weight_forward / weight_backward are weights_from's memory */
@@ -168,6 +181,12 @@ int engine_conv_gemm_backward(xai_engine *e, int i);
 
 /* ---- dnnl_matmul.c: Gemm as oneDNN matmul ---- */
 
+/* One matmul primitive dst (+)= src x weights (+ bias, which may be NULL); its scratchpad's size
+ * joins the engine's. */
+int engine_matmul_primitive(xai_engine *e, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *weights,
+                            const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst, int accumulate,
+                            dnnl_primitive_t *prim, dnnl_memory_desc_t *scratch_md);
+
 /* Node i's primitives (forward, and backward-data adding when it accumulates) and its weight and
  * bias memories; its value and scratchpad memories once those exist (bind). */
 int engine_matmul_create(xai_engine *e, int i);
@@ -178,10 +197,13 @@ void engine_matmul_destroy(xai_engine *e, int i);
 
 /* ---- the ops' passes: int (*)(xai_engine *, int node); backward reads e->rule ---- */
 
-/* dnnl_channels.c: Concat, Slice, channel shuffle (and the shuffle's channel maps, at set-up) */
-int kernel_channels_forward(xai_engine *e, int i);
-int kernel_channels_backward(xai_engine *e, int i);
-int kernel_channels_plan(xai_engine *e, int i);
+/* dnnl_channels.c: Concat and Slice along any per-image axis, the channel shuffle (and the
+ * channel maps of Slice and shuffle, at set-up) */
+int kernel_concat_forward(xai_engine *e, int i);
+int kernel_concat_backward(xai_engine *e, int i);
+int kernel_moves_forward(xai_engine *e, int i);
+int kernel_moves_backward(xai_engine *e, int i);
+int kernel_moves_plan(xai_engine *e, int i);
 
 /* dnnl_pointwise.c: smooth activations and elementwise functions, SCALE */
 int kernel_smooth_forward(xai_engine *e, int i);
@@ -202,6 +224,17 @@ int kernel_layernorm_backward(xai_engine *e, int i);
 /* dnnl_reduce.c: ReduceMean over any per-image axes */
 int kernel_reduce_mean_forward(xai_engine *e, int i);
 int kernel_reduce_mean_backward(xai_engine *e, int i);
+
+/* dnnl_attention.c: MatMul of two values and Softmax, oneDNN primitives; their set-up, scratchpad
+ * bindings and clean-up */
+int engine_setup_matmul_values(xai_engine *e, int i);
+int engine_setup_softmax(xai_engine *e, int i);
+int engine_bind_scratchpads(xai_engine *e, int i);
+void engine_attention_destroy(xai_engine *e, int i);
+int kernel_matmul_values_forward(xai_engine *e, int i);
+int kernel_matmul_values_backward(xai_engine *e, int i);
+int kernel_softmax_forward(xai_engine *e, int i);
+int kernel_softmax_backward(xai_engine *e, int i);
 
 /* dnnl_pad.c: Pad of H and W */
 int kernel_pad_forward(xai_engine *e, int i);

@@ -20,10 +20,9 @@ static int matrix_md(dnnl_memory_desc_t *md, int64_t rows, int64_t columns, dnnl
     return XAI_OK;
 }
 
-/* One matmul primitive dst (+)= src x weights (+ bias); its scratchpad's size joins the engine's. */
-static int make(xai_engine *e, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *weights,
-                const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst, int accumulate, dnnl_primitive_t *prim,
-                dnnl_memory_desc_t *scratch_md)
+int engine_matmul_primitive(xai_engine *e, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *weights,
+                            const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst, int accumulate,
+                            dnnl_primitive_t *prim, dnnl_memory_desc_t *scratch_md)
 {
     dnnl_matmul_desc_t desc;
     CHECK(dnnl_matmul_desc_init(&desc, src, weights, bias, dst), "matmul descriptor");
@@ -62,8 +61,9 @@ int engine_matmul_create(xai_engine *e, int i)
         matrix_md(&weights, out, in, dnnl_ab) || matrix_md(&diff_dst, rows, out, dnnl_ab) ||
         matrix_md(&diff_src, rows, in, dnnl_ab))
         return XAI_ERR;
-    if (make(e, &src, &weights_t, &bias, &dst, 0, &x->forward, &x->scratch_md[0]) ||
-        make(e, &diff_dst, &weights, NULL, &diff_src, x->accumulate[0], &x->backward, &x->scratch_md[1]))
+    if (engine_matmul_primitive(e, &src, &weights_t, &bias, &dst, 0, &x->forward, &x->scratch_md[0]) ||
+        engine_matmul_primitive(e, &diff_dst, &weights, NULL, &diff_src, x->accumulate[0], &x->backward,
+                                &x->scratch_md[1]))
         return XAI_ERR;
     /* The memories that do not wait for the engine's scratchpad and gradients: the weight, both
      * ways, and the bias. */

@@ -14,9 +14,9 @@ const engine_op engine_ops[XAI_OP_COUNT] = {
     [XAI_OP_ADD] =           {engine_layout_activation, engine_setup_add,       NULL,                       kernel_add_forward,              kernel_add_backward,              NULL},
     [XAI_OP_FLATTEN] =       {engine_layout_plain,      NULL,                   engine_bind_flatten,        kernel_flatten_forward,          kernel_flatten_backward,          NULL},
     [XAI_OP_GEMM] =          {engine_layout_gemm,       engine_setup_gemm,      engine_matmul_bind,         engine_matmul_forward,           engine_matmul_backward,           engine_matmul_destroy},
-    [XAI_OP_CONCAT] =        {engine_layout_same_kind,  NULL,                   NULL,                       kernel_channels_forward,         kernel_channels_backward,         NULL},
-    [XAI_OP_SLICE] =         {engine_layout_same_kind,  NULL,                   NULL,                       kernel_channels_forward,         kernel_channels_backward,         NULL},
-    [XAI_OP_SHUFFLE] =       {engine_layout_same_kind,  kernel_channels_plan,   NULL,                       kernel_channels_forward,         kernel_channels_backward,         NULL},
+    [XAI_OP_CONCAT] =        {engine_layout_same_kind,  NULL,                   NULL,                       kernel_concat_forward,           kernel_concat_backward,           NULL},
+    [XAI_OP_SLICE] =         {engine_layout_same_kind,  kernel_moves_plan,      NULL,                       kernel_moves_forward,            kernel_moves_backward,            NULL},
+    [XAI_OP_SHUFFLE] =       {engine_layout_same_kind,  kernel_moves_plan,      NULL,                       kernel_moves_forward,            kernel_moves_backward,            NULL},
     [XAI_OP_MUL] =           {engine_layout_mul,        NULL,                   NULL,                       kernel_binary_forward,           kernel_binary_backward,           NULL},
     [XAI_OP_SUB] =           {engine_layout_mul,        NULL,                   NULL,                       kernel_binary_forward,           kernel_binary_backward,           NULL},
     [XAI_OP_DIV] =           {engine_layout_mul,        NULL,                   NULL,                       kernel_binary_forward,           kernel_binary_backward,           NULL},
@@ -32,5 +32,7 @@ const engine_op engine_ops[XAI_OP_COUNT] = {
     [XAI_OP_TANH] =          {engine_layout_like_input, NULL,                   NULL,                       kernel_smooth_forward,           kernel_smooth_backward,           NULL},
     [XAI_OP_REDUCEMEAN] =    {engine_layout_plain,      NULL,                   NULL,                       kernel_reduce_mean_forward,      kernel_reduce_mean_backward,      NULL},
     [XAI_OP_PAD] =           {engine_layout_same_kind,  NULL,                   NULL,                       kernel_pad_forward,              kernel_pad_backward,              NULL},
+    [XAI_OP_MATMUL] =        {engine_layout_plain,      engine_setup_matmul_values, engine_bind_scratchpads, kernel_matmul_values_forward,   kernel_matmul_values_backward,    engine_attention_destroy},
+    [XAI_OP_SOFTMAX] =       {engine_layout_plain,      engine_setup_softmax,   NULL,                       kernel_softmax_forward,          kernel_softmax_backward,          engine_attention_destroy},
     /* XAI_OP_BATCHNORM: none; the reader folds it (into a Conv, or as a depthwise 1x1 Conv) */
 };

@@ -14,7 +14,7 @@ const char *xai_op_name(xai_op op)
         [XAI_OP_HARDSIGMOID] = "HardSigmoid", [XAI_OP_HARDSWISH] = "HardSwish", [XAI_OP_ERF] = "Erf",
         [XAI_OP_SCALE] = "Scale", [XAI_OP_TRANSPOSE] = "Transpose", [XAI_OP_LAYERNORM] = "LayerNormalization",
         [XAI_OP_SQRT] = "Sqrt", [XAI_OP_POW] = "Pow", [XAI_OP_TANH] = "Tanh", [XAI_OP_REDUCEMEAN] = "ReduceMean",
-        [XAI_OP_PAD] = "Pad",
+        [XAI_OP_PAD] = "Pad", [XAI_OP_MATMUL] = "MatMul", [XAI_OP_SOFTMAX] = "Softmax",
     };
     return op >= 0 && op < XAI_OP_COUNT && names[op] ? names[op] : "?";
 }
@@ -46,6 +46,11 @@ int64_t xai_node_macs(const xai_graph *g, int i)
         return (int64_t)out->c * out->h * out->w * (n->in_channels / n->group) * n->kernel_h *
                n->kernel_w;
     if (n->op == XAI_OP_GEMM) return (int64_t)n->out_channels * n->in_channels * (out->rank == 4 ? out->c * out->h : 1);
+    if (n->op == XAI_OP_MATMUL) {
+        int count, m, k, p;
+        xai_matmul_dims(&g->values[n->input[0]], &g->values[n->input[1]], &count, &m, &k, &p);
+        return (int64_t)count * m * k * p;
+    }
     return 0;
 }
 

@@ -1,6 +1,6 @@
-/* onnx_channel_nodes.c - step 2 of the ONNX reader (onnx_internal.h) for the ops that move whole
- * channels (Concat, Split, Slice, the channel shuffle of ShuffleNet) and for ReduceMean over the
- * spatial axes. Sizes that depend on the input's channels are resolved in step 4. */
+/* onnx_channel_nodes.c - step 2 of the ONNX reader (onnx_internal.h) for the ops that move parts
+ * of a value (Concat, Split, Slice along any per-image axis, the channel shuffle of ShuffleNet)
+ * and for ReduceMean. Sizes that depend on the input's channels are resolved in step 4. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +24,7 @@ int onnx_convert_concat(reader *r, const Onnx__GraphProto *g, size_t index, cons
     return XAI_OK;
 }
 
-/* Split: each output becomes a SLICE node of the input's channels. */
+/* Split: each output becomes a SLICE node of one part along the axis. */
 int onnx_convert_split(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
     const Onnx__NodeProto *n = g->node[index];
@@ -53,47 +53,49 @@ int onnx_convert_split(reader *r, const Onnx__GraphProto *g, size_t index, const
         pending_node *p = onnx_new_node(r, n, index, op, 1, n->output[k], suffix);
         if (!p) return XAI_ERR;
         p->input_name[0] = n->input[0];
-        p->axis = (int)onnx_attribute_int(n, "axis", 0);
-        if (sizes) p->slice_start = first, p->slice_end = first + sizes[k], first += sizes[k];
+        p->n_slice_axes = 1;
+        p->slice_axes[0] = onnx_attribute_int(n, "axis", 0), p->slice_steps[0] = 1;
+        if (sizes) p->slice_starts[0] = first, p->slice_ends[0] = first + sizes[k], first += sizes[k];
         else p->split_parts = (int)n->n_output, p->split_index = (int)k;
     }
     return XAI_OK;
 }
 
-/* Slice of one axis with step 1: inputs starts, ends, axes, steps (opset 10 on) or attributes. */
+/* Slice: starts, ends, axes and steps as inputs (opset 10 on) or attributes (no steps); axes
+ * default to 0, 1, ... and steps to 1. */
 int onnx_convert_slice(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
     const Onnx__NodeProto *n = g->node[index];
-    int64_t start, end, axis = 0, step = 1;
-    size_t counts[4] = {0, 0, 1, 1};
-    if (r->opset >= 10) {
-        int64_t *values[4] = {&start, &end, &axis, &step};
-        for (size_t slot = 1; slot <= 4; slot++) {
-            if (slot > 2 && (slot >= n->n_input || !n->input[slot][0])) continue;
-            constant *c = onnx_int_input(r, n, label, slot);
+    const int64_t *lists[4] = {NULL, NULL, NULL, NULL}; /* starts, ends, axes, steps */
+    size_t counts[4] = {0, 0, 0, 0};
+    static const char *names[4] = {"starts", "ends", "axes", "steps"};
+    for (size_t k = 0; k < 4; k++) {
+        if (r->opset >= 10) {
+            if (k >= 2 && (k + 1 >= n->n_input || !n->input[k + 1][0])) continue;
+            constant *c = onnx_int_input(r, n, label, k + 1);
             if (!c) return XAI_ERR;
-            counts[slot - 1] = c->count;
-            if (c->count == 1) *values[slot - 1] = c->int_data[0];
-        }
-    } else {
-        const char *names[3] = {"starts", "ends", "axes"};
-        int64_t *values[3] = {&start, &end, &axis};
-        for (int k = 0; k < 3; k++) {
+            lists[k] = c->int_data, counts[k] = c->count;
+        } else if (k < 3) {
             const Onnx__AttributeProto *a = onnx_find_attribute(n, names[k]);
             if (!a && k < 2) return xai_fail("%s: %s: attribute %s is missing", r->path, label, names[k]);
-            if (a) counts[k] = a->n_ints;
-            if (a && a->n_ints == 1) *values[k] = a->ints[0];
+            if (a) lists[k] = a->ints, counts[k] = a->n_ints;
         }
     }
-    for (int k = 0; k < 4; k++)
-        if (counts[k] != 1)
-            return xai_fail("%s: %s: only a slice of one axis (the channels) is supported", r->path, label);
-    if (step != 1) return xai_fail("%s: %s: step %lld; only step 1 is supported", r->path, label, (long long)step);
+    size_t axes = counts[0];
+    if (axes < 1 || axes > MAX_RANK) return xai_fail("%s: %s: %zu starts", r->path, label, axes);
+    for (int k = 1; k < 4; k++)
+        if (lists[k] && counts[k] != axes)
+            return xai_fail("%s: %s: %zu %s for %zu starts", r->path, label, counts[k], names[k], axes);
     pending_node *p = onnx_new_node(r, n, index, op, 1, n->output[0], "");
     if (!p) return XAI_ERR;
     p->input_name[0] = n->input[0];
-    p->axis = (int)axis;
-    p->slice_start = start, p->slice_end = end;
+    p->n_slice_axes = (int)axes;
+    for (size_t k = 0; k < axes; k++) {
+        p->slice_starts[k] = lists[0][k], p->slice_ends[k] = lists[1][k];
+        p->slice_axes[k] = lists[2] ? lists[2][k] : (int64_t)k;
+        p->slice_steps[k] = lists[3] ? lists[3][k] : 1;
+        if (p->slice_steps[k] == 0) return xai_fail("%s: %s: a step of 0", r->path, label);
+    }
     return XAI_OK;
 }
 

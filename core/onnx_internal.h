@@ -55,10 +55,14 @@ typedef struct {
                                  the input's axes removed (0: every per-image axis of size 1) */
     int reduce_to_2d;         /* ReduceMean with keepdims = 0: the averaged axes dropped */
     int shuffle_channels_per_group; /* SHUFFLE: C / groups as the ONNX Reshape said */
-    int axis;                 /* CONCAT, SLICE: the ONNX axis, checked against the rank later */
+    int axis;                 /* CONCAT, SOFTMAX: the ONNX axis, checked against the rank later */
+    int softmax_to_last;      /* SOFTMAX before opset 13: over every axis from `axis` on */
     int split_parts, split_index; /* SLICE from a Split into equal parts: which of how many */
-    int64_t slice_start, slice_end; /* SLICE from a Slice: its bounds, clamped to C later */
+    int n_slice_axes;         /* SLICE: the ONNX axes sliced, with their bounds and steps (a Split's
+                                 part: one axis, step 1), clamped to the input's sizes later */
+    int64_t slice_axes[MAX_RANK], slice_starts[MAX_RANK], slice_ends[MAX_RANK], slice_steps[MAX_RANK];
     int pad_rank;             /* PAD: the rank its pads are for */
+    int perm_rank;            /* TRANSPOSE: the rank its perm is for */
     int norm_axis;            /* LAYERNORM: the ONNX axis the normalized axes start at (-1: the last) */
     int scale_rank;           /* SCALE: the constant's dims, right-aligned with the value later */
     int64_t scale_dims[4];
@@ -158,6 +162,7 @@ int onnx_convert_matmul(reader *r, const Onnx__GraphProto *g, size_t index, cons
 int onnx_convert_arithmetic(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_hardsigmoid(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_pow(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_softmax(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 
 /* onnx_pad_nodes.c */
 int onnx_convert_pad(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);

@@ -14,18 +14,19 @@ int onnx_convert_transpose(reader *r, const Onnx__GraphProto *g, size_t index, c
 {
     const Onnx__NodeProto *n = g->node[index];
     const Onnx__AttributeProto *perm = onnx_find_attribute(n, "perm");
-    if (!perm || perm->n_ints != 4 || perm->ints[0] != 0)
-        return xai_fail("%s: %s: only a Transpose of [N,C,H,W] that keeps the batch first is supported", r->path,
+    if (!perm || perm->n_ints < 2 || perm->n_ints > 4 || perm->ints[0] != 0)
+        return xai_fail("%s: %s: only a Transpose of rank 2 to 4 that keeps the batch first is supported", r->path,
                         label);
     int seen[4] = {0};
-    for (int k = 0; k < 4; k++) {
-        if (perm->ints[k] < 0 || perm->ints[k] > 3 || seen[perm->ints[k]]++)
-            return xai_fail("%s: %s: perm is not a permutation of 0..3", r->path, label);
+    for (size_t k = 0; k < perm->n_ints; k++) {
+        if (perm->ints[k] < 0 || perm->ints[k] >= (int64_t)perm->n_ints || seen[perm->ints[k]]++)
+            return xai_fail("%s: %s: perm is not a permutation of 0..%zu", r->path, label, perm->n_ints - 1);
     }
     pending_node *p = onnx_new_node(r, n, index, op, 1, n->output[0], "");
     if (!p) return XAI_ERR;
     p->input_name[0] = n->input[0];
-    for (int k = 0; k < 3; k++) p->node.perm[k] = (int)perm->ints[k + 1] - 1;
+    p->perm_rank = (int)perm->n_ints;
+    for (int k = 0; k < 3; k++) p->node.perm[k] = k + 1 < p->perm_rank ? (int)perm->ints[k + 1] - 1 : k;
     return XAI_OK;
 }
 

@@ -288,10 +288,28 @@ int onnx_convert_gemm(reader *r, const Onnx__GraphProto *g, size_t index, const 
     return convert_gemm(r, g->node[index], index, label, 0);
 }
 
+/* MatMul: with a constant [in][out] on the right, a Gemm on the last axis; of two values, MATMUL. */
 int onnx_convert_matmul(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
-    (void)op;
-    return convert_gemm(r, g->node[index], index, label, 1);
+    const Onnx__NodeProto *n = g->node[index];
+    if (n->n_input != 2) return xai_fail("%s: %s: expected 2 inputs", r->path, label);
+    if (onnx_find_constant(r, onnx_resolve_alias(r, n->input[1]))) return convert_gemm(r, n, index, label, 1);
+    if (onnx_find_constant(r, onnx_resolve_alias(r, n->input[0])))
+        return xai_fail("%s: %s: a constant on the left of a MatMul is not supported", r->path, label);
+    return value_node(r, n, index, op, 2) ? XAI_OK : XAI_ERR;
+}
+
+/* Softmax over one axis (opset 13 on; the last by default), or before opset 13 over every axis
+ * from `axis` on (1 by default); the mask of per-image axes is made in step 4. */
+int onnx_convert_softmax(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    (void)label;
+    const Onnx__NodeProto *n = g->node[index];
+    pending_node *p = value_node(r, n, index, op, 1);
+    if (!p) return XAI_ERR;
+    p->axis = (int)onnx_attribute_int(n, "axis", r->opset >= 13 ? -1 : 1);
+    p->softmax_to_last = r->opset < 13;
+    return XAI_OK;
 }
 
 /* Add, Sub, Mul and Div: an Add of a constant after a Gemm, its bias; with a constant, a SCALE;

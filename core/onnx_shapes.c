@@ -42,62 +42,109 @@ static int window_output(int in, int kernel, int stride, int dilation, int *pad_
     return (int)out;
 }
 
-/* An ONNX axis on a value of rank `rank` is its channel axis (1). */
-static int is_channel_axis(int axis, int rank) { return axis == 1 || axis + rank == 1; }
+/* An ONNX axis of a value of rank `rank` as a per-image axis (0: c, 1: h, 2: w); -1 for the batch,
+ * -2 outside the rank. */
+static int per_image_axis(int64_t axis, int rank)
+{
+    if (axis < 0) axis += rank;
+    return axis < 0 || axis >= rank ? -2 : (int)axis - 1;
+}
 
-/* CONCAT, SLICE and SHUFFLE: the output's channels, checked against the input's. */
-static int channel_shape(const reader *r, xai_graph *g, pending_node *p)
+/* One axis of a Slice, ONNX's clamping: negative bounds count from the end; then with a positive
+ * step both are clamped to [0, size], with a negative one start to [0, size - 1] and end to
+ * [-1, size - 1]. *first and the element count out; 0 elements is an error. */
+static int64_t slice_axis(int64_t start, int64_t end, int64_t step, int64_t size, int64_t *first)
+{
+    if (start < 0) start += size;
+    if (end < 0) end += size;
+    int64_t low = step > 0 ? 0 : -1, high = step > 0 ? size : size - 1;
+    start = start < 0 ? 0 : start > high ? high : start;
+    end = end < low ? low : end > high ? high : end;
+    *first = start;
+    int64_t span = step > 0 ? end - start : start - end, stride = step > 0 ? step : step == INT64_MIN ? INT64_MAX : -step;
+    return span <= 0 ? 0 : 1 + (span - 1) / stride;
+}
+
+/* CONCAT: the inputs match but on the axis, whose sizes add up. */
+static int concat_shape(const reader *r, xai_graph *g, pending_node *p)
+{
+    xai_node *node = &p->node;
+    const xai_value *in = &g->values[node->input[0]];
+    xai_value *out = &g->values[node->output];
+    int axis = per_image_axis(p->axis, in->rank);
+    if (axis < 0)
+        return xai_fail("%s: node '%s' (Concat): axis %d of rank %d; %s", r->path, node->name, p->axis, in->rank,
+                        axis == -1 ? "a Concat along the batch is not supported" : "outside the rank");
+    int64_t total = 0;
+    for (int k = 0; k < node->n_inputs; k++) {
+        const xai_value *v = &g->values[node->input[k]];
+        int dims[3] = {v->c, v->h, v->w}, first[3] = {in->c, in->h, in->w}, fits = v->rank == in->rank;
+        for (int d = 0; d < 3; d++) fits &= d == axis || dims[d] == first[d];
+        if (!fits)
+            return xai_fail("%s: node '%s' (Concat): input '%s' (rank %d, %dx%dx%d) does not match '%s' (rank %d, "
+                            "%dx%dx%d) outside axis %d", r->path, node->name, v->name, v->rank, v->c, v->h, v->w,
+                            in->name, in->rank, in->c, in->h, in->w, p->axis);
+        total += dims[axis];
+    }
+    if (total > INT_MAX / 2) return xai_fail("%s: node '%s' (Concat): too large along axis %d", r->path, node->name, p->axis);
+    node->concat_axis = axis;
+    int *out_dims[3] = {&out->c, &out->h, &out->w};
+    *out_dims[axis] = (int)total;
+    return XAI_OK;
+}
+
+/* SLICE: per sliced axis its first element, step and count; the batch may only be taken whole. */
+static int slice_shape(const reader *r, xai_graph *g, pending_node *p)
 {
     xai_node *node = &p->node;
     const xai_value *in = &g->values[node->input[0]];
     xai_value *out = &g->values[node->output];
     const char *label = node->name;
-    if (node->op == XAI_OP_CONCAT) {
-        int64_t channels = 0;
-        for (int k = 0; k < node->n_inputs; k++) {
-            const xai_value *v = &g->values[node->input[k]];
-            if (v->rank != in->rank || v->h != in->h || v->w != in->w)
-                return xai_fail("%s: node '%s' (Concat): input '%s' (rank %d, %dx%d) does not match '%s' (rank %d, "
-                                "%dx%d) outside the channels", r->path, label, v->name, v->rank, v->h, v->w,
-                                in->name, in->rank, in->h, in->w);
-            channels += v->c;
+    int sizes[3] = {in->c, in->h, in->w}, *out_dims[3] = {&out->c, &out->h, &out->w}, seen = 0;
+    for (int d = 0; d < 3; d++) node->slice_first[d] = 0, node->slice_step[d] = 1;
+    for (int k = 0; k < p->n_slice_axes; k++) {
+        int64_t start = p->slice_starts[k], end = p->slice_ends[k], step = p->slice_steps[k];
+        int axis = per_image_axis(p->slice_axes[k], in->rank);
+        if (axis == -2)
+            return xai_fail("%s: node '%s' (%s): axis %lld outside rank %d", r->path, label, p->onnx_op,
+                            (long long)p->slice_axes[k], in->rank);
+        if (axis == -1) {
+            if (step == 1 && start == 0 && end >= INT_MAX) continue; /* the whole batch */
+            return xai_fail("%s: node '%s' (%s): a part of the batch is not supported", r->path, label, p->onnx_op);
         }
-        if (!is_channel_axis(p->axis, in->rank))
-            return xai_fail("%s: node '%s' (Concat): axis %d; only the channel axis (1) is supported", r->path,
-                            label, p->axis);
-        if (channels > INT_MAX / 2) return xai_fail("%s: node '%s' (Concat): too many channels", r->path, label);
-        out->c = (int)channels;
-        return XAI_OK;
+        if (seen & 1 << axis)
+            return xai_fail("%s: node '%s' (%s): axis %lld given twice", r->path, label, p->onnx_op,
+                            (long long)p->slice_axes[k]);
+        seen |= 1 << axis;
+        if (p->split_parts) {
+            if (sizes[axis] % p->split_parts)
+                return xai_fail("%s: node '%s' (Split): %d elements along axis %lld do not split into %d equal parts",
+                                r->path, label, sizes[axis], (long long)p->slice_axes[k], p->split_parts);
+            start = (int64_t)p->split_index * (sizes[axis] / p->split_parts), end = start + sizes[axis] / p->split_parts;
+        }
+        if (strcmp(p->onnx_op, "Split") == 0 && end > sizes[axis])
+            return xai_fail("%s: node '%s' (Split): the parts need %lld elements along axis %lld, input '%s' has %d",
+                            r->path, label, (long long)end, (long long)p->slice_axes[k], in->name, sizes[axis]);
+        int64_t first, count = slice_axis(start, end, step, sizes[axis], &first);
+        if (count <= 0)
+            return xai_fail("%s: node '%s' (%s): elements [%lld, %lld) step %lld of %d along axis %lld are none",
+                            r->path, label, p->onnx_op, (long long)p->slice_starts[k], (long long)p->slice_ends[k],
+                            (long long)step, sizes[axis], (long long)p->slice_axes[k]);
+        node->slice_first[axis] = (int)first;
+        node->slice_step[axis] = count == 1 ? 1 : (int)step; /* |step| < size when there are two */
+        *out_dims[axis] = (int)count;
     }
-    if (node->op == XAI_OP_SHUFFLE) {
-        if (in->rank != 4 || (int64_t)node->groups * p->shuffle_channels_per_group != in->c)
-            return xai_fail("%s: node '%s' (Reshape): %d groups of %d channels, but input '%s' has %d channels",
-                            r->path, label, node->groups, p->shuffle_channels_per_group, in->name, in->c);
-        return XAI_OK;
-    }
-    if (!is_channel_axis(p->axis, in->rank))
-        return xai_fail("%s: node '%s' (%s): axis %d; only the channel axis (1) is supported", r->path, label,
-                        p->onnx_op, p->axis);
-    int64_t start = p->slice_start, end = p->slice_end;
-    if (p->split_parts) {
-        if (in->c % p->split_parts)
-            return xai_fail("%s: node '%s' (Split): %d channels do not split into %d equal parts", r->path, label,
-                            in->c, p->split_parts);
-        start = (int64_t)p->split_index * (in->c / p->split_parts), end = start + in->c / p->split_parts;
-    }
-    if (strcmp(p->onnx_op, "Split") == 0 && end > in->c)
-        return xai_fail("%s: node '%s' (Split): the parts need %lld channels, input '%s' has %d", r->path, label,
-                        (long long)end, in->name, in->c);
-    /* ONNX's clamping: negative bounds count from the end, then both are clamped to [0, C]. */
-    if (start < 0) start += in->c;
-    if (end < 0) end += in->c;
-    start = start < 0 ? 0 : start > in->c ? in->c : start;
-    end = end < 0 ? 0 : end > in->c ? in->c : end;
-    if (end <= start)
-        return xai_fail("%s: node '%s' (%s): channels [%lld, %lld) of %d are empty", r->path, label, p->onnx_op,
-                        (long long)p->slice_start, (long long)p->slice_end, in->c);
-    node->slice_first = (int)start;
-    out->c = (int)(end - start);
+    return XAI_OK;
+}
+
+/* SHUFFLE: groups x channels per group must be the input's channels. */
+static int shuffle_shape(const reader *r, xai_graph *g, pending_node *p)
+{
+    const xai_node *node = &p->node;
+    const xai_value *in = &g->values[node->input[0]];
+    if (in->rank != 4 || (int64_t)node->groups * p->shuffle_channels_per_group != in->c)
+        return xai_fail("%s: node '%s' (Reshape): %d groups of %d channels, but input '%s' has %d channels", r->path,
+                        node->name, node->groups, p->shuffle_channels_per_group, in->name, in->c);
     return XAI_OK;
 }
 
@@ -295,17 +342,19 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
         return XAI_OK;
     }
     case XAI_OP_TRANSPOSE: {
-        if (in->rank != 4)
-            return xai_fail("%s: node '%s' (Transpose): input '%s' has rank %d, not 4", r->path, label, in->name,
-                            in->rank);
+        if (in->rank != p->perm_rank)
+            return xai_fail("%s: node '%s' (Transpose): perm for rank %d, input '%s' has rank %d", r->path, label,
+                            p->perm_rank, in->name, in->rank);
         int dims[3] = {in->c, in->h, in->w};
         out->c = dims[node->perm[0]], out->h = dims[node->perm[1]], out->w = dims[node->perm[2]];
         return XAI_OK;
     }
     case XAI_OP_CONCAT:
+        return concat_shape(r, g, p);
     case XAI_OP_SLICE:
+        return slice_shape(r, g, p);
     case XAI_OP_SHUFFLE:
-        return channel_shape(r, g, p);
+        return shuffle_shape(r, g, p);
     case XAI_OP_ADD:
     case XAI_OP_SUB:
     case XAI_OP_MUL:
@@ -324,6 +373,29 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
                             "broadcast", r->path, label, p->onnx_op, in->name, in->rank, in->c, in->h, in->w, b->name,
                             b->rank, b->c, b->h, b->w);
         *out = (xai_value){out->name, in->rank, out_dims[0], out_dims[1], out_dims[2]};
+        return XAI_OK;
+    }
+    case XAI_OP_MATMUL: {
+        /* [M,K] x [K,P] per image (rank 3), one product per channel (rank 4, channels equal) */
+        const xai_value *b = &g->values[node->input[1]];
+        int count, m, k, n_out, b_count = b->rank == 4 ? b->c : 1, b_rows = b->rank == 4 ? b->h : b->c;
+        xai_matmul_dims(in, b, &count, &m, &k, &n_out);
+        if (in->rank < 3 || b->rank != in->rank || count != b_count || k != b_rows)
+            return xai_fail("%s: node '%s' (MatMul): inputs '%s' (rank %d, %dx%dx%d) and '%s' (rank %d, %dx%dx%d) are "
+                            "not [N,M,K] x [N,K,P] nor [N,G,M,K] x [N,G,K,P]", r->path, label, in->name, in->rank,
+                            in->c, in->h, in->w, b->name, b->rank, b->c, b->h, b->w);
+        if ((int64_t)count * m * n_out > INT_MAX / 2)
+            return xai_fail("%s: node '%s' (MatMul): the output is too large", r->path, label);
+        if (in->rank == 4) out->h = m, out->w = n_out;
+        else out->c = m, out->h = n_out;
+        return XAI_OK;
+    }
+    case XAI_OP_SOFTMAX: {
+        int axis = per_image_axis(p->axis, in->rank);
+        if (axis < 0)
+            return xai_fail("%s: node '%s' (Softmax): axis %d of rank %d; %s", r->path, label, p->axis, in->rank,
+                            axis == -1 ? "a softmax over the batch is not supported" : "outside the rank");
+        node->reduce_axes = p->softmax_to_last ? (7 << axis) & ((1 << (in->rank - 1)) - 1) : 1 << axis;
         return XAI_OK;
     }
     case XAI_OP_COUNT:

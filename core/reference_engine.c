@@ -1,7 +1,7 @@
 /* reference_engine.c - the reference engine: its buffers, its passes and its op registry (the
- * ops' steps are in reference_cnn.c and reference_ops.c). Values are NCHW; backward passes add
- * into zeroed gradient buffers, so forks (a value read by several nodes) sum their gradients
- * without special cases.
+ * ops' steps are in reference_cnn.c, reference_ops.c and reference_attention.c). Values are NCHW;
+ * backward passes add into zeroed gradient buffers, so forks (a value read by several nodes) sum
+ * their gradients without special cases.
  *
  * One source, two precisions: compiled as is, every value and sum is a double (xai_reference_*,
  * the truth the tests hold engines to); compiled from reference_engine_f32.c with
@@ -14,7 +14,7 @@
 #include "reference_internal.h"
 #include "xai_status.h"
 
-/* The op registry: every op's steps (reference_cnn.c, reference_ops.c). Adding an op: its
+/* The op registry: every op's steps (reference_cnn.c, reference_ops.c, reference_attention.c). Adding an op: its
  * steps in a file of their kind and one line here. */
 static const reference_op registry[XAI_OP_COUNT] = {
     [XAI_OP_CONV] = {REFERENCE_STEP(conv_forward), REFERENCE_STEP(conv_backward)},
@@ -28,8 +28,8 @@ static const reference_op registry[XAI_OP_COUNT] = {
     [XAI_OP_FLATTEN] = {REFERENCE_STEP(flatten_forward), REFERENCE_STEP(flatten_backward)},
     [XAI_OP_GEMM] = {REFERENCE_STEP(gemm_forward), REFERENCE_STEP(gemm_backward)},
     [XAI_OP_CONCAT] = {REFERENCE_STEP(concat_forward), REFERENCE_STEP(concat_backward)},
-    [XAI_OP_SLICE] = {REFERENCE_STEP(channels_forward), REFERENCE_STEP(channels_backward)},
-    [XAI_OP_SHUFFLE] = {REFERENCE_STEP(channels_forward), REFERENCE_STEP(channels_backward)},
+    [XAI_OP_SLICE] = {REFERENCE_STEP(moves_forward), REFERENCE_STEP(moves_backward)},
+    [XAI_OP_SHUFFLE] = {REFERENCE_STEP(moves_forward), REFERENCE_STEP(moves_backward)},
     [XAI_OP_MUL] = {REFERENCE_STEP(binary_forward), REFERENCE_STEP(binary_backward)},
     [XAI_OP_SUB] = {REFERENCE_STEP(binary_forward), REFERENCE_STEP(binary_backward)},
     [XAI_OP_DIV] = {REFERENCE_STEP(binary_forward), REFERENCE_STEP(binary_backward)},
@@ -45,6 +45,8 @@ static const reference_op registry[XAI_OP_COUNT] = {
     [XAI_OP_TANH] = {REFERENCE_STEP(smooth_forward), REFERENCE_STEP(smooth_backward)},
     [XAI_OP_REDUCEMEAN] = {REFERENCE_STEP(reduce_mean_forward), REFERENCE_STEP(reduce_mean_backward)},
     [XAI_OP_PAD] = {REFERENCE_STEP(pad_forward), REFERENCE_STEP(pad_backward)},
+    [XAI_OP_MATMUL] = {REFERENCE_STEP(matmul_forward), REFERENCE_STEP(matmul_backward)},
+    [XAI_OP_SOFTMAX] = {REFERENCE_STEP(softmax_forward), REFERENCE_STEP(softmax_backward)},
 };
 
 void REFERENCE(destroy)(reference_engine *r)

@@ -1,6 +1,6 @@
 /* reference_internal.h - private to the reference engine's files (reference_engine.c, the engine,
- * its passes and its op registry; reference_cnn.c, the classic CNN ops; reference_ops.c, every
- * other op): the precision they are compiled in, the engine's state and each op's steps.
+ * its passes and its op registry; reference_cnn.c, the classic CNN ops; reference_attention.c,
+ * MatMul of two values and Softmax; reference_ops.c, every other op): the precision they are compiled in, the engine's state and each op's steps.
  * Each file is compiled twice: as is, in double (xai_reference_*), and from its *_f32.c twin with
  * XAI_REFERENCE_F32 defined, in float (xai_reference_f32_*). */
 #ifndef XAI_REFERENCE_INTERNAL_H
@@ -58,8 +58,8 @@ void REFERENCE_STEP(gemm_backward)(reference_engine *r, int i);
 /* reference_ops.c */
 void REFERENCE_STEP(concat_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(concat_backward)(reference_engine *r, int i);
-void REFERENCE_STEP(channels_forward)(reference_engine *r, int i);
-void REFERENCE_STEP(channels_backward)(reference_engine *r, int i);
+void REFERENCE_STEP(moves_forward)(reference_engine *r, int i);
+void REFERENCE_STEP(moves_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(binary_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(binary_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(smooth_forward)(reference_engine *r, int i);
@@ -74,5 +74,11 @@ void REFERENCE_STEP(pad_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(pad_backward)(reference_engine *r, int i);
 void REFERENCE_STEP(reduce_mean_forward)(reference_engine *r, int i);
 void REFERENCE_STEP(reduce_mean_backward)(reference_engine *r, int i);
+
+/* reference_attention.c */
+void REFERENCE_STEP(matmul_forward)(reference_engine *r, int i);
+void REFERENCE_STEP(matmul_backward)(reference_engine *r, int i);
+void REFERENCE_STEP(softmax_forward)(reference_engine *r, int i);
+void REFERENCE_STEP(softmax_backward)(reference_engine *r, int i);
 
 #endif

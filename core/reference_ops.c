@@ -1,21 +1,14 @@
 /* reference_ops.c - the reference engine's ops beyond the classic CNN ones (reference_cnn.c holds
- * those, reference_engine.c the passes and the registry): the channel moves (Concat, Slice,
- * shuffle), Mul, Add, Sub and Div with broadcasting, the smooth activations and elementwise functions, SCALE,
- * Transpose, LayerNormalization, Pad and ReduceMean; one plain loop nest each, NCHW, backward passes adding into the
- * inputs' gradients. Compiled in double and, from
+ * those, reference_engine.c the passes and the registry): the moves (Concat and Slice along any
+ * axis, the channel shuffle), Mul, Add, Sub and Div with broadcasting, the smooth activations and
+ * elementwise functions, SCALE, Transpose, LayerNormalization, Pad and ReduceMean; one plain loop
+ * nest each, NCHW, backward passes adding into the inputs' gradients. Compiled in double and, from
  * reference_ops_f32.c, in float (reference_internal.h). */
 #include <math.h>
 #include <string.h>
 
 #include "reference_internal.h"
 
-/* SLICE and SHUFFLE: the input channel that output channel j copies. */
-static int source_channel(const xai_node *node, const xai_value *in, int j)
-{
-    if (node->op == XAI_OP_SLICE) return node->slice_first + j;
-    int per_group = in->c / node->groups; /* output j = i * groups + k takes input k * per_group + i */
-    return (j % node->groups) * per_group + j / node->groups;
-}
 
 /* y = a op b (MUL, ADD, SUB, DIV), either input broadcast along the axes where it has one value;
  * backward (dy given instead of y): each input += dy * d(a op b) / d(input), summed over the
@@ -177,46 +170,59 @@ static void pad_pass(const xai_graph *g, const xai_node *node, const real *x, re
 
 /* ---- the steps (reference_op, registered in reference_engine.c) ------------------------------ */
 
-/* Concat: the inputs' channels side by side; backward each input gets its channels' gradient. */
+/* Concat: the inputs side by side along the axis; backward each input gets its part's gradient. */
 static void concat_pass(reference_engine *r, int i, int backward)
 {
     const xai_graph *g = r->graph;
     const xai_node *node = &g->nodes[i];
-    const xai_value *in = &g->values[node->input[0]];
-    size_t plane = (size_t)in->h * in->w;
-    real *y = r->value[node->output], *dy = r->grad[node->output];
-    for (int n = 0, at = 0; n < r->batch; n++)
-        for (int k = 0; k < node->n_inputs; k++) {
-            size_t size = xai_value_size(&g->values[node->input[k]]);
-            if (backward) {
-                real *dk = r->grad[node->input[k]] + n * size;
-                for (size_t e = 0; e < size; e++) dk[e] += dy[(size_t)at * plane + e];
-            } else memcpy(y + (size_t)at * plane, r->value[node->input[k]] + n * size, size * sizeof(real));
-            at += (int)(size / plane);
-        }
+    const xai_value *out = &g->values[node->output];
+    for (int k = 0, at = 0; k < node->n_inputs; k++) {
+        const xai_value *in = &g->values[node->input[k]];
+        int offset[3] = {0, 0, 0};
+        offset[node->concat_axis] = at;
+        for (int n = 0; n < r->batch; n++)
+            for (int ch = 0; ch < in->c; ch++)
+                for (int y = 0; y < in->h; y++)
+                    for (int x = 0; x < in->w; x++) {
+                        size_t from = (((size_t)n * in->c + ch) * in->h + y) * in->w + x;
+                        size_t to = (((size_t)n * out->c + ch + offset[0]) * out->h + y + offset[1]) * out->w + x + offset[2];
+                        if (backward) r->grad[node->input[k]][from] += r->grad[node->output][to];
+                        else r->value[node->output][to] = r->value[node->input[k]][from];
+                    }
+        at += node->concat_axis == 0 ? in->c : node->concat_axis == 1 ? in->h : in->w;
+    }
 }
 
 void REFERENCE_STEP(concat_forward)(reference_engine *r, int i) { concat_pass(r, i, 0); }
 void REFERENCE_STEP(concat_backward)(reference_engine *r, int i) { concat_pass(r, i, 1); }
 
-/* Slice and shuffle: output channel j is input channel source_channel(j); backward adds back. */
-static void channels_pass(reference_engine *r, int i, int backward)
+/* Slice: output element (c, h, w) is input element first + step * (c, h, w), axis by axis;
+ * shuffle: output channel j = i * groups + k is input channel k * (C / groups) + i. Backward adds
+ * back. */
+static void moves_pass(reference_engine *r, int i, int backward)
 {
     const xai_graph *g = r->graph;
     const xai_node *node = &g->nodes[i];
     const xai_value *in = &g->values[node->input[0]], *out = &g->values[node->output];
-    size_t plane = (size_t)in->h * in->w;
+    int slice = node->op == XAI_OP_SLICE, per_group = slice ? 0 : in->c / node->groups;
     for (int n = 0; n < r->batch; n++)
-        for (int j = 0; j < out->c; j++) {
-            size_t from = ((size_t)n * in->c + source_channel(node, in, j)) * plane, to = ((size_t)n * out->c + j) * plane;
-            if (backward)
-                for (size_t e = 0; e < plane; e++) r->grad[node->input[0]][from + e] += r->grad[node->output][to + e];
-            else memcpy(r->value[node->output] + to, r->value[node->input[0]] + from, plane * sizeof(real));
+        for (int ch = 0; ch < out->c; ch++) {
+            int source = slice ? node->slice_first[0] + node->slice_step[0] * ch
+                               : (ch % node->groups) * per_group + ch / node->groups;
+            for (int y = 0; y < out->h; y++)
+                for (int x = 0; x < out->w; x++) {
+                    int row = slice ? node->slice_first[1] + node->slice_step[1] * y : y;
+                    int column = slice ? node->slice_first[2] + node->slice_step[2] * x : x;
+                    size_t from = (((size_t)n * in->c + source) * in->h + row) * in->w + column;
+                    size_t to = (((size_t)n * out->c + ch) * out->h + y) * out->w + x;
+                    if (backward) r->grad[node->input[0]][from] += r->grad[node->output][to];
+                    else r->value[node->output][to] = r->value[node->input[0]][from];
+                }
         }
 }
 
-void REFERENCE_STEP(channels_forward)(reference_engine *r, int i) { channels_pass(r, i, 0); }
-void REFERENCE_STEP(channels_backward)(reference_engine *r, int i) { channels_pass(r, i, 1); }
+void REFERENCE_STEP(moves_forward)(reference_engine *r, int i) { moves_pass(r, i, 0); }
+void REFERENCE_STEP(moves_backward)(reference_engine *r, int i) { moves_pass(r, i, 1); }
 
 /* Mul, Add, Sub and Div of two values. */
 void REFERENCE_STEP(binary_forward)(reference_engine *r, int i)

@@ -28,8 +28,9 @@ typedef enum {
     XAI_OP_FLATTEN,         /* the same elements in NCHW order under a new per-image shape (Flatten,
                                Reshape, Unsqueeze, Squeeze) */
     XAI_OP_GEMM,            /* y = x W^T + b, W stored [out,in], alpha and beta already applied */
-    XAI_OP_CONCAT,          /* the inputs side by side along the channels, in order */
-    XAI_OP_SLICE,           /* channels [slice_first, slice_first + C_out) of the input (Split, Slice) */
+    XAI_OP_CONCAT,          /* the inputs side by side along one per-image axis, in order */
+    XAI_OP_SLICE,           /* every slice_step-th element from slice_first on, per per-image axis
+                               (Split, Slice; a negative step runs backwards) */
     XAI_OP_SHUFFLE,         /* channel shuffle over `groups`: output channel i * groups + k is input
                                channel k * (C / groups) + i (Reshape, Transpose, Reshape in ONNX) */
     XAI_OP_MUL,             /* elementwise product of two values of one rank, NumPy-broadcast along
@@ -53,6 +54,10 @@ typedef enum {
                                alone it is GLOBALAVGPOOL) */
     XAI_OP_PAD,             /* H and W grown by the pads: a constant, their mirror image without
                                the edge (reflect) or the edge repeated (edge) */
+    XAI_OP_MATMUL,          /* the product of two values' matrices: per image [M,K] x [K,P] (rank 3),
+                               or one product per channel (rank 4, [G,M,K] x [G,K,P]) */
+    XAI_OP_SOFTMAX,         /* exp(x) / sum exp(x) over the per-image axes in reduce_axes (one axis,
+                               or every axis from one on) */
     XAI_OP_COUNT            /* the number of ops, not an op */
 } xai_op;
 
@@ -102,14 +107,20 @@ typedef struct {
      * LAYERNORM: weight and bias of in_channels values (the normalized axes), epsilon in bn_epsilon;
      * norm_from: the first normalized per-image axis (0: c, 1: h, 2: w) */
 
-    /* SLICE: the first input channel taken; SHUFFLE: the number of groups */
-    int slice_first, groups;
+    /* SLICE: output element (c, h, w) is input element (slice_first[0] + slice_step[0] c,
+     * slice_first[1] + slice_step[1] h, slice_first[2] + slice_step[2] w) */
+    int slice_first[3], slice_step[3];
+    /* CONCAT: the per-image axis the inputs are side by side along (0: c, 1: h, 2: w) */
+    int concat_axis;
+    /* SHUFFLE: the number of groups */
+    int groups;
     /* TRANSPOSE: output per-image axis k (0: c, 1: h, 2: w) is input axis perm[k] */
     int perm[3];
     /* HARDSIGMOID: y = clamp(alpha x + beta, 0, 1); POW: y = x ^ alpha */
     float alpha, beta;
     int scale_dims[3];
-    /* REDUCEMEAN: the axes averaged, 1 << k for per-image axis k (0: c, 1: h, 2: w) of the input;
+    /* REDUCEMEAN: the axes averaged, 1 << k for per-image axis k (0: c, 1: h, 2: w) of the input
+     * (SOFTMAX: the axes normalized over);
      * the output holds the input's other axes in order (kept as size 1 with keepdims): its
      * NCHW order is that of the input's shape with 1 on the averaged axes */
     int reduce_axes;
@@ -167,6 +178,27 @@ static inline void xai_reduced_shape(const xai_node *n, const xai_value *in, int
     dims[0] = n->reduce_axes & 1 ? 1 : in->c;
     dims[1] = n->reduce_axes & 2 ? 1 : in->h;
     dims[2] = n->reduce_axes & 4 ? 1 : in->w;
+}
+
+/* MATMUL of values a and b: `count` products of [m,k] x [k,p] per image. */
+static inline void xai_matmul_dims(const xai_value *a, const xai_value *b, int *count, int *m, int *k, int *p)
+{
+    *count = a->rank == 4 ? a->c : 1;
+    *m = a->rank == 4 ? a->h : a->c;
+    *k = a->rank == 4 ? a->w : a->h;
+    *p = b->rank == 4 ? b->w : b->h;
+}
+
+/* SOFTMAX over the axes in `mask` (a run of adjacent per-image axes) of a [c, h, w] image:
+ * `outer` runs of `length` elements, each element `inner` apart from the next. */
+static inline void xai_softmax_dims(int mask, const int dims[3], size_t *outer, size_t *length, size_t *inner)
+{
+    *outer = *length = *inner = 1;
+    for (int k = 0, seen = 0; k < 3; k++) {
+        int in_run = mask >> k & 1;
+        seen |= in_run;
+        *(in_run ? length : seen ? inner : outer) *= (size_t)dims[k];
+    }
 }
 
 /* SCALE: the index into weight and bias of element (c, h, w) of its input. */

@@ -1,11 +1,13 @@
 /* test_op_forms.c - the general forms of ops that users' own CNNs use beyond torchvision's
  * families: Pad (constant, reflect, edge), pools with ceil_mode and dilations, constants and
  * values broadcast in Add, Sub, Mul and Div, Sqrt, Tanh, Pow, ReduceMean over any axes,
- * Unsqueeze; one graph of them all against finite differences and the reference, and the
- * pool's divisors checked by hand. bench/families.py's `parts` model checks the same forms
- * against PyTorch (tests/test_families.c). */
+ * Unsqueeze; Slice, Split and Concat along any axis, Transpose of rank 3; MatMul of two values
+ * and Softmax (attention blocks). Each graph is held to finite differences and the reference;
+ * the pool's divisors and a Softmax below opset 13 are checked by hand. bench/families.py's
+ * `parts` model checks the same forms against PyTorch (tests/test_families.c). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <criterion/criterion.h>
 
@@ -20,6 +22,34 @@ static xai_graph *load_graph(const char *path)
     xai_graph *g;
     cr_assert_eq(xai_graph_load(&g, path, NULL), XAI_OK, "%s", xai_last_error());
     return g;
+}
+
+/* The graph's end: Flatten'ed x of `features` values per image -> Gemm `classes` (seeded); the
+ * graph's input x [N, in_dims...] and its output declared, the model written as `file`. */
+static const char *classifier(xai_onnx_builder *b, const char *x, int features, int classes, uint64_t seed,
+                              const int64_t *in_dims, const char *file)
+{
+    float *w = malloc((size_t)features * classes * sizeof(float));
+    test_normal_floats(w, (size_t)features * classes, seed);
+    int64_t dims[2] = {classes, features}, out_dims[2] = {-1, classes};
+    xai_onnx_attribute *trans[] = {xai_onnx_int(b, "transB", 1), NULL};
+    const char *gemm_in[] = {x, xai_onnx_initializer(b, "fc.weight", dims, 2, w), NULL};
+    free(w);
+    xai_onnx_io(b, "x", 4, in_dims, xai_onnx_node(b, "Gemm", "/fc", gemm_in, trans), 2, out_dims);
+    return test_write_built(b, file);
+}
+
+/* Finite differences of the reference's saliency on one image (logit `target`), then the engine
+ * against the reference at batch 5 and 1, under the three rules. */
+static void check_graph(const xai_graph *g, int target, uint64_t seed, const char *what)
+{
+    size_t image = xai_value_size(&g->values[g->input]);
+    float *inputs = malloc(5 * image * sizeof(float));
+    test_normal_floats(inputs, 5 * image, seed);
+    cr_log_info("%s, finite differences: largest relative error %.3g", what,
+                test_saliency_matches_finite_differences(g, inputs, target, 1e-4, 32, seed + 1));
+    test_engine_matches_reference(g, inputs, 5, what);
+    free(inputs);
 }
 
 static const char *average_pool_ceil(xai_onnx_builder *b, const char *scope, const char *x, int include_pad)
@@ -88,15 +118,8 @@ static const char *padded_graph(const char *file)
     const char *pool_in[] = {x, NULL};
     x = test_unary(b, "Flatten", "/flat", xai_onnx_node(b, "MaxPool", "/max", pool_in, pool));
     /* MaxPool: (7 - 3) / 2 + 1 = 3 rows, (6 - 3) / 2 + 1 = 2.5 -> 3 columns with ceil_mode */
-    float gemm_w[5 * 36];
-    test_normal_floats(gemm_w, 5 * 36, 65);
-    int64_t gemm_dims[2] = {5, 36};
-    xai_onnx_attribute *trans[] = {xai_onnx_int(b, "transB", 1), NULL};
-    const char *gemm_in[] = {x, xai_onnx_initializer(b, "fc.weight", gemm_dims, 2, gemm_w), NULL};
-    x = xai_onnx_node(b, "Gemm", "/fc", gemm_in, trans);
-    int64_t in_dims[4] = {-1, 2, 6, 6}, out_dims[2] = {-1, 5};
-    xai_onnx_io(b, "x", 4, in_dims, x, 2, out_dims);
-    return test_write_built(b, file);
+    int64_t in_dims[4] = {-1, 2, 6, 6};
+    return classifier(b, x, 36, 5, 65, in_dims, file);
 }
 
 Test(ops, padding_and_ceil_windows)
@@ -111,13 +134,7 @@ Test(ops, padding_and_ceil_windows)
     cr_expect(count[XAI_OP_ADD] == 1 && count[XAI_OP_SUB] == 1 && count[XAI_OP_DIV] == 1);
     cr_expect_eq(count[XAI_OP_LAYERNORM], 1);
     cr_expect(count[XAI_OP_SQRT] == 1 && count[XAI_OP_TANH] == 1 && count[XAI_OP_POW] == 1);
-    size_t image = xai_value_size(&g->values[g->input]);
-    float *inputs = malloc(5 * image * sizeof(float));
-    test_normal_floats(inputs, 5 * image, 67);
-    cr_log_info("padded graph, finite differences: largest relative error %.3g",
-                test_saliency_matches_finite_differences(g, inputs, 4, 1e-4, 32, 8));
-    test_engine_matches_reference(g, inputs, 5, "padded graph");
-    free(inputs);
+    check_graph(g, 4, 67, "padded graph");
     xai_graph_free(g);
 }
 
@@ -154,4 +171,183 @@ Test(ops, ceil_mode_room_is_not_padding)
         xai_reference_destroy(r);
         xai_graph_free(g);
     }
+}
+
+static const char *reshape(xai_onnx_builder *b, const char *scope, const char *x, int rank, const int64_t *shape)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.shape", scope);
+    const char *inputs[] = {x, test_int64s(b, name, rank, shape), NULL};
+    return xai_onnx_node(b, "Reshape", scope, inputs, NULL);
+}
+
+static const char *transpose(xai_onnx_builder *b, const char *scope, const char *x, int rank, const int64_t *perm)
+{
+    const char *inputs[] = {x, NULL};
+    xai_onnx_attribute *attributes[] = {xai_onnx_ints(b, "perm", rank, perm), NULL};
+    return xai_onnx_node(b, "Transpose", scope, inputs, attributes);
+}
+
+static const char *softmax(xai_onnx_builder *b, const char *scope, const char *x, int axis)
+{
+    const char *inputs[] = {x, NULL};
+    xai_onnx_attribute *attributes[] = {xai_onnx_int(b, "axis", axis), NULL};
+    return xai_onnx_node(b, "Softmax", scope, inputs, attributes);
+}
+
+/* A Slice of the axes in `axes` (starts, ends, steps per axis). */
+static const char *slice(xai_onnx_builder *b, const char *scope, const char *x, int count, const int64_t *starts,
+                         const int64_t *ends, const int64_t *axes, const int64_t *steps)
+{
+    char names[4][64];
+    const char *kinds[4] = {"starts", "ends", "axes", "steps"};
+    for (int k = 0; k < 4; k++) snprintf(names[k], sizeof names[k], "%s.%s", scope, kinds[k]);
+    const char *inputs[] = {x, test_int64s(b, names[0], count, starts), test_int64s(b, names[1], count, ends),
+                            test_int64s(b, names[2], count, axes), test_int64s(b, names[3], count, steps), NULL};
+    return xai_onnx_node(b, "Slice", scope, inputs, NULL);
+}
+
+static const char *concat(xai_onnx_builder *b, const char *scope, const char *const *inputs, int axis)
+{
+    xai_onnx_attribute *attributes[] = {xai_onnx_int(b, "axis", axis), NULL};
+    return xai_onnx_node(b, "Concat", scope, inputs, attributes);
+}
+
+/* x [N,3,8,8] -> Conv 4 -> space to depth (YOLOv5's Focus: four Slices of H and W with step 2,
+ * Concat of channels) [N,16,4,4] -> Conv 1x1 16 (a channel-blocked layout) -> flip of W (step
+ * -1) -> Split of H into 1 and 3 rows, Concat back in the other order -> Concat along W with its
+ * Relu [N,16,4,8] -> every third channel from 1 and every second column from the last, backwards
+ * [N,5,4,4] -> Reshape [N,5,16] -> Transpose [N,16,5] -> Relu -> Flatten -> Gemm 3. */
+static const char *moves_graph(const char *file)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new(file);
+    const char *x = test_conv(b, "/c", "x", 3, 4, 3, 1, 71);
+    int64_t hw[2] = {2, 3}, two_two[2] = {2, 2}, big[2] = {INT64_MAX, INT64_MAX};
+    int64_t corners[4][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}};
+    const char *quarters[5] = {NULL};
+    for (int k = 0; k < 4; k++) {
+        char scope[32];
+        snprintf(scope, sizeof scope, "/focus%d", k);
+        quarters[k] = slice(b, scope, x, 2, corners[k], big, hw, two_two);
+    }
+    x = test_conv(b, "/mix", concat(b, "/focus", quarters, 1), 16, 16, 1, 0, 72);
+    int64_t last[1] = {-1}, before_first[1] = {INT64_MIN}, w_axis[1] = {3}, back[1] = {-1};
+    x = slice(b, "/flip", x, 1, last, before_first, w_axis, back);
+    int64_t parts[2] = {1, 3};
+    const char *split_in[] = {x, test_int64s(b, "rows", 2, parts), NULL};
+    xai_onnx_attribute *h_axis[] = {xai_onnx_int(b, "axis", 2), NULL};
+    const char *top = xai_onnx_node_outputs(b, "Split", "/roll", split_in, h_axis, 2);
+    char bottom[128];
+    snprintf(bottom, sizeof bottom, "%.*s1", (int)strlen(top) - 1, top); /* the Split's second output */
+    const char *rolled[] = {bottom, top, NULL};
+    x = concat(b, "/roll", rolled, 2);
+    const char *beside[] = {x, test_unary(b, "Relu", "/beside", x), NULL};
+    x = concat(b, "/beside", beside, -1);
+    int64_t firsts[2] = {1, -1}, ends[2] = {INT64_MAX, -INT64_MAX}, axes[2] = {1, 3}, steps[2] = {3, -2};
+    x = slice(b, "/pick", x, 2, firsts, ends, axes, steps);
+    int64_t rows[3] = {0, 5, 16}, swap[3] = {0, 2, 1};
+    x = transpose(b, "/swap", reshape(b, "/rows", x, 3, rows), 3, swap);
+    x = test_unary(b, "Flatten", "/flat", test_unary(b, "Relu", "/out", x));
+    int64_t in_dims[4] = {-1, 3, 8, 8};
+    return classifier(b, x, 80, 3, 73, in_dims, file);
+}
+
+Test(ops, slices_concats_and_transposes_of_any_axis)
+{
+    xai_graph *g = load_graph(moves_graph("moves.onnx"));
+    int count[XAI_OP_COUNT] = {0};
+    for (int i = 0; i < g->n_nodes; i++) count[g->nodes[i].op]++;
+    cr_expect_eq(count[XAI_OP_SLICE], 8, "four quarters, the flip, two parts of the Split, the pick");
+    cr_expect_eq(count[XAI_OP_CONCAT], 3);
+    cr_expect_eq(count[XAI_OP_TRANSPOSE], 1);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const xai_node *n = &g->nodes[i];
+        const xai_value *out = &g->values[n->output];
+        if (strcmp(n->name, "/pick/Slice") == 0) {
+            cr_expect(out->c == 5 && out->h == 4 && out->w == 4, "every third of 16 channels from 1, every second of 8 "
+                                                                   "columns from 7 backwards: %dx%dx%d", out->c, out->h, out->w);
+            cr_expect(n->slice_first[0] == 1 && n->slice_step[0] == 3 && n->slice_first[2] == 7 && n->slice_step[2] == -2);
+        }
+        if (strcmp(n->name, "/focus3/Slice") == 0)
+            cr_expect(n->slice_first[1] == 1 && n->slice_first[2] == 1 && n->slice_step[1] == 2 && out->h == 4 && out->w == 4);
+        if (strcmp(n->name, "/beside/Concat") == 0) cr_expect(n->concat_axis == 2 && out->w == 8);
+        if (n->op == XAI_OP_TRANSPOSE) cr_expect(out->rank == 3 && out->c == 16 && out->h == 5 && out->w == 1);
+    }
+    check_graph(g, 2, 74, "moves graph");
+    xai_graph_free(g);
+}
+
+/* ---- attention: MatMul of two values, Softmax ------------------------------------------------ */
+
+/* x [N,3,6,6] -> Conv 8 -> Relu r (a channel-blocked layout) -> Softmax of r over the channels +
+ * 0.3 r times its own transpose (MatMul per channel, [6,6] x [6,6]) -> a non-local block: theta,
+ * phi and g (Conv 1x1 4, [N,4,36]), Softmax(0.1 theta^T phi) over the last axis [N,36,36], times
+ * g^T, back to [N,4,6,6] -> two heads [N,2,2,36] times their transposes [N,2,2,2], scaled by
+ * 0.02 -> Softmax over the heads -> Flatten -> Gemm 3. The scales keep the softmaxes from
+ * saturating, where float32 could not promise a map. */
+static const char *attention_graph(const char *file)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new(file);
+    const char *r = test_unary(b, "Relu", "/r", test_conv(b, "/c", "x", 3, 8, 3, 1, 81));
+    int64_t swap_last[4] = {0, 1, 3, 2}, swap[3] = {0, 2, 1}, flat[3] = {0, 4, 36}, image[4] = {0, 4, 6, 6};
+    int64_t heads[4] = {0, 2, 2, 36};
+    const char *gram = test_binary(b, "MatMul", "/gram", r, transpose(b, "/gram", r, 4, swap_last));
+    const char *z = test_binary(b, "Add", "/z", softmax(b, "/channels", r, 1),
+                                test_binary(b, "Mul", "/gram", gram, test_scalar(b, "gram.scale", 0.3f)));
+    const char *theta = transpose(b, "/theta", reshape(b, "/theta", test_conv(b, "/theta", z, 8, 4, 1, 0, 82), 3, flat), 3, swap);
+    const char *phi = reshape(b, "/phi", test_conv(b, "/phi", z, 8, 4, 1, 0, 83), 3, flat);
+    const char *g = transpose(b, "/g", reshape(b, "/g", test_conv(b, "/g", z, 8, 4, 1, 0, 84), 3, flat), 3, swap);
+    const char *scores = test_binary(b, "MatMul", "/scores", theta, phi);
+    const char *weights = softmax(b, "/weights", test_binary(b, "Mul", "/scores", scores, test_scalar(b, "scores.scale", 0.1f)), -1);
+    const char *y = transpose(b, "/y", test_binary(b, "MatMul", "/attend", weights, g), 3, swap);
+    const char *split = reshape(b, "/heads", reshape(b, "/y", y, 4, image), 4, heads);
+    const char *agree = test_binary(b, "MatMul", "/heads", split, transpose(b, "/heads", split, 4, swap_last));
+    agree = test_binary(b, "Mul", "/heads", agree, test_scalar(b, "heads.scale", 0.02f));
+    int64_t in_dims[4] = {-1, 3, 6, 6};
+    return classifier(b, test_unary(b, "Flatten", "/flat", softmax(b, "/over_heads", agree, 1)), 8, 3, 85, in_dims,
+                      file);
+}
+
+Test(ops, attention_blocks)
+{
+    xai_graph *g = load_graph(attention_graph("attention.onnx"));
+    int count[XAI_OP_COUNT] = {0};
+    for (int i = 0; i < g->n_nodes; i++) {
+        const xai_node *n = &g->nodes[i];
+        const xai_value *out = &g->values[n->output];
+        count[n->op]++;
+        if (strcmp(n->name, "/scores/MatMul") == 0) cr_expect(out->rank == 3 && out->c == 36 && out->h == 36);
+        if (strcmp(n->name, "/heads/MatMul") == 0) cr_expect(out->rank == 4 && out->c == 2 && out->h == 2 && out->w == 2);
+        if (strcmp(n->name, "/weights/Softmax") == 0) cr_expect_eq(n->reduce_axes, 2, "the last axis of [N,36,36]");
+        if (strcmp(n->name, "/channels/Softmax") == 0) cr_expect_eq(n->reduce_axes, 1);
+    }
+    cr_expect_eq(count[XAI_OP_MATMUL], 4);
+    cr_expect_eq(count[XAI_OP_SOFTMAX], 3);
+    check_graph(g, 1, 86, "attention graph");
+    xai_graph_free(g);
+}
+
+/* Before opset 13 a Softmax normalizes over every axis from its axis on. */
+Test(ops, softmax_before_opset_13_spans_the_axes_after)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new("softmax11");
+    const char *y = softmax(b, "/s", test_conv(b, "/c", "x", 2, 3, 1, 0, 87), 1);
+    int64_t in_dims[4] = {-1, 2, 2, 2}, out_dims[4] = {-1, 3, 2, 2};
+    xai_onnx_io(b, "x", 4, in_dims, y, 4, out_dims);
+    const char *path = test_path("softmax11.onnx");
+    cr_assert_eq(xai_onnx_write(b, 11, path), XAI_OK, "%s", xai_last_error());
+    xai_onnx_builder_free(b);
+    xai_graph *g = load_graph(path);
+    cr_assert_eq(g->nodes[g->n_nodes - 1].op, XAI_OP_SOFTMAX);
+    cr_expect_eq(g->nodes[g->n_nodes - 1].reduce_axes, 7, "over C, H and W");
+    float x[8], fast[12];
+    test_normal_floats(x, 8, 88);
+    xai_engine *e;
+    cr_assert_eq(xai_engine_create(&e, g, 1, 0), XAI_OK, "%s", xai_last_error());
+    cr_assert_eq(xai_engine_forward(e, x, fast), XAI_OK, "%s", xai_last_error());
+    double total = 0;
+    for (int k = 0; k < 12; k++) total += fast[k];
+    cr_expect_float_eq(total, 1.0, 1e-6, "one distribution over the 12 elements of the image");
+    xai_engine_destroy(e);
+    xai_graph_free(g);
 }

@@ -110,7 +110,7 @@ Test(ops, every_op_is_read)
     cr_expect(out->rank == 2 && out->c == 10);
     for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i].op == XAI_OP_SLICE && g->values[g->nodes[i].output].c == 16)
-            cr_expect_eq(g->nodes[i].slice_first, 2);
+            cr_expect_eq(g->nodes[i].slice_first[0], 2);
     xai_graph_free(g);
 }
 
@@ -179,11 +179,11 @@ Test(ops, bad_uses_get_one_line)
     finish(b, xai_onnx_node(b, "Concat", "/c", concat_in, axis1));
     expect_error(b, "concat-sizes.onnx", "does not match");
 
-    b = two_sizes("concat-axis", &big, &small);
+    b = two_sizes("concat-batch", &big, &small);
     const char *same_in[] = {big, big, NULL};
-    xai_onnx_attribute *axis2[] = {xai_onnx_int(b, "axis", 2), NULL};
-    finish(b, xai_onnx_node(b, "Concat", "/c", same_in, axis2));
-    expect_error(b, "concat-axis.onnx", "only the channel axis");
+    xai_onnx_attribute *axis0[] = {xai_onnx_int(b, "axis", 0), NULL};
+    finish(b, xai_onnx_node(b, "Concat", "/c", same_in, axis0));
+    expect_error(b, "concat-batch.onnx", "a Concat along the batch is not supported");
 
     b = two_sizes("mul-shapes", &big, &small);
     finish(b, test_binary(b, "Mul", "/m", big, small));
@@ -194,14 +194,25 @@ Test(ops, bad_uses_get_one_line)
     const char *split_in[] = {big, test_int64s(b, "sizes", 2, sizes), NULL};
     xai_onnx_attribute *split_axis[] = {xai_onnx_int(b, "axis", 1), NULL};
     finish(b, xai_onnx_node_outputs(b, "Split", "/s", split_in, split_axis, 2));
-    expect_error(b, "split-sizes.onnx", "the parts need 6 channels");
+    expect_error(b, "split-sizes.onnx", "the parts need 6 elements along axis 1");
 
     b = two_sizes("slice-step", &big, &small);
     int64_t zero[1] = {0}, two[1] = {2}, one[1] = {1};
     const char *slice_in[] = {big, test_int64s(b, "s", 1, zero), test_int64s(b, "e", 1, two), test_int64s(b, "a", 1, one),
-                              test_int64s(b, "p", 1, two), NULL};
+                              test_int64s(b, "p", 1, zero), NULL};
     finish(b, xai_onnx_node(b, "Slice", "/s", slice_in, NULL));
-    expect_error(b, "slice-step.onnx", "only step 1");
+    expect_error(b, "slice-step.onnx", "a step of 0");
+
+    b = two_sizes("slice-batch", &big, &small);
+    const char *batch_in[] = {big, test_int64s(b, "s", 1, zero), test_int64s(b, "e", 1, one), test_int64s(b, "a", 1, zero), NULL};
+    finish(b, xai_onnx_node(b, "Slice", "/s", batch_in, NULL));
+    expect_error(b, "slice-batch.onnx", "a part of the batch is not supported");
+
+    b = two_sizes("slice-empty", &big, &small);
+    int64_t three[1] = {3};
+    const char *empty_in[] = {big, test_int64s(b, "s", 1, three), test_int64s(b, "e", 1, two), test_int64s(b, "a", 1, two), NULL};
+    finish(b, xai_onnx_node(b, "Slice", "/s", empty_in, NULL));
+    expect_error(b, "slice-empty.onnx", "elements [3, 2) step 1 of 6 along axis 2 are none");
 
     b = two_sizes("reshape-5d", &big, &small);
     int64_t grouped[5] = {1, 2, 2, 6, 6};
@@ -286,7 +297,7 @@ Test(ops, chunk_bounds_from_shape_are_folded)
         if (n->op != XAI_OP_SLICE) continue;
         slices++;
         cr_expect_eq(g->values[n->output].c, 3, "each half has 3 of the 6 channels");
-        cr_expect_eq(n->slice_first, strstr(n->name, "second") ? 3 : 0, "%s starts at %d", n->name, n->slice_first);
+        cr_expect_eq(n->slice_first[0], strstr(n->name, "second") ? 3 : 0, "%s starts at %d", n->name, n->slice_first[0]);
     }
     cr_expect_eq(slices, 2);
     cr_expect_eq(g->n_nodes, 4, "Conv, two Slices, Concat: the int64 arithmetic is gone");
@@ -430,7 +441,7 @@ Test(ops, convnext_block_both_ways, .timeout = 300)
 Test(ops, corpus_models, .timeout = 300)
 {
     static const char *const seeds[] = {"seed-channel-ops", "seed-se-block", "seed-convnext-block", "seed-pad-pool",
-                                        "seed-pads"};
+                                        "seed-pads", "seed-moves", "seed-attention"};
     for (size_t k = 0; k < sizeof seeds / sizeof *seeds; k++) {
         char path[256];
         snprintf(path, sizeof path, "fuzz/corpus/onnx/%s.onnx", seeds[k]);
@@ -445,7 +456,8 @@ Test(ops, corpus_models, .timeout = 300)
     static const char *const bad[][2] = {{"bad-mul-broadcast", "do not broadcast"},
                                          {"bad-concat-ranks", "does not match"},
                                          {"bad-pad-negative", "negative pad -1"},
-                                         {"bad-pad-reflect", "reflect pads must be below"}};
+                                         {"bad-pad-reflect", "reflect pads must be below"},
+                                         {"bad-matmul-shapes", "are not [N,M,K] x [N,K,P]"}};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         char path[256];
         snprintf(path, sizeof path, "fuzz/corpus/onnx/%s.onnx", bad[k][0]);

@@ -5,10 +5,11 @@
 
 seed-*.onnx load and exercise the ops of the torchvision families (channel moves and the chunk's
 shape arithmetic, a squeeze-and-excitation block, a ConvNeXt block with its layer normalization
-written out, a Pad before an AveragePool, PyTorch's pad arithmetic before reflect and edge Pads),
-so that fuzz_onnx mutates them; bad-*.onnx are the bad inputs the reader must refuse in one line
-(tests/test_ops.c loads each): shapes that do not broadcast, a Concat of mismatched ranks, a
-negative Pad, a reflect Pad as large as its input. Weights are seeded: the files are the
+written out, a Pad before an AveragePool, PyTorch's pad arithmetic before reflect and edge Pads,
+Slices and Concats along H and W, a non-local attention block), so that fuzz_onnx mutates them;
+bad-*.onnx are the bad inputs the reader must refuse in one line (tests/test_ops.c loads each):
+shapes that do not broadcast, a Concat of mismatched ranks, a negative Pad, a reflect Pad as
+large as its input, a MatMul of matrices that do not chain. Weights are seeded: the files are the
 same on every run."""
 import os
 import sys
@@ -134,6 +135,46 @@ def pads(path):
     save(path, nodes, inits, image(3, 5, 5), out("y", 4, 4, 5))
 
 
+def moves(path):
+    """Space to depth (Slices of H and W with step 2), a flip of W, a Concat of columns, every
+    third channel."""
+    inits = [ints("axes_hw", [2, 3]), ints("two_two", [2, 2]), ints("big", [2 ** 62, 2 ** 62]),
+             ints("corner0", [0, 0]), ints("corner1", [1, 1]), ints("last", [-1]), ints("before", [-2 ** 63]),
+             ints("w_axis", [3]), ints("back", [-1]), ints("one", [1]), ints("end", [8]), ints("c_axis", [1]),
+             ints("three", [3])]
+    nodes = [conv("c", "x", 3, 4, 3, inits),
+             helper.make_node("Slice", ["c", "corner0", "big", "axes_hw", "two_two"], ["even"]),
+             helper.make_node("Slice", ["c", "corner1", "big", "axes_hw", "two_two"], ["odd"]),
+             helper.make_node("Concat", ["even", "odd"], ["quarters"], axis=1),
+             helper.make_node("Slice", ["quarters", "last", "before", "w_axis", "back"], ["flipped"]),
+             helper.make_node("Concat", ["quarters", "flipped"], ["beside"], axis=-1),
+             helper.make_node("Slice", ["beside", "one", "end", "c_axis", "three"], ["y"])]
+    save(path, nodes, inits, image(3, 4, 4), out("y", 3, 2, 4))
+
+
+def attention(path):
+    """A non-local block: Softmax(theta^T phi) g over the positions, MatMul of two values."""
+    inits = [ints("flat", [0, 2, 16]), ints("image", [0, 2, 4, 4])]
+    nodes = [conv("theta", "x", 3, 2, 1, inits), conv("phi", "x", 3, 2, 1, inits), conv("g", "x", 3, 2, 1, inits)]
+    for name in ("theta", "phi", "g"):
+        nodes.append(helper.make_node("Reshape", [name, "flat"], [name + "_rows"]))
+    nodes += [helper.make_node("Transpose", ["theta_rows"], ["theta_t"], perm=[0, 2, 1]),
+              helper.make_node("MatMul", ["theta_t", "phi_rows"], ["scores"]),
+              helper.make_node("Softmax", ["scores"], ["weights"], axis=-1),
+              helper.make_node("Transpose", ["g_rows"], ["g_t"], perm=[0, 2, 1]),
+              helper.make_node("MatMul", ["weights", "g_t"], ["attended"]),
+              helper.make_node("Transpose", ["attended"], ["attended_t"], perm=[0, 2, 1]),
+              helper.make_node("Reshape", ["attended_t", "image"], ["y"])]
+    save(path, nodes, inits, image(3, 4, 4), out("y", 2, 4, 4))
+
+
+def bad_matmul_shapes(path):
+    inits = [ints("flat", [0, 2, 16])]
+    nodes = [conv("a", "x", 3, 2, 1, inits), helper.make_node("Reshape", ["a", "flat"], ["rows"]),
+             helper.make_node("MatMul", ["rows", "rows"], ["y"])]
+    save(path, nodes, inits, image(3, 4, 4), out("y", 2, 16))
+
+
 def bad_pad_reflect(path):
     inits = [ints("pads", [0, 0, 5, 0, 0, 0, 0, 0])]
     nodes = [conv("c", "x", 3, 4, 3, inits), helper.make_node("Pad", ["c", "pads"], ["y"], mode="reflect")]
@@ -166,7 +207,8 @@ def main():
                        ("seed-convnext-block", convnext_block), ("seed-pad-pool", pad_pool),
                        ("bad-mul-broadcast", bad_mul_broadcast), ("bad-concat-ranks", bad_concat_ranks),
                        ("bad-pad-negative", bad_pad_negative), ("seed-pads", pads),
-                       ("bad-pad-reflect", bad_pad_reflect)]:
+                       ("bad-pad-reflect", bad_pad_reflect), ("seed-moves", moves), ("seed-attention", attention),
+                       ("bad-matmul-shapes", bad_matmul_shapes)]:
         make(os.path.join(folder, name + ".onnx"))
 
 
