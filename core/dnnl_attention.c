@@ -5,10 +5,8 @@
  *     sum post-op;
  *   Softmax over a run of per-image axes, the value seen as [batch x outer, length, inner]:
  *     y = exp(x - max) / sum exp(x - max), backward dx (+)= y (dy - sum(dy y)).
- * An input kept in a blocked layout (a convolution's output) gets a plain stand-in: copied in
- * before the forward, its gradient added back after the backward. */
-#include <stdlib.h>
-
+ * An input kept in a blocked layout (a convolution's output) is read through a plain stand-in
+ * (dnnl_stand_in.c). */
 #include "dnnl_internal.h"
 
 enum { A, B, Y, DY, B_T, DA, A_T, DB };
@@ -19,59 +17,6 @@ static int matrices_md(dnnl_memory_desc_t *md, int64_t batch, int64_t rows, int6
     dnnl_dims_t dims = {batch, rows, columns};
     dnnl_dims_t strides = {rows * columns, transposed ? 1 : columns, transposed ? rows : 1};
     CHECK(dnnl_memory_desc_init_by_strides(md, 3, dims, dnnl_f32, strides), "matmul memory descriptor");
-    return XAI_OK;
-}
-
-/* Stand-ins for the inputs not in a plain layout (data and gradient), and for those whose
- * gradient must be added (`grad_when_accumulating`: the primitive cannot add). */
-static int make_stand_ins(xai_engine *e, int i, int grad_when_accumulating)
-{
-    const xai_node *n = &e->graph->nodes[i];
-    node_exec *x = &e->exec[i];
-    if (!(x->stand_in = xai_calloc((size_t)n->n_inputs, sizeof *x->stand_in))) return XAI_ERR;
-    for (int k = 0; k < n->n_inputs; k++) {
-        value_buffer *v = &e->values[n->input[k]];
-        stand_in *s = &x->stand_in[k];
-        dnnl_memory_desc_t plain;
-        if (engine_plain_md(&plain, &e->graph->values[n->input[k]], e->batch)) return XAI_ERR;
-        int blocked = !dnnl_memory_desc_equal(&plain, &v->md);
-        if (!blocked && !(grad_when_accumulating && x->accumulate[k])) continue;
-        size_t bytes = dnnl_memory_desc_get_size(&plain);
-        if (!(s->grad = xai_aligned_alloc(64, (bytes + 63) / 64 * 64)) ||
-            engine_memory(e, &s->grad_mem, &plain, s->grad) ||
-            engine_make_reorder(e, &s->back, s->grad_mem, v->grad_mem, x->accumulate[k]))
-            return XAI_ERR;
-        if (blocked && (!(s->data = xai_aligned_alloc(64, (bytes + 63) / 64 * 64)) ||
-                        engine_memory(e, &s->data_mem, &plain, s->data) ||
-                        engine_make_reorder(e, &s->in, v->data_mem, s->data_mem, 0)))
-            return XAI_ERR;
-    }
-    return XAI_OK;
-}
-
-static float *input_data(xai_engine *e, int i, int k)
-{
-    stand_in *s = &e->exec[i].stand_in[k];
-    return s->data ? s->data : e->values[e->graph->nodes[i].input[k]].data;
-}
-
-static float *input_grad(xai_engine *e, int i, int k)
-{
-    stand_in *s = &e->exec[i].stand_in[k];
-    return s->grad ? s->grad : e->values[e->graph->nodes[i].input[k]].grad;
-}
-
-static int stand_ins_in(xai_engine *e, int i)
-{
-    for (int k = 0; k < e->graph->nodes[i].n_inputs; k++)
-        if (e->exec[i].stand_in[k].data && engine_run_reorder(e, &e->exec[i].stand_in[k].in)) return XAI_ERR;
-    return XAI_OK;
-}
-
-static int stand_ins_back(xai_engine *e, int i)
-{
-    for (int k = 0; k < e->graph->nodes[i].n_inputs; k++)
-        if (e->exec[i].stand_in[k].grad && engine_run_reorder(e, &e->exec[i].stand_in[k].back)) return XAI_ERR;
     return XAI_OK;
 }
 
@@ -86,7 +31,7 @@ int engine_setup_matmul_values(xai_engine *e, int i)
     xai_matmul_dims(&g->values[n->input[0]], &g->values[n->input[1]], &count, &m, &k, &p);
     int64_t batch = (int64_t)e->batch * count;
     dnnl_memory_desc_t md[8];
-    if (make_stand_ins(e, i, 0) || matrices_md(&md[A], batch, m, k, 0) || matrices_md(&md[B], batch, k, p, 0) ||
+    if (engine_stand_ins(e, i, 0) || matrices_md(&md[A], batch, m, k, 0) || matrices_md(&md[B], batch, k, p, 0) ||
         matrices_md(&md[Y], batch, m, p, 0) || matrices_md(&md[DY], batch, m, p, 0) ||
         matrices_md(&md[B_T], batch, p, k, 1) || matrices_md(&md[DA], batch, m, k, 0) ||
         matrices_md(&md[A_T], batch, k, m, 1) || matrices_md(&md[DB], batch, k, p, 0))
@@ -96,8 +41,8 @@ int engine_setup_matmul_values(xai_engine *e, int i)
         engine_matmul_primitive(e, &md[DY], &md[B_T], NULL, &md[DA], sum[0], &x->backward, &x->scratch_md[1]) ||
         engine_matmul_primitive(e, &md[A_T], &md[DY], NULL, &md[DB], sum[1], &x->backward_rhs, &x->scratch_md[2]))
         return XAI_ERR;
-    float *over[8] = {input_data(e, i, 0), input_data(e, i, 1), e->values[n->output].data, e->values[n->output].grad,
-                      input_data(e, i, 1), input_grad(e, i, 0), input_data(e, i, 0), input_grad(e, i, 1)};
+    float *over[8] = {engine_input_data(e, i, 0), engine_input_data(e, i, 1), e->values[n->output].data, e->values[n->output].grad,
+                      engine_input_data(e, i, 1), engine_input_grad(e, i, 0), engine_input_data(e, i, 0), engine_input_grad(e, i, 1)};
     for (int t = 0; t < 8; t++)
         if (engine_memory(e, &x->operand[t], &md[t], over[t])) return XAI_ERR;
     return XAI_OK;
@@ -125,14 +70,14 @@ static int run_matmul(xai_engine *e, int i, dnnl_primitive_t prim, int src, int 
 
 int kernel_matmul_values_forward(xai_engine *e, int i)
 {
-    return stand_ins_in(e, i) || run_matmul(e, i, e->exec[i].forward, A, B, Y, 0) ? XAI_ERR : XAI_OK;
+    return engine_stand_ins_in(e, i) || run_matmul(e, i, e->exec[i].forward, A, B, Y, 0) ? XAI_ERR : XAI_OK;
 }
 
 int kernel_matmul_values_backward(xai_engine *e, int i)
 {
     node_exec *x = &e->exec[i];
     return run_matmul(e, i, x->backward, DY, B_T, DA, 1) || run_matmul(e, i, x->backward_rhs, A_T, DY, DB, 2) ||
-                   stand_ins_back(e, i)
+                   engine_stand_ins_back(e, i)
                ? XAI_ERR
                : XAI_OK;
 }
@@ -151,7 +96,7 @@ int engine_setup_softmax(xai_engine *e, int i)
     dnnl_dims_t view = {(int64_t)e->batch * (int64_t)outer, (int64_t)length, (int64_t)inner};
     dnnl_memory_desc_t md;
     CHECK(dnnl_memory_desc_init_by_tag(&md, 3, view, dnnl_f32, dnnl_abc), "softmax memory descriptor");
-    if (make_stand_ins(e, i, 1)) return XAI_ERR;
+    if (engine_stand_ins(e, i, 1)) return XAI_ERR;
     dnnl_softmax_v2_desc_t forward, backward;
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
     dnnl_status_t s = dnnl_softmax_v2_forward_desc_init(&forward, dnnl_forward_training, dnnl_softmax_accurate, &md,
@@ -164,17 +109,17 @@ int engine_setup_softmax(xai_engine *e, int i)
     if (fpd) dnnl_primitive_desc_destroy(fpd);
     if (bpd) dnnl_primitive_desc_destroy(bpd);
     CHECK(s, "softmax primitive");
-    float *over[3] = {input_data(e, i, 0), e->values[n->output].data, e->values[n->output].grad};
+    float *over[3] = {engine_input_data(e, i, 0), e->values[n->output].data, e->values[n->output].grad};
     for (int t = 0; t < 3; t++)
         if (engine_memory(e, &x->operand[t], &md, over[t])) return XAI_ERR;
-    return engine_memory(e, &x->operand[3], &md, input_grad(e, i, 0));
+    return engine_memory(e, &x->operand[3], &md, engine_input_grad(e, i, 0));
 }
 
 int kernel_softmax_forward(xai_engine *e, int i)
 {
     node_exec *x = &e->exec[i];
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, x->operand[0]}, {DNNL_ARG_DST, x->operand[1]}};
-    if (stand_ins_in(e, i)) return XAI_ERR;
+    if (engine_stand_ins_in(e, i)) return XAI_ERR;
     CHECK(dnnl_primitive_execute(x->forward, e->stream, 2, args), e->graph->nodes[i].name);
     return XAI_OK;
 }
@@ -185,7 +130,7 @@ int kernel_softmax_backward(xai_engine *e, int i)
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DST, x->operand[1]}, {DNNL_ARG_DIFF_DST, x->operand[2]},
                                {DNNL_ARG_DIFF_SRC, x->operand[3]}};
     CHECK(dnnl_primitive_execute(x->backward, e->stream, 3, args), e->graph->nodes[i].name);
-    return stand_ins_back(e, i);
+    return engine_stand_ins_back(e, i);
 }
 
 void engine_attention_destroy(xai_engine *e, int i)
@@ -198,14 +143,5 @@ void engine_attention_destroy(xai_engine *e, int i)
         if (x->operand[t]) dnnl_memory_destroy(x->operand[t]);
     for (int k = 0; k < 3; k++)
         if (x->scratch[k]) dnnl_memory_destroy(x->scratch[k]);
-    for (int k = 0; x->stand_in && k < e->graph->nodes[i].n_inputs; k++) {
-        stand_in *s = &x->stand_in[k];
-        engine_destroy_reorder(&s->in);
-        engine_destroy_reorder(&s->back);
-        if (s->data_mem) dnnl_memory_destroy(s->data_mem);
-        if (s->grad_mem) dnnl_memory_destroy(s->grad_mem);
-        free(s->data);
-        free(s->grad);
-    }
-    free(x->stand_in);
+    engine_stand_ins_destroy(e, i);
 }

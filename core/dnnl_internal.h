@@ -1,7 +1,8 @@
 /* dnnl_internal.h - private to the oneDNN engine's files (core/dnnl_*.c): the engine's state,
  * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns creation and the
  * passes, dnnl_ops.c the op registry (each op's steps), dnnl_setup.c the set-up, dnnl_conv.c the
- * convolutions, dnnl_matmul.c Gemm, dnnl_attention.c MatMul of values and Softmax; dnnl_kernels.c,
+ * convolutions, dnnl_matmul.c Gemm, dnnl_attention.c MatMul of values and Softmax, dnnl_stand_in.c
+ * plain copies of blocked inputs for the ops that read plain ones; dnnl_kernels.c,
  * dnnl_channels.c, dnnl_pointwise.c, dnnl_binary.c, dnnl_nhwc.c, dnnl_pad.c and dnnl_reduce.c our
  * own loops; dnnl_primitives.c the oneDNN plumbing (memories, reorders, descriptors). */
 #ifndef XAI_DNNL_INTERNAL_H
@@ -43,7 +44,7 @@ typedef struct {
     dnnl_memory_t src, dst;
 } reorder;
 
-/* A plain NCHW stand-in for an input that an op reads plain (dnnl_attention.c): its data (NULL
+/* A plain NCHW stand-in for an input that an op reads plain (dnnl_stand_in.c): its data (NULL
  * when the value is plain itself) copied in before the forward, and the gradient written into
  * it (NULL when written into the value's own) added back after the backward. */
 typedef struct {
@@ -225,6 +226,19 @@ int kernel_layernorm_backward(xai_engine *e, int i);
 int kernel_reduce_mean_forward(xai_engine *e, int i);
 int kernel_reduce_mean_backward(xai_engine *e, int i);
 
+/* ---- dnnl_stand_in.c: plain stand-ins for inputs in blocked layouts ---- */
+
+/* Stand-ins for node i's inputs that are not plain (data and gradient), and gradients only for
+ * those that accumulate when grad_when_accumulating (the op cannot add); x->stand_in is set. */
+int engine_stand_ins(xai_engine *e, int i, int grad_when_accumulating);
+/* What the op reads as input k's data, and where it writes input k's gradient. */
+float *engine_input_data(xai_engine *e, int i, int k);
+float *engine_input_grad(xai_engine *e, int i, int k);
+/* Copy the blocked inputs in (before the forward); add the gradients back (after the backward). */
+int engine_stand_ins_in(xai_engine *e, int i);
+int engine_stand_ins_back(xai_engine *e, int i);
+void engine_stand_ins_destroy(xai_engine *e, int i);
+
 /* dnnl_attention.c: MatMul of two values and Softmax, oneDNN primitives; their set-up, scratchpad
  * bindings and clean-up */
 int engine_setup_matmul_values(xai_engine *e, int i);
@@ -257,13 +271,12 @@ int kernel_flatten_backward(xai_engine *e, int i);
 /* ---- dnnl_setup.c: the ops' set-up steps ---- */
 
 /* Output layouts: the input's; the input's for ReLU, Clip and Add (fused into a Conv before
- * them); Mul's; the input's kind at the output's size; plain; Gemm's; a Conv's from oneDNN. */
+ * them); Mul's; the input's kind at the output's size; plain; a Conv's from oneDNN. */
 int engine_layout_like_input(xai_engine *e, int i);
 int engine_layout_activation(xai_engine *e, int i);
 int engine_layout_mul(xai_engine *e, int i);
 int engine_layout_same_kind(xai_engine *e, int i);
 int engine_layout_plain(xai_engine *e, int i);
-int engine_layout_gemm(xai_engine *e, int i);
 int engine_layout_conv(xai_engine *e, int i);
 /* What MaxPool, Add and Gemm keep besides their outputs; Flatten's bindings. */
 int engine_setup_maxpool(xai_engine *e, int i);

@@ -3,7 +3,8 @@
  * or N C H of them) times the weight. Forward y = x W^T + b; backward-data dx (+)= dy W, adding
  * into the input's gradient through a sum post-op when another node wrote it first. Both read the
  * engine's weight [out][in] where it lies, as W^T [in][out] (tag ba) forward and as W (tag ab)
- * backward: no copy of it. Scratchpads are the engine's own, as the convolutions' are. */
+ * backward: no copy of it. Scratchpads are the engine's own, as the convolutions' are. An input
+ * in a blocked layout is read through a plain stand-in (dnnl_stand_in.c). */
 #include "dnnl_internal.h"
 
 enum { ROWS_X, ROWS_Y, ROWS_DY, ROWS_DX };
@@ -62,8 +63,8 @@ int engine_matmul_create(xai_engine *e, int i)
         matrix_md(&diff_src, rows, in, dnnl_ab))
         return XAI_ERR;
     if (engine_matmul_primitive(e, &src, &weights_t, &bias, &dst, 0, &x->forward, &x->scratch_md[0]) ||
-        engine_matmul_primitive(e, &diff_dst, &weights, NULL, &diff_src, x->accumulate[0], &x->backward,
-                                &x->scratch_md[1]))
+        engine_matmul_primitive(e, &diff_dst, &weights, NULL, &diff_src, x->accumulate[0] && !x->stand_in[0].grad,
+                                &x->backward, &x->scratch_md[1]))
         return XAI_ERR;
     /* The memories that do not wait for the engine's scratchpad and gradients: the weight, both
      * ways, and the bias. */
@@ -79,17 +80,17 @@ int engine_matmul_bind(xai_engine *e, int i)
     const xai_node *n = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
     int64_t rows = rows_of(e, n), in = n->in_channels, out = n->out_channels;
-    value_buffer *a = &e->values[n->input[0]], *y = &e->values[n->output];
+    value_buffer *y = &e->values[n->output];
     dnnl_memory_desc_t inputs, outputs;
     if (matrix_md(&inputs, rows, in, dnnl_ab) || matrix_md(&outputs, rows, out, dnnl_ab)) return XAI_ERR;
     for (int k = 0; k < 2; k++)
         if (dnnl_memory_desc_get_size(&x->scratch_md[k]) &&
             engine_memory(e, &x->scratch[k], &x->scratch_md[k], e->scratchpad))
             return XAI_ERR;
-    return engine_memory(e, &x->rows[ROWS_X], &inputs, a->data) ||
+    return engine_memory(e, &x->rows[ROWS_X], &inputs, engine_input_data(e, i, 0)) ||
                    engine_memory(e, &x->rows[ROWS_Y], &outputs, y->data) ||
                    engine_memory(e, &x->rows[ROWS_DY], &outputs, y->grad) ||
-                   engine_memory(e, &x->rows[ROWS_DX], &inputs, a->grad)
+                   engine_memory(e, &x->rows[ROWS_DX], &inputs, engine_input_grad(e, i, 0))
                ? XAI_ERR
                : XAI_OK;
 }
@@ -100,6 +101,7 @@ int engine_matmul_forward(xai_engine *e, int i)
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, x->rows[ROWS_X]}, {DNNL_ARG_WEIGHTS, x->weight_forward},
                                {DNNL_ARG_BIAS, x->bias}, {DNNL_ARG_DST, x->rows[ROWS_Y]},
                                {DNNL_ARG_SCRATCHPAD, x->scratch[0]}};
+    if (engine_stand_ins_in(e, i)) return XAI_ERR;
     CHECK(dnnl_primitive_execute(x->forward, e->stream, x->scratch[0] ? 5 : 4, args), e->graph->nodes[i].name);
     return XAI_OK;
 }
@@ -110,7 +112,7 @@ int engine_matmul_backward(xai_engine *e, int i)
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, x->rows[ROWS_DY]}, {DNNL_ARG_WEIGHTS, x->weight_backward},
                                {DNNL_ARG_DST, x->rows[ROWS_DX]}, {DNNL_ARG_SCRATCHPAD, x->scratch[1]}};
     CHECK(dnnl_primitive_execute(x->backward, e->stream, x->scratch[1] ? 4 : 3, args), e->graph->nodes[i].name);
-    return XAI_OK;
+    return engine_stand_ins_back(e, i);
 }
 
 void engine_matmul_destroy(xai_engine *e, int i)
@@ -122,4 +124,5 @@ void engine_matmul_destroy(xai_engine *e, int i)
                                 x->rows[0], x->rows[1], x->rows[2], x->rows[3]};
     for (size_t k = 0; k < sizeof memories / sizeof *memories; k++)
         if (memories[k]) dnnl_memory_destroy(memories[k]);
+    engine_stand_ins_destroy(e, i);
 }

@@ -121,19 +121,6 @@ int engine_layout_plain(xai_engine *e, int i)
     return engine_plain_md(&e->values[n->output].md, &e->graph->values[n->output], e->batch);
 }
 
-/* Gemm: rows of the last axis, so a plain input and output. */
-int engine_layout_gemm(xai_engine *e, int i)
-{
-    const xai_graph *g = e->graph;
-    const xai_node *n = &g->nodes[i];
-    dnnl_memory_desc_t plain;
-    if (engine_plain_md(&plain, &g->values[n->input[0]], e->batch)) return XAI_ERR;
-    if (!dnnl_memory_desc_equal(&plain, &e->values[n->input[0]].md))
-        return xai_fail("%s: node '%s' (Gemm): its input '%s' is in a channel-blocked layout; put a Flatten or "
-                        "Transpose before it", g->path, n->name, g->values[n->input[0]].name);
-    return engine_layout_plain(e, i);
-}
-
 /* Conv: the primitives, and the layout oneDNN chose for the output. */
 int engine_layout_conv(xai_engine *e, int i)
 {
@@ -193,7 +180,7 @@ int engine_setup_gemm(xai_engine *e, int i)
         if (!(x->weight = xai_malloc((size_t)n->in_channels * n->out_channels * sizeof(float)))) return XAI_ERR;
         engine_gemm_load_weights(e, i);
     }
-    return engine_matmul_create(e, i);
+    return engine_stand_ins(e, i, 0) || engine_matmul_create(e, i) ? XAI_ERR : XAI_OK;
 }
 
 /* ---- bindings once every value exists (engine_op.bind) ---------------------------------------- */

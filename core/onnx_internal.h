@@ -149,6 +149,7 @@ typedef int (*onnx_converter)(reader *r, const Onnx__GraphProto *g, size_t index
 /* onnx_nodes.c: the classic CNN ops, arithmetic, and the ops of one value input */
 int onnx_convert_unary(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_alias(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
+int onnx_convert_cast(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_conv(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_batchnorm(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_clip(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);

@@ -118,6 +118,17 @@ int onnx_convert_alias(reader *r, const Onnx__GraphProto *g, size_t index, const
     return onnx_add_alias(r, g->node[index]->output[0], g->node[index]->input[0]);
 }
 
+/* Cast to float32 of float32 data is another name for it; to any other type (the int64 arithmetic
+ * is folded before) it is refused. */
+int onnx_convert_cast(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
+{
+    int64_t to = onnx_attribute_int(g->node[index], "to", 0);
+    if (to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+        return xai_fail("%s: %s: a Cast to data type %lld is not supported; values stay float32", r->path, label,
+                        (long long)to);
+    return onnx_convert_alias(r, g, index, label, op);
+}
+
 int onnx_convert_conv(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op)
 {
     const Onnx__NodeProto *n = g->node[index];

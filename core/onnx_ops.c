@@ -47,6 +47,7 @@ static const struct {
     {"Pad", onnx_convert_pad, XAI_OP_PAD},
     {"Identity", onnx_convert_alias, XAI_OP_COUNT},
     {"Dropout", onnx_convert_alias, XAI_OP_COUNT},
+    {"Cast", onnx_convert_cast, XAI_OP_COUNT},
 };
 
 int onnx_convert_node(reader *r, const Onnx__GraphProto *g, size_t index)

@@ -216,8 +216,9 @@ static const char *concat(xai_onnx_builder *b, const char *scope, const char *co
 /* x [N,3,8,8] -> Conv 4 -> space to depth (YOLOv5's Focus: four Slices of H and W with step 2,
  * Concat of channels) [N,16,4,4] -> Conv 1x1 16 (a channel-blocked layout) -> flip of W (step
  * -1) -> Split of H into 1 and 3 rows, Concat back in the other order -> Concat along W with its
- * Relu [N,16,4,8] -> every third channel from 1 and every second column from the last, backwards
- * [N,5,4,4] -> Reshape [N,5,16] -> Transpose [N,16,5] -> Relu -> Flatten -> Gemm 3. */
+ * Relu [N,16,4,8] -> Cast to float (another name) -> every third channel from 1 and every second
+ * column from the last, backwards [N,5,4,4] -> Reshape [N,5,16] -> Transpose [N,16,5] -> Relu ->
+ * Flatten -> Gemm 3. */
 static const char *moves_graph(const char *file)
 {
     xai_onnx_builder *b = xai_onnx_builder_new(file);
@@ -242,7 +243,9 @@ static const char *moves_graph(const char *file)
     const char *rolled[] = {bottom, top, NULL};
     x = concat(b, "/roll", rolled, 2);
     const char *beside[] = {x, test_unary(b, "Relu", "/beside", x), NULL};
-    x = concat(b, "/beside", beside, -1);
+    const char *cast_in[] = {concat(b, "/beside", beside, -1), NULL};
+    xai_onnx_attribute *to_float[] = {xai_onnx_int(b, "to", 1), NULL};
+    x = xai_onnx_node(b, "Cast", "/float", cast_in, to_float);
     int64_t firsts[2] = {1, -1}, ends[2] = {INT64_MAX, -INT64_MAX}, axes[2] = {1, 3}, steps[2] = {3, -2};
     x = slice(b, "/pick", x, 2, firsts, ends, axes, steps);
     int64_t rows[3] = {0, 5, 16}, swap[3] = {0, 2, 1};
@@ -280,7 +283,8 @@ Test(ops, slices_concats_and_transposes_of_any_axis)
 /* ---- attention: MatMul of two values, Softmax ------------------------------------------------ */
 
 /* x [N,3,6,6] -> Conv 8 -> Relu r (a channel-blocked layout) -> Softmax of r over the channels +
- * 0.3 r times its own transpose (MatMul per channel, [6,6] x [6,6]) -> a non-local block: theta,
+ * 0.3 r times its own transpose (MatMul per channel, [6,6] x [6,6]) + r times a constant [6,6]
+ * (a Gemm on W, reading r through a plain copy too) -> a non-local block: theta,
  * phi and g (Conv 1x1 4, [N,4,36]), Softmax(0.1 theta^T phi) over the last axis [N,36,36], times
  * g^T, back to [N,4,6,6] -> two heads [N,2,2,36] times their transposes [N,2,2,2], scaled by
  * 0.02 -> Softmax over the heads -> Flatten -> Gemm 3. The scales keep the softmaxes from
@@ -292,8 +296,13 @@ static const char *attention_graph(const char *file)
     int64_t swap_last[4] = {0, 1, 3, 2}, swap[3] = {0, 2, 1}, flat[3] = {0, 4, 36}, image[4] = {0, 4, 6, 6};
     int64_t heads[4] = {0, 2, 2, 36};
     const char *gram = test_binary(b, "MatMul", "/gram", r, transpose(b, "/gram", r, 4, swap_last));
+    float along_w[36];
+    test_normal_floats(along_w, 36, 89);
+    int64_t square[2] = {6, 6};
+    const char *mixed = test_binary(b, "MatMul", "/along_w", r, xai_onnx_initializer(b, "along_w", square, 2, along_w));
     const char *z = test_binary(b, "Add", "/z", softmax(b, "/channels", r, 1),
                                 test_binary(b, "Mul", "/gram", gram, test_scalar(b, "gram.scale", 0.3f)));
+    z = test_binary(b, "Add", "/z2", z, mixed);
     const char *theta = transpose(b, "/theta", reshape(b, "/theta", test_conv(b, "/theta", z, 8, 4, 1, 0, 82), 3, flat), 3, swap);
     const char *phi = reshape(b, "/phi", test_conv(b, "/phi", z, 8, 4, 1, 0, 83), 3, flat);
     const char *g = transpose(b, "/g", reshape(b, "/g", test_conv(b, "/g", z, 8, 4, 1, 0, 84), 3, flat), 3, swap);
@@ -323,6 +332,7 @@ Test(ops, attention_blocks)
     }
     cr_expect_eq(count[XAI_OP_MATMUL], 4);
     cr_expect_eq(count[XAI_OP_SOFTMAX], 3);
+    cr_expect_eq(count[XAI_OP_GEMM], 2, "the MatMul with a constant and the classifier");
     check_graph(g, 1, 86, "attention graph");
     xai_graph_free(g);
 }

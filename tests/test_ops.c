@@ -265,6 +265,12 @@ Test(ops, bad_uses_get_one_line)
     finish(b, test_binary(b, "Add", "/a", big, xai_onnx_initializer(b, "wrong", wrong_dims, 1, batch_values)));
     expect_error(b, "scale-shape.onnx", "axis of 5 does not broadcast");
 
+    b = two_sizes("cast-double", &big, &small);
+    const char *cast_in[] = {big, NULL};
+    xai_onnx_attribute *to_double[] = {xai_onnx_int(b, "to", 11), NULL};
+    finish(b, xai_onnx_node(b, "Cast", "/c", cast_in, to_double));
+    expect_error(b, "cast-double.onnx", "a Cast to data type 11 is not supported");
+
     b = two_sizes("unsupported", &big, &small);
     finish(b, test_unary(b, "Softplus", "/p", big));
     expect_error(b, "unsupported.onnx", "operator 'Softplus' is not supported (opset 13)");
