@@ -3,7 +3,8 @@
  *   ms/image for forward, forward + one map (saliency), forward + three maps (one shared forward),
  *   at each batch size and thread count; GFLOP/s (2 x MACs per pass) and the ratio to this CPU's
  *   fp32 peak (threads x GHz x SIMD lanes x 2 flops per FMA x FMA units); the 2-thread speedup;
- *   the peak RSS of explaining one image; and the reference engine's time for one map, as a
+ *   the peak RSS of explaining one image, split into the libraries' file-backed pages and the
+ *   rest, set against the weights and activations; and the reference engine's time for one map, as a
  *   ratio. The clock is read from /proc/cpuinfo (a virtual machine may report its base clock
  *   only: --ghz overrides it).
  * With --layers, the depthwise convolutions (memory-bound) are timed one by one for the last
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,16 +50,36 @@ static void cpu_clock_and_lanes(double *ghz, int *lanes)
     fclose(f);
 }
 
-/* Peak RSS (MB) of a child process that does what `xaibench explain` does for one image:
- * load the model, create a batch-1 engine, free the graph's weights, three maps from one
- * forward. Forked before this process loads the model or starts any OpenMP thread. */
-static long explain_peak_rss_mb(const char *model, int threads)
+/* A field of /proc/self/status in kB (-1 when absent). */
+static long status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kb = -1;
+    size_t length = strlen(field);
+    while (kb < 0 && fgets(line, sizeof line, f))
+        if (strncmp(line, field, length) == 0 && line[length] == ':') kb = atol(line + length + 1);
+    fclose(f);
+    return kb;
+}
+
+/* Memory of a child process that does what `xaibench explain` does for one image: load the
+ * model, create a batch-1 engine, free the graph's weights, three maps from one forward. Forked
+ * before this process loads the model or starts any OpenMP thread. out: its peak RSS (VmHWM) and,
+ * at the end, its file-backed resident pages (RssFile: the libraries' code and data it touched,
+ * which only grow), in MB; -1 when the probe failed. */
+static void explain_memory_mb(const char *model, int threads, long out[2])
 {
     static const xai_rule *const methods[3] = {&xai_rule_saliency, &xai_rule_deconvnet,
                                                  &xai_rule_guided_backprop};
+    out[0] = out[1] = -1;
+    int channel[2];
+    if (pipe(channel)) return;
     pid_t child = fork();
-    if (child < 0) return -1;
+    if (child < 0) return;
     if (child == 0) {
+        close(channel[0]);
         xai_graph *g;
         xai_engine *e;
         if (xai_graph_load(&g, model, NULL) || xai_engine_create_consuming(&e, g, 1, threads)) _exit(1);
@@ -68,16 +88,29 @@ static long explain_peak_rss_mb(const char *model, int threads)
         float *maps[3] = {malloc(image * sizeof(float)), malloc(image * sizeof(float)), malloc(image * sizeof(float))};
         int chosen;
         xai_explain_request rq = {input, 3, methods, NULL, &chosen, logits, maps, NULL, NULL};
-        _exit(xai_engine_explain(e, &rq) ? 1 : 0);
+        if (xai_engine_explain(e, &rq)) _exit(1);
+        long kb[2] = {status_kb("VmHWM"), status_kb("RssFile")};
+        _exit(write(channel[1], kb, sizeof kb) == (ssize_t)sizeof kb ? 0 : 1);
     }
-    int status;
-    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status)) {
+    close(channel[1]);
+    long kb[2];
+    int status, got = read(channel[0], kb, sizeof kb) == (ssize_t)sizeof kb;
+    close(channel[0]);
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) || !got) {
         fprintf(stderr, "bench_engine: the memory probe failed (status %d)\n", status);
-        return -1;
+        return;
     }
-    struct rusage u;
-    getrusage(RUSAGE_CHILDREN, &u);
-    return u.ru_maxrss / 1024;
+    out[0] = kb[0] / 1024, out[1] = kb[1] / 1024;
+}
+
+/* What the issue's memory bound counts, in MB: the weights, and every value with its gradient at
+ * batch 1 (float32). */
+static void weights_and_activations_mb(const xai_graph *g, double *weights, double *activations)
+{
+    size_t floats = 0;
+    for (int v = 0; v < g->n_values; v++) floats += xai_value_size(&g->values[v]);
+    *weights = 4.0 * (double)xai_graph_parameter_count(g) / (1 << 20);
+    *activations = 2 * 4.0 * (double)floats / (1 << 20);
 }
 
 static int parse_list(const char *text, int *out, int max)
@@ -277,7 +310,8 @@ int main(int argc, char **argv)
         if (xai_model_write_resnet(&spec, default_model)) goto fail;
         model = default_model;
     }
-    long rss_batch1 = explain_peak_rss_mb(model, threads[n_threads - 1]);
+    long memory[2];
+    explain_memory_mb(model, threads[n_threads - 1], memory);
     xai_graph *g;
     if (xai_graph_load(&g, model, NULL)) goto fail;
     double ghz;
@@ -314,9 +348,15 @@ int main(int argc, char **argv)
             printf("batch %d: %d threads vs %d: speedup %.2fx (three maps)\n", batches[b], threads[t],
                    threads[0], table[b][0].three_maps / table[b][t].three_maps);
     if (layers && depthwise_report(g, batches[n_batches - 1], threads[n_threads - 1], iterations)) goto fail;
-    if (rss_batch1 >= 0)
+    if (memory[0] >= 0) {
+        double weights, activations;
+        weights_and_activations_mb(g, &weights, &activations);
         printf("peak RSS of explain's work for one image (batch 1, %d threads, three maps): %ld MB\n",
-               threads[n_threads - 1], rss_batch1);
+               threads[n_threads - 1], memory[0]);
+        printf("  of which the libraries' file-backed pages %ld MB; the rest, %ld MB, is %.2fx the weights (%.0f MB) "
+               "and the values with their gradients (%.0f MB)\n", memory[1], memory[0] - memory[1],
+               (double)(memory[0] - memory[1]) / (weights + activations), weights, activations);
+    }
 
     /* The reference engine, one map at batch 1, on the last thread count. */
     size_t image = xai_value_size(&g->values[g->input]);

@@ -132,16 +132,3 @@ int kernel_softmax_backward(xai_engine *e, int i)
     CHECK(dnnl_primitive_execute(x->backward, e->stream, 3, args), e->graph->nodes[i].name);
     return engine_stand_ins_back(e, i);
 }
-
-void engine_attention_destroy(xai_engine *e, int i)
-{
-    node_exec *x = &e->exec[i];
-    if (x->forward) dnnl_primitive_destroy(x->forward);
-    if (x->backward) dnnl_primitive_destroy(x->backward);
-    if (x->backward_rhs) dnnl_primitive_destroy(x->backward_rhs);
-    for (int t = 0; t < 8; t++)
-        if (x->operand[t]) dnnl_memory_destroy(x->operand[t]);
-    for (int k = 0; k < 3; k++)
-        if (x->scratch[k]) dnnl_memory_destroy(x->scratch[k]);
-    engine_stand_ins_destroy(e, i);
-}

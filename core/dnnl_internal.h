@@ -1,10 +1,11 @@
 /* dnnl_internal.h - private to the oneDNN engine's files (core/dnnl_*.c): the engine's state,
  * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns creation and the
  * passes, dnnl_ops.c the op registry (each op's steps), dnnl_setup.c the set-up, dnnl_conv.c the
- * convolutions, dnnl_matmul.c Gemm, dnnl_attention.c MatMul of values and Softmax, dnnl_stand_in.c
- * plain copies of blocked inputs for the ops that read plain ones; dnnl_kernels.c,
- * dnnl_channels.c, dnnl_pointwise.c, dnnl_binary.c, dnnl_nhwc.c, dnnl_pad.c and dnnl_reduce.c our
- * own loops; dnnl_primitives.c the oneDNN plumbing (memories, reorders, descriptors). */
+ * convolutions, dnnl_matmul.c Gemm, dnnl_attention.c MatMul of values and Softmax,
+ * dnnl_layernorm.c LayerNormalization, dnnl_stand_in.c plain copies of blocked inputs for the ops
+ * that read plain ones; dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c, dnnl_binary.c,
+ * dnnl_nhwc.c, dnnl_pad.c and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing
+ * (memories, reorders, descriptors, clean-up). */
 #ifndef XAI_DNNL_INTERNAL_H
 #define XAI_DNNL_INTERNAL_H
 
@@ -67,8 +68,8 @@ typedef struct {
                                            second backward's) */
     dnnl_memory_t scratch[3];           /* over the engine's scratchpad buffer; NULL when none */
     dnnl_primitive_t backward_rhs;      /* MATMUL: the second input's gradient */
-    dnnl_memory_t operand[8];           /* MATMUL, SOFTMAX: the primitives' views of values and gradients */
-    stand_in *stand_in;                 /* MATMUL, SOFTMAX: per input */
+    dnnl_memory_t operand[10];          /* MATMUL, SOFTMAX, LAYERNORM: the primitives' memories */
+    stand_in *stand_in;                 /* GEMM, MATMUL, SOFTMAX, LAYERNORM: per input */
     int fused_activation;               /* the next node (an activation) runs as a post-op */
     int gemm_backward;                  /* backward-data by dnnl_conv_gemm.c, not by oneDNN's primitive */
     float *gemm_work;                   /* its per-thread tile, column and phase-row buffers */
@@ -159,6 +160,10 @@ int engine_memory(xai_engine *e, dnnl_memory_t *m, const dnnl_memory_desc_t *md,
 /* The kernel oneDNN chose for a primitive descriptor. */
 const char *engine_impl_name(const_dnnl_primitive_desc_t pd);
 
+/* The destroy step of the ops made of oneDNN primitives (MatMul of values, Softmax,
+ * LayerNormalization): primitives, operand memories, scratchpads and stand-ins. */
+void engine_primitive_op_destroy(xai_engine *e, int i);
+
 /* ---- dnnl_conv.c ---- */
 
 /* Node i's convolution: primitives, weights in their layouts, and its input's reorder; *out_md
@@ -216,9 +221,12 @@ int kernel_scale_backward(xai_engine *e, int i);
 int kernel_binary_forward(xai_engine *e, int i);
 int kernel_binary_backward(xai_engine *e, int i);
 
-/* dnnl_nhwc.c: Transpose and LayerNormalization */
+/* dnnl_nhwc.c: Transpose */
 int kernel_transpose_forward(xai_engine *e, int i);
 int kernel_transpose_backward(xai_engine *e, int i);
+
+/* dnnl_layernorm.c: LayerNormalization, oneDNN's primitives */
+int engine_setup_layernorm(xai_engine *e, int i);
 int kernel_layernorm_forward(xai_engine *e, int i);
 int kernel_layernorm_backward(xai_engine *e, int i);
 
@@ -239,12 +247,11 @@ int engine_stand_ins_in(xai_engine *e, int i);
 int engine_stand_ins_back(xai_engine *e, int i);
 void engine_stand_ins_destroy(xai_engine *e, int i);
 
-/* dnnl_attention.c: MatMul of two values and Softmax, oneDNN primitives; their set-up, scratchpad
- * bindings and clean-up */
+/* dnnl_attention.c: MatMul of two values and Softmax, oneDNN primitives; their set-up and scratchpad
+ * bindings */
 int engine_setup_matmul_values(xai_engine *e, int i);
 int engine_setup_softmax(xai_engine *e, int i);
 int engine_bind_scratchpads(xai_engine *e, int i);
-void engine_attention_destroy(xai_engine *e, int i);
 int kernel_matmul_values_forward(xai_engine *e, int i);
 int kernel_matmul_values_backward(xai_engine *e, int i);
 int kernel_softmax_forward(xai_engine *e, int i);

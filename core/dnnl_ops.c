@@ -26,13 +26,13 @@ const engine_op engine_ops[XAI_OP_COUNT] = {
     [XAI_OP_ERF] =           {engine_layout_like_input, NULL,                   NULL,                       kernel_smooth_forward,           kernel_smooth_backward,           NULL},
     [XAI_OP_SCALE] =         {engine_layout_like_input, NULL,                   NULL,                       kernel_scale_forward,            kernel_scale_backward,            NULL},
     [XAI_OP_TRANSPOSE] =     {engine_layout_plain,      NULL,                   NULL,                       kernel_transpose_forward,        kernel_transpose_backward,        NULL},
-    [XAI_OP_LAYERNORM] =     {engine_layout_plain,      NULL,                   NULL,                       kernel_layernorm_forward,        kernel_layernorm_backward,        NULL},
+    [XAI_OP_LAYERNORM] =     {engine_layout_plain,      engine_setup_layernorm, NULL,                       kernel_layernorm_forward,        kernel_layernorm_backward,        engine_primitive_op_destroy},
     [XAI_OP_SQRT] =          {engine_layout_like_input, NULL,                   NULL,                       kernel_smooth_forward,           kernel_smooth_backward,           NULL},
     [XAI_OP_POW] =           {engine_layout_like_input, NULL,                   NULL,                       kernel_smooth_forward,           kernel_smooth_backward,           NULL},
     [XAI_OP_TANH] =          {engine_layout_like_input, NULL,                   NULL,                       kernel_smooth_forward,           kernel_smooth_backward,           NULL},
     [XAI_OP_REDUCEMEAN] =    {engine_layout_plain,      NULL,                   NULL,                       kernel_reduce_mean_forward,      kernel_reduce_mean_backward,      NULL},
     [XAI_OP_PAD] =           {engine_layout_same_kind,  NULL,                   NULL,                       kernel_pad_forward,              kernel_pad_backward,              NULL},
-    [XAI_OP_MATMUL] =        {engine_layout_plain,      engine_setup_matmul_values, engine_bind_scratchpads, kernel_matmul_values_forward,   kernel_matmul_values_backward,    engine_attention_destroy},
-    [XAI_OP_SOFTMAX] =       {engine_layout_plain,      engine_setup_softmax,   NULL,                       kernel_softmax_forward,          kernel_softmax_backward,          engine_attention_destroy},
+    [XAI_OP_MATMUL] =        {engine_layout_plain,      engine_setup_matmul_values, engine_bind_scratchpads, kernel_matmul_values_forward,   kernel_matmul_values_backward,    engine_primitive_op_destroy},
+    [XAI_OP_SOFTMAX] =       {engine_layout_plain,      engine_setup_softmax,   NULL,                       kernel_softmax_forward,          kernel_softmax_backward,          engine_primitive_op_destroy},
     /* XAI_OP_BATCHNORM: none; the reader folds it (into a Conv, or as a depthwise 1x1 Conv) */
 };

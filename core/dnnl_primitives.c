@@ -104,3 +104,17 @@ const char *engine_impl_name(const_dnnl_primitive_desc_t pd)
     return name;
 }
 
+/* What an op of oneDNN primitives holds (engine_ops' destroy step of MatMul of values, Softmax and
+ * LayerNormalization): its primitives, memories, scratchpads and stand-ins. */
+void engine_primitive_op_destroy(xai_engine *e, int i)
+{
+    node_exec *x = &e->exec[i];
+    if (x->forward) dnnl_primitive_destroy(x->forward);
+    if (x->backward) dnnl_primitive_destroy(x->backward);
+    if (x->backward_rhs) dnnl_primitive_destroy(x->backward_rhs);
+    for (size_t t = 0; t < sizeof x->operand / sizeof *x->operand; t++)
+        if (x->operand[t]) dnnl_memory_destroy(x->operand[t]);
+    for (int k = 0; k < 3; k++)
+        if (x->scratch[k]) dnnl_memory_destroy(x->scratch[k]);
+    engine_stand_ins_destroy(e, i);
+}
