@@ -4,7 +4,7 @@
  * convolutions, dnnl_matmul.c Gemm, dnnl_attention.c MatMul of values and Softmax,
  * dnnl_layernorm.c LayerNormalization, dnnl_stand_in.c plain copies of blocked inputs for the ops
  * that read plain ones; dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c, dnnl_binary.c,
- * dnnl_nhwc.c, dnnl_pad.c and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing
+ * dnnl_transpose.c, dnnl_pad.c and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing
  * (memories, reorders, descriptors, clean-up). */
 #ifndef XAI_DNNL_INTERNAL_H
 #define XAI_DNNL_INTERNAL_H
@@ -221,7 +221,7 @@ int kernel_scale_backward(xai_engine *e, int i);
 int kernel_binary_forward(xai_engine *e, int i);
 int kernel_binary_backward(xai_engine *e, int i);
 
-/* dnnl_nhwc.c: Transpose */
+/* dnnl_transpose.c: Transpose */
 int kernel_transpose_forward(xai_engine *e, int i);
 int kernel_transpose_backward(xai_engine *e, int i);
 

@@ -1,4 +1,4 @@
-/* dnnl_nhwc.c - the engine's loop for Transpose (dnnl_internal.h): the per-image axes permuted
+/* dnnl_transpose.c - the engine's loop for Transpose (dnnl_internal.h): the per-image axes permuted
  * (NCHW <-> NHWC in ConvNeXt), forward and backward, reading the input in any layout; the output
  * is plain. */
 #include "dnnl_internal.h"
