@@ -225,6 +225,12 @@ int kernel_binary_backward(xai_engine *e, int i);
 int kernel_transpose_forward(xai_engine *e, int i);
 int kernel_transpose_backward(xai_engine *e, int i);
 
+/* dnnl_pooling.c: MaxPool and AveragePool, oneDNN's pooling primitives (our loops, kernel_maxpool_*
+ * and kernel_avgpool_*, for the forms oneDNN has no kernel for) */
+int engine_setup_pool(xai_engine *e, int i);
+int kernel_pool_forward(xai_engine *e, int i);
+int kernel_pool_backward(xai_engine *e, int i);
+
 /* dnnl_layernorm.c: LayerNormalization, oneDNN's primitives */
 int engine_setup_layernorm(xai_engine *e, int i);
 int kernel_layernorm_forward(xai_engine *e, int i);
@@ -261,7 +267,8 @@ int kernel_softmax_backward(xai_engine *e, int i);
 int kernel_pad_forward(xai_engine *e, int i);
 int kernel_pad_backward(xai_engine *e, int i);
 
-/* dnnl_kernels.c: ReLU and Clip (the method's rule), Add, the pools, Flatten */
+/* dnnl_kernels.c: ReLU and Clip (the method's rule), Add, the pools that dnnl_pooling.c leaves to us,
+ * Flatten */
 int kernel_activation_pass_forward(xai_engine *e, int i);
 int kernel_activation_pass_backward(xai_engine *e, int i);
 int kernel_add_forward(xai_engine *e, int i);

@@ -1,6 +1,7 @@
 /* dnnl_kernels.c - the classic ops' passes on the engine (dnnl_internal.h): ReLU and Clip with
- * the method's rule, Add, the pools and Flatten; our own loops, each reading the values' layouts
- * (plain or channel-blocked) directly, split over the engine's threads. */
+ * the method's rule, Add, the global average pool, the pools oneDNN has no kernel for
+ * (dnnl_pooling.c), and Flatten; our own loops, each reading the values' layouts (plain or
+ * channel-blocked) directly, split over the engine's threads. */
 #include <math.h>
 #include <string.h>
 
