@@ -10,8 +10,10 @@
  * With --layers, the depthwise convolutions (memory-bound) are timed one by one for the last
  * batch size and thread count, and their bytes moved per second are set against a parallel copy
  * of a 256 MB buffer measured in the same run.
+ * --speed-only leaves out the memory probe and the reference engine (bench/families.py times
+ * rounds of it between PyTorch's).
  * usage: bench_engine [--model F.onnx] [--threads 1,2] [--batches 1,8] [--iterations N]
- *                     [--fma-units U] [--ghz G] [--csv OUT.csv] [--layers] */
+ *                     [--fma-units U] [--ghz G] [--csv OUT.csv] [--layers] [--speed-only] */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -274,11 +276,11 @@ int main(int argc, char **argv)
 {
     const char *model = NULL, *csv = NULL;
     int threads[8] = {1, 2}, n_threads = 2, batches[8] = {1, 8}, n_batches = 2, iterations = 10;
-    int fma_units = 2, layers = 0;
+    int fma_units = 2, layers = 0, speed_only = 0;
     double ghz_override = 0.0;
     for (int i = 1; i < argc; i += 2) {
-        if (!strcmp(argv[i], "--layers")) {
-            layers = 1;
+        if (!strcmp(argv[i], "--layers") || !strcmp(argv[i], "--speed-only")) {
+            *(!strcmp(argv[i], "--layers") ? &layers : &speed_only) = 1;
             i--; /* takes no value */
             continue;
         }
@@ -310,8 +312,8 @@ int main(int argc, char **argv)
         if (xai_model_write_resnet(&spec, default_model)) goto fail;
         model = default_model;
     }
-    long memory[2];
-    explain_memory_mb(model, threads[n_threads - 1], memory);
+    long memory[2] = {-1, -1};
+    if (!speed_only) explain_memory_mb(model, threads[n_threads - 1], memory);
     xai_graph *g;
     if (xai_graph_load(&g, model, NULL)) goto fail;
     double ghz;
@@ -358,6 +360,7 @@ int main(int argc, char **argv)
                (double)(memory[0] - memory[1]) / (weights + activations), weights, activations);
     }
 
+    if (speed_only) goto done;
     /* The reference engine, one map at batch 1, on the last thread count. */
     size_t image = xai_value_size(&g->values[g->input]);
     double *input = malloc(image * sizeof(double)), *map = malloc(image * sizeof(double));
@@ -377,6 +380,7 @@ int main(int argc, char **argv)
            threads[n_threads - 1], reference_ms, reference_ms / table[0][n_threads - 1].one_map);
     xai_reference_destroy(ref);
     free(input), free(map);
+done:
     if (out) fclose(out);
     xai_graph_free(g);
     return 0;

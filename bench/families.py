@@ -23,8 +23,9 @@ ReLU (and ReLU6). It prints per case:
            over the seven runs is the yardstick (printed as x/pt32 worst, pt32 as is);
 explain's peak RSS (its VmHWM) beside the model file's size; and with --timing, ms per image at
 batch 1 (forward; three maps from one forward) for PyTorch float32 (its forward with its own
-ReLU, the maps with the rules' functions) and for xaibench's engine (build/bench_engine, medians
-of its iterations), with the ratio of the three maps' times. --check exits 1 if any case fails
+ReLU, the maps with the rules' functions) and for xaibench's engine (build/bench_engine
+--speed-only), in three alternating blocks of five passes each, with the median of the blocks'
+ratios of the three maps' times. --check exits 1 if any case fails
 (the test suite runs it on the small families). A family xaibench refuses is listed
 with its one-line error. Without PyTorch it says so and exits 0.
 """
@@ -221,30 +222,43 @@ def relative(a, truth):
     return float(np.linalg.norm(a - truth) / norm) if norm > 0 else float(np.linalg.norm(a))
 
 
-def timing(model, model_path, threads, rounds=5):
-    """ms per image at batch 1: (PyTorch forward, PyTorch three maps, xaibench forward, three maps)."""
+def timing(model, model_path, threads, rounds=5, blocks=3):
+    """ms per image at batch 1 (PyTorch forward, PyTorch three maps, xaibench forward, three maps)
+    and the speedup of the three maps. `blocks` times in turn: `rounds` PyTorch passes, then
+    bench_engine --speed-only over `rounds` iterations, so that a change of the host's load hits
+    both; the times are the medians of the blocks' medians, the speedup the median of the blocks'
+    ratios."""
     size = 299 if "inception" in model_path else 224
     x = torch.randn(1, 3, size, size).requires_grad_(True)
     model = model.float()
-    forward, maps = [], []
-    for _ in range(rounds + 1):
+
+    def pytorch_pass():
         Rule.active = False
         start = time.perf_counter()
         with torch.no_grad():
             model(x)
-        forward.append(time.perf_counter() - start)
+        forward = time.perf_counter() - start
         Rule.active = True
         start = time.perf_counter()
         logits = model(x)
         for rule in RULES:
             Rule.name = rule
             torch.autograd.grad(logits[0, 0], x, retain_graph=True)
-        maps.append(time.perf_counter() - start)
-    run = subprocess.run([BENCH_ENGINE, "--model", model_path, "--threads", str(threads), "--batches", "1",
-                          "--iterations", str(rounds)], capture_output=True, text=True)
-    row = [line.split() for line in run.stdout.splitlines() if line.startswith("1 ")]
-    ours = (float(row[0][2]), float(row[0][6])) if row else (float("nan"), float("nan"))
-    return 1e3 * float(np.median(forward[1:])), 1e3 * float(np.median(maps[1:])), ours[0], ours[1]
+        return 1e3 * forward, 1e3 * (time.perf_counter() - start)
+
+    pytorch_pass()  # warm-up
+    ours_fail = (float("nan"), float("nan"))
+    pt, ours = [], []
+    for _ in range(blocks):
+        passes = [pytorch_pass() for _ in range(rounds)]
+        pt.append((float(np.median([f for f, _ in passes])), float(np.median([m for _, m in passes]))))
+        run = subprocess.run([BENCH_ENGINE, "--model", model_path, "--threads", str(threads), "--batches", "1",
+                              "--iterations", str(rounds), "--speed-only"], capture_output=True, text=True)
+        row = [line.split() for line in run.stdout.splitlines() if line.startswith("1 ")]
+        ours.append((float(row[0][2]), float(row[0][6])) if row else ours_fail)
+    median = lambda values: float(np.median(values))
+    return (median([f for f, _ in pt]), median([m for _, m in pt]), median([f for f, _ in ours]),
+            median([m for _, m in ours]), median([p[1] / o[1] for p, o in zip(pt, ours)]))
 
 
 def main():
@@ -291,10 +305,10 @@ def main():
                     line = (f"{case} | {logit_error:.1e} | " + " | ".join(cells) + (" | ok" if ok else " | FAILED")
                             + f" | {ours['peak_mb']:.0f} MB ({ours['file_mb']:.0f} MB file)")
                     if args.timing:
-                        pt_forward, pt_maps, our_forward, our_maps = timing(model, path, args.threads)
+                        pt_forward, pt_maps, our_forward, our_maps, speedup = timing(model, path, args.threads)
                         line += (f" | {pt_forward:.1f}, {pt_maps:.1f} | {our_forward:.1f}, {our_maps:.1f}"
-                                 f" | {pt_maps / our_maps:.2f}x")
-                        speedups.append((pt_maps / our_maps, case))
+                                 f" | {speedup:.2f}x")
+                        speedups.append((speedup, case))
                     print(line, flush=True)
                     failures += not ok
     if speedups:
