@@ -41,20 +41,11 @@ int engine_setup_matmul_values(xai_engine *e, int i)
         engine_matmul_primitive(e, &md[DY], &md[B_T], NULL, &md[DA], sum[0], &x->backward, &x->scratch_md[1]) ||
         engine_matmul_primitive(e, &md[A_T], &md[DY], NULL, &md[DB], sum[1], &x->backward_rhs, &x->scratch_md[2]))
         return XAI_ERR;
-    float *over[8] = {engine_input_data(e, i, 0), engine_input_data(e, i, 1), e->values[n->output].data, e->values[n->output].grad,
-                      engine_input_data(e, i, 1), engine_input_grad(e, i, 0), engine_input_data(e, i, 0), engine_input_grad(e, i, 1)};
+    value_buffer *y = &e->values[n->output];
+    float *a = engine_input_data(e, i, 0), *b = engine_input_data(e, i, 1);
+    float *over[8] = {a, b, y->data, y->grad, b, engine_input_grad(e, i, 0), a, engine_input_grad(e, i, 1)};
     for (int t = 0; t < 8; t++)
         if (engine_memory(e, &x->operand[t], &md[t], over[t])) return XAI_ERR;
-    return XAI_OK;
-}
-
-int engine_bind_scratchpads(xai_engine *e, int i)
-{
-    node_exec *x = &e->exec[i];
-    for (int k = 0; k < 3; k++)
-        if (dnnl_memory_desc_get_size(&x->scratch_md[k]) &&
-            engine_memory(e, &x->scratch[k], &x->scratch_md[k], e->scratchpad))
-            return XAI_ERR;
     return XAI_OK;
 }
 

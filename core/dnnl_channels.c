@@ -19,8 +19,10 @@ typedef struct {
 static void copy_box(float *restrict to, const box_side *t, const float *restrict from, const box_side *f, int count,
                      int h, int w, int batch, int accumulate)
 {
-    ptrdiff_t to_row = (ptrdiff_t)t->row_step * (ptrdiff_t)t->lay->sh, to_column = (ptrdiff_t)t->column_step * (ptrdiff_t)t->lay->sw;
-    ptrdiff_t from_row = (ptrdiff_t)f->row_step * (ptrdiff_t)f->lay->sh, from_column = (ptrdiff_t)f->column_step * (ptrdiff_t)f->lay->sw;
+    ptrdiff_t to_row = (ptrdiff_t)t->row_step * (ptrdiff_t)t->lay->sh;
+    ptrdiff_t to_column = (ptrdiff_t)t->column_step * (ptrdiff_t)t->lay->sw;
+    ptrdiff_t from_row = (ptrdiff_t)f->row_step * (ptrdiff_t)f->lay->sh;
+    ptrdiff_t from_column = (ptrdiff_t)f->column_step * (ptrdiff_t)f->lay->sw;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < batch; n++)
         for (int j = 0; j < count; j++) {
@@ -52,7 +54,8 @@ static int concat_pass(xai_engine *e, int i, int backward)
         if (n->concat_axis == 1) part.first_row = at;
         if (n->concat_axis == 2) part.first_column = at;
         if (backward)
-            copy_box(in->grad, &input, y->grad, &part, shape->c, shape->h, shape->w, e->batch, e->exec[i].accumulate[k]);
+            copy_box(in->grad, &input, y->grad, &part, shape->c, shape->h, shape->w, e->batch,
+                     e->exec[i].accumulate[k]);
         else copy_box(y->data, &part, in->data, &input, shape->c, shape->h, shape->w, e->batch, 0);
         at += n->concat_axis == 0 ? shape->c : n->concat_axis == 1 ? shape->h : shape->w;
     }

@@ -256,10 +256,7 @@ int engine_conv_bind_gradients(xai_engine *e, int i)
     const xai_node *c = &e->graph->nodes[i];
     node_exec *x = &e->exec[i];
     /* Both passes' scratchpads over the engine's one buffer (its passes run one primitive at a time). */
-    for (int k = 0; k < 2; k++)
-        if (dnnl_memory_desc_get_size(&x->scratch_md[k]) &&
-            engine_memory(e, &x->scratch[k], &x->scratch_md[k], e->scratchpad))
-            return XAI_ERR;
+    if (engine_bind_scratchpads(e, i)) return XAI_ERR;
     if (x->gemm_backward) return XAI_OK;
     /* With a fused activation, the gradient that reaches this conv is that of its own output
      * value (the pre-activation one), written by the activation's rule. */

@@ -160,6 +160,10 @@ int engine_memory(xai_engine *e, dnnl_memory_t *m, const dnnl_memory_desc_t *md,
 /* The kernel oneDNN chose for a primitive descriptor. */
 const char *engine_impl_name(const_dnnl_primitive_desc_t pd);
 
+/* Memories over the engine's scratchpad buffer for node i's primitives whose scratchpad_md is not
+ * empty (their bind step, once the buffer exists). */
+int engine_bind_scratchpads(xai_engine *e, int i);
+
 /* The destroy step of the ops made of oneDNN primitives (MatMul of values, Softmax,
  * LayerNormalization): primitives, operand memories, scratchpads and stand-ins. */
 void engine_primitive_op_destroy(xai_engine *e, int i);
@@ -253,11 +257,9 @@ int engine_stand_ins_in(xai_engine *e, int i);
 int engine_stand_ins_back(xai_engine *e, int i);
 void engine_stand_ins_destroy(xai_engine *e, int i);
 
-/* dnnl_attention.c: MatMul of two values and Softmax, oneDNN primitives; their set-up and scratchpad
- * bindings */
+/* dnnl_attention.c: MatMul of two values and Softmax, oneDNN primitives */
 int engine_setup_matmul_values(xai_engine *e, int i);
 int engine_setup_softmax(xai_engine *e, int i);
-int engine_bind_scratchpads(xai_engine *e, int i);
 int kernel_matmul_values_forward(xai_engine *e, int i);
 int kernel_matmul_values_backward(xai_engine *e, int i);
 int kernel_softmax_forward(xai_engine *e, int i);

@@ -21,9 +21,10 @@ int engine_setup_layernorm(xai_engine *e, int i)
     int64_t rows = (int64_t)e->batch * (int64_t)xai_value_size(&g->values[n->input[0]]) / features;
     dnnl_dims_t data_dims = {rows, features}, stat_dims = {rows}, weight_dims = {features};
     dnnl_memory_desc_t data, stat, weights;
-    CHECK(dnnl_memory_desc_init_by_tag(&data, 2, data_dims, dnnl_f32, dnnl_ab), "layer normalization memory descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&stat, 1, stat_dims, dnnl_f32, dnnl_a), "layer normalization memory descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&weights, 1, weight_dims, dnnl_f32, dnnl_a), "layer normalization memory descriptor");
+    const char *what = "layer normalization memory descriptor";
+    CHECK(dnnl_memory_desc_init_by_tag(&data, 2, data_dims, dnnl_f32, dnnl_ab), what);
+    CHECK(dnnl_memory_desc_init_by_tag(&stat, 1, stat_dims, dnnl_f32, dnnl_a), what);
+    CHECK(dnnl_memory_desc_init_by_tag(&weights, 1, weight_dims, dnnl_f32, dnnl_a), what);
     if (engine_stand_ins(e, i, 1)) return XAI_ERR;
     unsigned flags = dnnl_use_scale | dnnl_use_shift;
     dnnl_layer_normalization_desc_t forward, backward;
@@ -59,8 +60,9 @@ int engine_setup_layernorm(xai_engine *e, int i)
 int kernel_layernorm_forward(xai_engine *e, int i)
 {
     dnnl_memory_t *m = e->exec[i].operand;
-    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, m[SRC]},   {DNNL_ARG_DST, m[DST]},           {DNNL_ARG_MEAN, m[MEAN]},
-                               {DNNL_ARG_VARIANCE, m[VARIANCE]}, {DNNL_ARG_SCALE, m[SCALE]}, {DNNL_ARG_SHIFT, m[SHIFT]}};
+    dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, m[SRC]},           {DNNL_ARG_DST, m[DST]},
+                               {DNNL_ARG_MEAN, m[MEAN]},         {DNNL_ARG_VARIANCE, m[VARIANCE]},
+                               {DNNL_ARG_SCALE, m[SCALE]},       {DNNL_ARG_SHIFT, m[SHIFT]}};
     if (engine_stand_ins_in(e, i)) return XAI_ERR;
     CHECK(dnnl_primitive_execute(e->exec[i].forward, e->stream, 6, args), e->graph->nodes[i].name);
     return XAI_OK;

@@ -83,10 +83,7 @@ int engine_matmul_bind(xai_engine *e, int i)
     value_buffer *y = &e->values[n->output];
     dnnl_memory_desc_t inputs, outputs;
     if (matrix_md(&inputs, rows, in, dnnl_ab) || matrix_md(&outputs, rows, out, dnnl_ab)) return XAI_ERR;
-    for (int k = 0; k < 2; k++)
-        if (dnnl_memory_desc_get_size(&x->scratch_md[k]) &&
-            engine_memory(e, &x->scratch[k], &x->scratch_md[k], e->scratchpad))
-            return XAI_ERR;
+    if (engine_bind_scratchpads(e, i)) return XAI_ERR;
     return engine_memory(e, &x->rows[ROWS_X], &inputs, engine_input_data(e, i, 0)) ||
                    engine_memory(e, &x->rows[ROWS_Y], &outputs, y->data) ||
                    engine_memory(e, &x->rows[ROWS_DY], &outputs, y->grad) ||

@@ -104,6 +104,16 @@ const char *engine_impl_name(const_dnnl_primitive_desc_t pd)
     return name;
 }
 
+int engine_bind_scratchpads(xai_engine *e, int i)
+{
+    node_exec *x = &e->exec[i];
+    for (int k = 0; k < 3; k++)
+        if (dnnl_memory_desc_get_size(&x->scratch_md[k]) &&
+            engine_memory(e, &x->scratch[k], &x->scratch_md[k], e->scratchpad))
+            return XAI_ERR;
+    return XAI_OK;
+}
+
 /* What an op of oneDNN primitives holds (engine_ops' destroy step of MatMul of values, Softmax and
  * LayerNormalization): its primitives, memories, scratchpads and stand-ins. */
 void engine_primitive_op_destroy(xai_engine *e, int i)
