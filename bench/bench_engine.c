@@ -68,14 +68,15 @@ static long status_kb(const char *field)
 
 /* Memory of a child process that does what `xaibench explain` does for one image: load the
  * model, create a batch-1 engine, free the graph's weights, three maps from one forward. Forked
- * before this process loads the model or starts any OpenMP thread. out: its peak RSS (VmHWM) and,
- * at the end, its file-backed resident pages (RssFile: the libraries' code and data it touched,
- * which only grow), in MB; -1 when the probe failed. */
-static void explain_memory_mb(const char *model, int threads, long out[2])
+ * before this process loads the model or starts any OpenMP thread. out: its peak RSS (VmHWM),
+ * at the end its file-backed resident pages (RssFile: the libraries' code and data it touched,
+ * which only grow), the engine's gradient memory and what a gradient per value would take, in
+ * MB; -1 when the probe failed. */
+static void explain_memory_mb(const char *model, int threads, long out[4])
 {
     static const xai_rule *const methods[3] = {&xai_rule_saliency, &xai_rule_deconvnet,
                                                  &xai_rule_guided_backprop};
-    out[0] = out[1] = -1;
+    out[0] = out[1] = out[2] = out[3] = -1;
     int channel[2];
     if (pipe(channel)) return;
     pid_t child = fork();
@@ -91,18 +92,20 @@ static void explain_memory_mb(const char *model, int threads, long out[2])
         int chosen;
         xai_explain_request rq = {input, 3, methods, NULL, &chosen, logits, maps, NULL, NULL};
         if (xai_engine_explain(e, &rq)) _exit(1);
-        long kb[2] = {status_kb("VmHWM"), status_kb("RssFile")};
+        size_t held, one_per_value;
+        xai_engine_gradient_bytes(e, &held, &one_per_value);
+        long kb[4] = {status_kb("VmHWM"), status_kb("RssFile"), (long)(held >> 10), (long)(one_per_value >> 10)};
         _exit(write(channel[1], kb, sizeof kb) == (ssize_t)sizeof kb ? 0 : 1);
     }
     close(channel[1]);
-    long kb[2];
+    long kb[4];
     int status, got = read(channel[0], kb, sizeof kb) == (ssize_t)sizeof kb;
     close(channel[0]);
     if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) || !got) {
         fprintf(stderr, "bench_engine: the memory probe failed (status %d)\n", status);
         return;
     }
-    out[0] = kb[0] / 1024, out[1] = kb[1] / 1024;
+    for (int k = 0; k < 4; k++) out[k] = kb[k] / 1024;
 }
 
 /* What the issue's memory bound counts, in MB: the weights, and every value with its gradient at
@@ -312,7 +315,7 @@ int main(int argc, char **argv)
         if (xai_model_write_resnet(&spec, default_model)) goto fail;
         model = default_model;
     }
-    long memory[2] = {-1, -1};
+    long memory[4] = {-1, -1, -1, -1};
     if (!speed_only) explain_memory_mb(model, threads[n_threads - 1], memory);
     xai_graph *g;
     if (xai_graph_load(&g, model, NULL)) goto fail;
@@ -358,6 +361,8 @@ int main(int argc, char **argv)
         printf("  of which the libraries' file-backed pages %ld MB; the rest, %ld MB, is %.2fx the weights (%.0f MB) "
                "and the values with their gradients (%.0f MB)\n", memory[1], memory[0] - memory[1],
                (double)(memory[0] - memory[1]) / (weights + activations), weights, activations);
+        printf("  the engine's gradients: %ld MB, where one per value would take %ld MB (values whose backward "
+               "steps do not overlap share memory)\n", memory[2], memory[3]);
     }
 
     if (speed_only) goto done;

@@ -10,7 +10,8 @@
  *
  * Gradients live in the same layout as the values. In the backward pass the first node (in
  * reverse order) that reaches a value writes its gradient, later ones add to it: that is how the
- * residual forks sum their gradients. */
+ * residual forks sum their gradients. Gradients whose backward steps do not overlap share memory
+ * (dnnl_gradient_plan.c). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +44,9 @@ void xai_engine_destroy(xai_engine *e)
         if (e->values[v].data_mem) dnnl_memory_destroy(e->values[v].data_mem);
         if (e->values[v].grad_mem) dnnl_memory_destroy(e->values[v].grad_mem);
         free(e->values[v].data);
-        free(e->values[v].grad);
+        if (e->values[v].gradient_kept) free(e->values[v].grad);
     }
+    free(e->gradient_arena);
     if (e->stream) dnnl_stream_destroy(e->stream);
     if (e->dnnl) dnnl_engine_destroy(e->dnnl);
     engine_destroy_reorder(&e->output_reorder);
@@ -88,6 +90,7 @@ int xai_engine_create_with(xai_engine **out, xai_graph *graph, const xai_engine_
         return xai_fail("engine: weights_from is an engine of another graph");
     }
     e->batch = c->batch;
+    e->stopped_at = -1;
     e->threads = c->threads > 0 ? c->threads : omp_get_max_threads();
     int status = c->n_readable ? ((e->readable = xai_calloc((size_t)graph->n_values, 1)) ? XAI_OK : XAI_ERR) : XAI_OK;
     for (int k = 0; status == XAI_OK && k < c->n_readable; k++) {
@@ -211,6 +214,7 @@ static int seeded_backward(xai_engine *e, const xai_rule *rule, const float *see
     const xai_graph *g = e->graph;
     if (!e->forward_done) return xai_fail("engine: backward before forward");
     if (stop_value >= g->n_values) return xai_fail("engine: no value %d", stop_value);
+    e->stopped_at = stop_value;
     if (place_seed(e, seed) || backward(e, rule, stop_value >= 0 ? producer(g, stop_value) : -1)) return XAI_ERR;
     if (stop_value < 0) memcpy(map, e->values[g->input].grad, e->values[g->input].floats * sizeof(float));
     return XAI_OK;
@@ -239,6 +243,9 @@ static int read_value(const xai_engine *e, int v, float *activation, float *grad
     if (activation && i >= 0 && e->exec[i].fused_activation)
         return xai_fail("%s: value '%s' is fused into the activation after it; ask for it at engine creation", g->path,
                         value->name);
+    if (gradient && !b->gradient_kept && v != e->stopped_at)
+        return xai_fail("%s: the gradient of value '%s' shares its memory with others after the pass; ask for it at "
+                        "engine creation, or stop the pass at it", g->path, value->name);
     int channels = value->c, height = value->h, width = value->w;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < e->batch; n++)

@@ -1,11 +1,12 @@
 /* dnnl_internal.h - private to the oneDNN engine's files (core/dnnl_*.c): the engine's state,
  * the layouts its loops read, and the pieces the files share. dnnl_engine.c owns creation and the
- * passes, dnnl_ops.c the op registry (each op's steps), dnnl_setup.c the set-up, dnnl_conv.c the
- * convolutions, dnnl_matmul.c Gemm, dnnl_attention.c MatMul of values and Softmax,
- * dnnl_layernorm.c LayerNormalization, dnnl_stand_in.c plain copies of blocked inputs for the ops
- * that read plain ones; dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c, dnnl_binary.c,
- * dnnl_transpose.c, dnnl_pad.c and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing
- * (memories, reorders, descriptors, clean-up). */
+ * passes, dnnl_ops.c the op registry (each op's steps), dnnl_setup.c the set-up,
+ * dnnl_gradient_plan.c where the gradients live, dnnl_conv.c the convolutions, dnnl_matmul.c
+ * Gemm, dnnl_attention.c MatMul of values and Softmax, dnnl_layernorm.c LayerNormalization,
+ * dnnl_stand_in.c plain copies of blocked inputs for the ops that read plain ones;
+ * dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c, dnnl_binary.c, dnnl_transpose.c, dnnl_pad.c
+ * and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing (memories, reorders,
+ * descriptors, clean-up). */
 #ifndef XAI_DNNL_INTERNAL_H
 #define XAI_DNNL_INTERNAL_H
 
@@ -35,8 +36,10 @@ typedef struct {
     dnnl_memory_desc_t md;
     layout lay;
     float *data, *grad;
-    dnnl_memory_t data_mem, grad_mem;
+    dnnl_memory_t data_mem, grad_mem; /* data NULL: never materialized (a fused Conv's output) */
     size_t floats;          /* buffer size, padding included */
+    size_t bytes;           /* each buffer's bytes, a multiple of 64; 0: no buffers (not in the passes) */
+    int gradient_kept;      /* the gradient's memory is its own, not shared (dnnl_gradient_plan.c) */
 } value_buffer;
 
 /* A reorder primitive with its two memories bound. */
@@ -116,6 +119,9 @@ struct xai_engine {
     void *scratchpad;                   /* the convolutions' scratchpad, the largest one's size */
     size_t scratchpad_bytes;
     char *readable;                     /* per value: must stay materialized (xai_engine_config) */
+    void *gradient_arena;               /* the gradients that share memory (dnnl_gradient_plan.c) */
+    size_t gradient_arena_bytes;
+    int stopped_at;                     /* the value the last backward pass stopped at; -1: none */
     int *channel_index;                 /* 0, 1, 2, ...: the channel lists of Concat and Slice */
     int forward_done;
     int has_input;                      /* a forward ran: the input value holds its batch */
@@ -137,6 +143,12 @@ static inline size_t offset_of(const layout *l, int n, int c, int h, int w)
 int engine_setup(xai_engine *e);
 /* A Gemm's copy of the graph's weight [out][in] (again, after the graph's changed). */
 void engine_gemm_load_weights(xai_engine *e, int i);
+
+/* ---- dnnl_gradient_plan.c ---- */
+
+/* Every value's gradient (values with bytes set), in an arena shared by values whose backward
+ * steps do not overlap or in memory of its own, and its grad_mem. */
+int engine_place_gradients(xai_engine *e);
 
 /* ---- dnnl_primitives.c ---- */
 

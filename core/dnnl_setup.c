@@ -8,21 +8,21 @@
 
 #include "dnnl_internal.h"
 
-static int allocate_value(xai_engine *e, int v)
+/* Value v's data, unless it is never materialized (the output of a Conv whose activation runs as
+ * its post-op: nothing writes or reads it), and its gradient's size (engine_place_gradients
+ * places the gradients once every layout is known). */
+static int allocate_value(xai_engine *e, int v, int materialized)
 {
     value_buffer *b = &e->values[v];
     b->floats = dnnl_memory_desc_get_size(&b->md) / sizeof(float);
     if (engine_layout_of(&b->md, &b->lay, e->graph->values[v].name)) return XAI_ERR;
-    /* 64-byte aligned and zeroed: padding lanes of blocked layouts must stay zero. */
-    size_t bytes = (b->floats * sizeof(float) + 63) / 64 * 64;
-    b->data = xai_aligned_alloc(64, bytes);
-    b->grad = xai_aligned_alloc(64, bytes);
-    if (!b->data || !b->grad) return xai_fail("out of memory for value '%s' (%zu bytes)",
-                                              e->graph->values[v].name, bytes);
-    memset(b->data, 0, bytes);
-    memset(b->grad, 0, bytes);
-    if (engine_memory(e, &b->data_mem, &b->md, b->data) || engine_memory(e, &b->grad_mem, &b->md, b->grad))
-        return XAI_ERR;
+    b->bytes = (b->floats * sizeof(float) + 63) / 64 * 64;
+    if (materialized) { /* 64-byte aligned and zeroed: padding lanes of blocked layouts must stay zero */
+        if (!(b->data = xai_aligned_alloc(64, b->bytes)))
+            return xai_fail("out of memory for value '%s' (%zu bytes)", e->graph->values[v].name, b->bytes);
+        memset(b->data, 0, b->bytes);
+        if (engine_memory(e, &b->data_mem, &b->md, b->data)) return XAI_ERR;
+    }
     if (b->floats > e->scratch_floats) e->scratch_floats = b->floats;
     return XAI_OK;
 }
@@ -233,7 +233,7 @@ int engine_setup(xai_engine *e)
     if (!(e->channel_index = xai_malloc((size_t)most_channels * sizeof(int)))) return XAI_ERR;
     for (int c = 0; c < most_channels; c++) e->channel_index[c] = c;
     /* Forward order: each node's output layout follows from its inputs. */
-    if (engine_plain_md(&e->values[g->input].md, &g->values[g->input], e->batch) || allocate_value(e, g->input))
+    if (engine_plain_md(&e->values[g->input].md, &g->values[g->input], e->batch) || allocate_value(e, g->input, 1))
         return XAI_ERR;
     for (int i = 0; i < g->n_nodes; i++) {
         const xai_node *n = &g->nodes[i];
@@ -243,8 +243,12 @@ int engine_setup(xai_engine *e)
                             xai_op_name(n->op));
         if ((n->op == XAI_OP_CONV || n->op == XAI_OP_GEMM) && !n->weight && !e->weights_from)
             return xai_fail("%s: node '%s': the graph's weights were freed", g->path, n->name);
-        if (op->layout(e, i) || allocate_value(e, n->output) || (op->setup && op->setup(e, i))) return XAI_ERR;
+        if (op->layout(e, i) || allocate_value(e, n->output, !(n->op == XAI_OP_CONV && e->exec[i].fused_activation)))
+            return XAI_ERR;
     }
+    if (engine_place_gradients(e)) return XAI_ERR;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (engine_ops[g->nodes[i].op].setup && engine_ops[g->nodes[i].op].setup(e, i)) return XAI_ERR;
     if (e->scratchpad_bytes && !(e->scratchpad = xai_aligned_alloc(64, e->scratchpad_bytes)))
         return xai_fail("out of memory for the convolutions' scratchpad (%zu bytes)", e->scratchpad_bytes);
     for (int i = 0; i < g->n_nodes; i++)

@@ -66,10 +66,16 @@ int xai_engine_backward_seeded(xai_engine *engine, const xai_rule *rule, const f
  * with weights_from takes them again from that engine, which must have reloaded them first. */
 int xai_engine_reload_weights(xai_engine *engine, int node);
 
-/* Value v's activation (after a forward) and gradient (after a backward that reached it), in
- * NCHW order, [batch][c][h][w]; either may be NULL. Fails for a value that is not materialized
- * (a fused Conv's output not asked for at creation). */
+/* Value v's activation (after a forward) and gradient, in NCHW order, [batch][c][h][w]; either
+ * may be NULL. Fails for a value that is not materialized (a fused Conv's output not asked for at
+ * creation). Gradients whose backward steps do not overlap share memory, so a value's gradient
+ * can be read after a pass that stopped at it (xai_engine_backward_seeded), and after any pass
+ * for the input and the values asked for at creation; otherwise the read fails. */
 int xai_engine_read_value(xai_engine *engine, int value, float *activation, float *gradient);
+
+/* Bytes of gradient memory the engine holds (shared and its own), and what a gradient per value
+ * would take. */
+void xai_engine_gradient_bytes(const xai_engine *engine, size_t *held, size_t *one_per_value);
 
 /* Per-node wall-clock time, for benchmarks: when on, every forward and backward pass adds each
  * node's milliseconds (the stream is waited on after every node anyway). */
