@@ -4,8 +4,8 @@
  *   at each batch size and thread count; GFLOP/s (2 x MACs per pass) and the ratio to this CPU's
  *   fp32 peak (threads x GHz x SIMD lanes x 2 flops per FMA x FMA units); the 2-thread speedup;
  *   the peak RSS of explaining one image, split into the libraries' file-backed pages and the
- *   rest, set against the weights and activations; and the reference engine's time for one map, as a
- *   ratio. The clock is read from /proc/cpuinfo (a virtual machine may report its base clock
+ *   rest, set against the weights and activations, and the engine's gradient memory against one
+ *   gradient per value; and the reference engine's time for one map, as a ratio. The clock is read from /proc/cpuinfo (a virtual machine may report its base clock
  *   only: --ghz overrides it).
  * With --layers, the depthwise convolutions (memory-bound) are timed one by one for the last
  * batch size and thread count, and their bytes moved per second are set against a parallel copy
