@@ -90,8 +90,8 @@ class Parts(torch.nn.Module):
     dilated MaxPool with ceil_mode, constants broadcast along W, along H and over whole planes,
     a spatial gate [N,1,H,W] (CBAM), Sqrt, Tanh and Pow, means over the channels (keepdims) and
     over W (not), Add, Sub and Div of two values, one broadcast, a LayerNorm over C, H and W
-    (written out below opset 17), a non-local block (MatMul of two values, Softmax, Transpose of
-    [N,C,H*W]), a flip of W and a roll of H (Slices with step -1, Concat of rows), a Concat of
+    (written out below opset 17), a non-local block with two heads sharing a key and a value
+    (MatMul of two values, one of them of one group, Softmax, Transposes of rank 3 and 4), a flip of W and a roll of H (Slices with step -1, Concat of rows), a Concat of
     columns and every third channel."""
 
     def __init__(self):
@@ -112,19 +112,25 @@ class Parts(torch.nn.Module):
         self.norm = nn.LayerNorm([channels, height, width])  # over C, H and W: axis 1
         self.norm.weight.data.normal_(1.0, 0.2)
         self.norm.bias.data.normal_(0.0, 0.1)
-        self.theta, self.phi, self.g = (nn.Conv2d(channels, channels // 2, 1) for _ in range(3))
+        self.theta = nn.Conv2d(channels, channels // 2, 1)  # two heads of queries
+        self.phi, self.g = (nn.Conv2d(channels, channels // 4, 1) for _ in range(2))  # one key, one value
         self.back = nn.Conv2d(channels // 2, channels, 1)
         self.head = nn.Sequential(nn.Conv2d(channels + len(range(1, channels, 3)), 16, 3, padding=1), nn.ReLU(),
                                   nn.AdaptiveAvgPool2d(1),
                                   nn.Flatten(), nn.Linear(16, 10))
 
     def non_local(self, x):
-        """Wang et al.'s non-local block: softmax(theta^T phi) g over the H x W positions."""
-        _, _, height, width = x.shape
-        theta = self.theta(x).flatten(2).transpose(1, 2)
-        weights = torch.softmax(theta @ self.phi(x).flatten(2), -1)
-        y = (weights @ self.g(x).flatten(2).transpose(1, 2)).transpose(1, 2)
-        return self.back(y.reshape(-1, y.shape[1], height, width))
+        """Wang et al.'s non-local block, softmax(theta^T phi) g over the H x W positions, with two
+        heads of queries sharing one key and one value (multi-query attention: a MatMul whose right
+        operand has one group for both), then each head's result mixed over the positions by the
+        heads' mean attention (a MatMul whose left operand has one group)."""
+        _, channels, height, width = x.shape
+        positions = height * width
+        theta = self.theta(x).reshape(-1, 2, channels // 4, positions).transpose(2, 3)
+        weights = torch.softmax(theta @ self.phi(x).flatten(2).unsqueeze(1), -1)
+        y = weights @ self.g(x).flatten(2).transpose(1, 2).unsqueeze(1)
+        y = y + 0.5 * (weights.mean(1, keepdim=True) @ y)
+        return self.back(y.transpose(2, 3).reshape(-1, channels // 2, height, width))
 
     def forward(self, x):
         x = (self.front(x) * self.along_w + self.along_h) / 2 - self.planes

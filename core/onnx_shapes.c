@@ -376,17 +376,20 @@ int onnx_infer_shape(const reader *r, xai_graph *g, pending_node *p)
         return XAI_OK;
     }
     case XAI_OP_MATMUL: {
-        /* [M,K] x [K,P] per image (rank 3), one product per channel (rank 4, channels equal) */
+        /* [M,K] x [K,P] per image (rank 3), one product per group (rank 4: groups equal, or one
+         * operand's single group broadcast over the other's) */
         const xai_value *b = &g->values[node->input[1]];
-        int count, m, k, n_out, b_count = b->rank == 4 ? b->c : 1, b_rows = b->rank == 4 ? b->h : b->c;
+        int count, m, k, n_out, b_rows = b->rank == 4 ? b->h : b->c;
+        int a_groups = xai_matmul_groups(in), b_groups = xai_matmul_groups(b);
         xai_matmul_dims(in, b, &count, &m, &k, &n_out);
-        if (in->rank < 3 || b->rank != in->rank || count != b_count || k != b_rows)
+        if (in->rank < 3 || b->rank != in->rank || (a_groups != b_groups && a_groups != 1 && b_groups != 1) ||
+            k != b_rows)
             return xai_fail("%s: node '%s' (MatMul): inputs '%s' (rank %d, %dx%dx%d) and '%s' (rank %d, %dx%dx%d) are "
-                            "not [N,M,K] x [N,K,P] nor [N,G,M,K] x [N,G,K,P]", r->path, label, in->name, in->rank,
-                            in->c, in->h, in->w, b->name, b->rank, b->c, b->h, b->w);
+                            "not [N,M,K] x [N,K,P] nor [N,G,M,K] x [N,G,K,P] (G may be 1 in either)", r->path, label,
+                            in->name, in->rank, in->c, in->h, in->w, b->name, b->rank, b->c, b->h, b->w);
         if ((int64_t)count * m * n_out > INT_MAX / 2)
             return xai_fail("%s: node '%s' (MatMul): the output is too large", r->path, label);
-        if (in->rank == 4) out->h = m, out->w = n_out;
+        if (in->rank == 4) out->c = count, out->h = m, out->w = n_out;
         else out->c = m, out->h = n_out;
         return XAI_OK;
     }

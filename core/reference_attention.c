@@ -6,18 +6,22 @@
 
 #include "reference_internal.h"
 
-/* Y = A B, per image (and channel) [m,k] x [k,p]; backward dA += dY B^T and dB += A^T dY. */
+/* Y = A B, per image (and group) [m,k] x [k,p], an operand with one group serving every group;
+ * backward dA += dY B^T and dB += A^T dY (summed over the groups an operand served). */
 static void matmul_pass(reference_engine *r, int i, int backward)
 {
     const xai_graph *g = r->graph;
     const xai_node *node = &g->nodes[i];
-    int count, m, k, p;
-    xai_matmul_dims(&g->values[node->input[0]], &g->values[node->input[1]], &count, &m, &k, &p);
+    const xai_value *av = &g->values[node->input[0]], *bv = &g->values[node->input[1]];
+    int count, m, k, p, a_groups = xai_matmul_groups(av), b_groups = xai_matmul_groups(bv);
+    xai_matmul_dims(av, bv, &count, &m, &k, &p);
     size_t products = (size_t)r->batch * count;
     for (size_t b = 0; b < products; b++) {
-        const real *a = r->value[node->input[0]] + b * m * k, *w = r->value[node->input[1]] + b * k * p;
+        size_t image = b / count, group = b % count;
+        size_t ai = image * a_groups + (a_groups == 1 ? 0 : group), bi = image * b_groups + (b_groups == 1 ? 0 : group);
+        const real *a = r->value[node->input[0]] + ai * m * k, *w = r->value[node->input[1]] + bi * k * p;
         real *y = r->value[node->output] + b * m * p, *dy = r->grad[node->output] + b * m * p;
-        real *da = r->grad[node->input[0]] + b * m * k, *dw = r->grad[node->input[1]] + b * k * p;
+        real *da = r->grad[node->input[0]] + ai * m * k, *dw = r->grad[node->input[1]] + bi * k * p;
         for (int row = 0; row < m; row++)
             for (int column = 0; column < p; column++) {
                 if (!backward) {

@@ -180,10 +180,13 @@ static inline void xai_reduced_shape(const xai_node *n, const xai_value *in, int
     dims[2] = n->reduce_axes & 4 ? 1 : in->w;
 }
 
-/* MATMUL of values a and b: `count` products of [m,k] x [k,p] per image. */
+/* MATMUL of values a and b: `count` products of [m,k] x [k,p] per image; at rank 4 one product
+ * per group g of [N,G,M,K] x [N,G,K,P], where either operand may have one group for all. */
+static inline int xai_matmul_groups(const xai_value *v) { return v->rank == 4 ? v->c : 1; }
+
 static inline void xai_matmul_dims(const xai_value *a, const xai_value *b, int *count, int *m, int *k, int *p)
 {
-    *count = a->rank == 4 ? a->c : 1;
+    *count = xai_matmul_groups(a) > xai_matmul_groups(b) ? xai_matmul_groups(a) : xai_matmul_groups(b);
     *m = a->rank == 4 ? a->h : a->c;
     *k = a->rank == 4 ? a->w : a->h;
     *p = b->rank == 4 ? b->w : b->h;

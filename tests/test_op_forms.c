@@ -2,7 +2,7 @@
  * families: Pad (constant, reflect, edge), pools with ceil_mode and dilations, constants and
  * values broadcast in Add, Sub, Mul and Div, Sqrt, Tanh, Pow, ReduceMean over any axes,
  * Unsqueeze; Slice, Split and Concat along any axis, Transpose of rank 3; MatMul of two values
- * and Softmax (attention blocks). Each graph is held to finite differences and the reference;
+ * (an operand of one group shared by every group too) and Softmax (attention blocks). Each graph is held to finite differences and the reference;
  * the pool's divisors and a Softmax below opset 13 are checked by hand. bench/families.py's
  * `parts` model checks the same forms against PyTorch (tests/test_families.c). */
 #include <stdio.h>
@@ -334,6 +334,50 @@ Test(ops, attention_blocks)
     cr_expect_eq(count[XAI_OP_SOFTMAX], 3);
     cr_expect_eq(count[XAI_OP_GEMM], 2, "the MatMul with a constant and the classifier");
     check_graph(g, 1, 86, "attention graph");
+    xai_graph_free(g);
+}
+
+/* x [N,3,6,6] -> Conv 8 -> Relu r -> multi-query attention: queries q [N,2,2,36] (two heads of
+ * two rows) against one key k and one value v [N,1,2,36] that serve both heads (B broadcast:
+ * q k^T [N,2,2,2], scaled by 0.05, Softmax over the last axis, times v: [N,2,2,36]); and one
+ * matrix a [N,1,6,6] times two b [N,2,6,6] (A broadcast) -> both flattened, concatenated ->
+ * Gemm 3. */
+static const char *shared_operand_graph(const char *file)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new(file);
+    const char *r = test_unary(b, "Relu", "/r", test_conv(b, "/c", "x", 3, 8, 3, 1, 91));
+    int64_t heads[4] = {0, 2, 2, 36}, one_head[4] = {0, 1, 2, 36}, swap_last[4] = {0, 1, 3, 2};
+    int64_t one_map[4] = {0, 1, 6, 6}, two_maps[4] = {0, 2, 6, 6}, flat[2] = {0, -1};
+    const char *q = reshape(b, "/q", test_conv(b, "/q", r, 8, 4, 1, 0, 92), 4, heads);
+    const char *k = reshape(b, "/k", test_conv(b, "/k", r, 8, 2, 1, 0, 93), 4, one_head);
+    const char *v = reshape(b, "/v", test_conv(b, "/v", r, 8, 2, 1, 0, 94), 4, one_head);
+    const char *scores = test_binary(b, "MatMul", "/scores", q, transpose(b, "/k", k, 4, swap_last));
+    scores = test_binary(b, "Mul", "/scores", scores, test_scalar(b, "scores.scale", 0.05f));
+    const char *attended = test_binary(b, "MatMul", "/attend", softmax(b, "/weights", scores, -1), v);
+    const char *a = reshape(b, "/a", test_conv(b, "/a", r, 8, 1, 1, 0, 95), 4, one_map);
+    const char *bb = reshape(b, "/b", test_conv(b, "/b", r, 8, 2, 1, 0, 96), 4, two_maps);
+    const char *products = test_binary(b, "MatMul", "/products", a, bb);
+    const char *both[] = {reshape(b, "/attended", attended, 2, flat), reshape(b, "/products", products, 2, flat), NULL};
+    int64_t in_dims[4] = {-1, 3, 6, 6};
+    return classifier(b, concat(b, "/both", both, 1), 144 + 72, 3, 97, in_dims, file);
+}
+
+Test(ops, matmul_operands_shared_by_every_group)
+{
+    xai_graph *g = load_graph(shared_operand_graph("shared-operand.onnx"));
+    int seen = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const xai_node *n = &g->nodes[i];
+        const xai_value *out = &g->values[n->output], *a = &g->values[n->input[0]], *bv = &g->values[n->input[1]];
+        if (n->op != XAI_OP_MATMUL) continue;
+        seen++;
+        if (strcmp(n->name, "/scores/MatMul") == 0)
+            cr_expect(a->c == 2 && bv->c == 1 && out->c == 2 && out->h == 2 && out->w == 2, "B of one group");
+        if (strcmp(n->name, "/products/MatMul") == 0)
+            cr_expect(a->c == 1 && bv->c == 2 && out->c == 2 && out->h == 6 && out->w == 6, "A of one group");
+    }
+    cr_expect_eq(seen, 3);
+    check_graph(g, 2, 98, "shared-operand graph");
     xai_graph_free(g);
 }
 

@@ -447,7 +447,7 @@ Test(ops, convnext_block_both_ways, .timeout = 300)
 Test(ops, corpus_models, .timeout = 300)
 {
     static const char *const seeds[] = {"seed-channel-ops", "seed-se-block", "seed-convnext-block", "seed-pad-pool",
-                                        "seed-pads", "seed-moves", "seed-attention"};
+                                        "seed-pads", "seed-moves", "seed-attention", "seed-shared-operand"};
     for (size_t k = 0; k < sizeof seeds / sizeof *seeds; k++) {
         char path[256];
         snprintf(path, sizeof path, "fuzz/corpus/onnx/%s.onnx", seeds[k]);

@@ -6,7 +6,7 @@
 seed-*.onnx load and exercise the ops of the torchvision families (channel moves and the chunk's
 shape arithmetic, a squeeze-and-excitation block, a ConvNeXt block with its layer normalization
 written out, a Pad before an AveragePool, PyTorch's pad arithmetic before reflect and edge Pads,
-Slices and Concats along H and W, a non-local attention block), so that fuzz_onnx mutates them;
+Slices and Concats along H and W, a non-local attention block, multi-query attention), so that fuzz_onnx mutates them;
 bad-*.onnx are the bad inputs the reader must refuse in one line (tests/test_ops.c loads each):
 shapes that do not broadcast, a Concat of mismatched ranks, a negative Pad, a reflect Pad as
 large as its input, a MatMul of matrices that do not chain. Weights are seeded: the files are the
@@ -168,6 +168,23 @@ def attention(path):
     save(path, nodes, inits, image(3, 4, 4), out("y", 2, 4, 4))
 
 
+def shared_operand(path):
+    """Multi-query attention: two heads of queries against one key and one value (MatMul with B of
+    one group), then the key times the two heads' results (A of one group)."""
+    inits = [ints("heads", [0, 2, 2, 4]), ints("one_head", [0, 1, 2, 4]), ints("columns", [0, 2, 4, 2])]
+    nodes = [conv("q", "x", 3, 4, 1, inits), conv("k", "x", 3, 2, 1, inits), conv("v", "x", 3, 2, 1, inits),
+             helper.make_node("Reshape", ["q", "heads"], ["q_heads"]),
+             helper.make_node("Reshape", ["k", "one_head"], ["k_head"]),
+             helper.make_node("Reshape", ["v", "one_head"], ["v_head"]),
+             helper.make_node("Transpose", ["k_head"], ["k_t"], perm=[0, 1, 3, 2]),
+             helper.make_node("MatMul", ["q_heads", "k_t"], ["scores"]),
+             helper.make_node("Softmax", ["scores"], ["weights"], axis=-1),
+             helper.make_node("MatMul", ["weights", "v_head"], ["attended"]),
+             helper.make_node("Reshape", ["attended", "columns"], ["attended_columns"]),
+             helper.make_node("MatMul", ["k_head", "attended_columns"], ["y"])]
+    save(path, nodes, inits, image(3, 2, 2), out("y", 2, 2, 2))
+
+
 def bad_matmul_shapes(path):
     inits = [ints("flat", [0, 2, 16])]
     nodes = [conv("a", "x", 3, 2, 1, inits), helper.make_node("Reshape", ["a", "flat"], ["rows"]),
@@ -208,7 +225,8 @@ def main():
                        ("bad-mul-broadcast", bad_mul_broadcast), ("bad-concat-ranks", bad_concat_ranks),
                        ("bad-pad-negative", bad_pad_negative), ("seed-pads", pads),
                        ("bad-pad-reflect", bad_pad_reflect), ("seed-moves", moves), ("seed-attention", attention),
-                       ("bad-matmul-shapes", bad_matmul_shapes)]:
+                       ("bad-matmul-shapes", bad_matmul_shapes),
+                       ("seed-shared-operand", shared_operand)]:
         make(os.path.join(folder, name + ".onnx"))
 
 
