@@ -40,6 +40,10 @@ int onnx_convert_split(reader *r, const Onnx__GraphProto *g, size_t index, const
     }
     if (sizes && n_sizes != n->n_output)
         return xai_fail("%s: %s: %zu split sizes for %zu outputs", r->path, label, n_sizes, n->n_output);
+    const Onnx__AttributeProto *num_outputs = r->opset >= 18 ? onnx_find_attribute(n, "num_outputs") : NULL;
+    if (num_outputs && (sizes || num_outputs->i != (int64_t)n->n_output))
+        return xai_fail("%s: %s: num_outputs %lld for %zu outputs%s", r->path, label, (long long)num_outputs->i,
+                        n->n_output, sizes ? " and split sizes besides" : "");
     int64_t first = 0;
     for (size_t k = 0; k < n->n_output; k++) {
         if (sizes && (sizes[k] < 1 || sizes[k] > 65536 * 16))
@@ -56,7 +60,7 @@ int onnx_convert_split(reader *r, const Onnx__GraphProto *g, size_t index, const
         p->n_slice_axes = 1;
         p->slice_axes[0] = onnx_attribute_int(n, "axis", 0), p->slice_steps[0] = 1;
         if (sizes) p->slice_starts[0] = first, p->slice_ends[0] = first + sizes[k], first += sizes[k];
-        else p->split_parts = (int)n->n_output, p->split_index = (int)k;
+        else p->split_parts = (int)n->n_output, p->split_index = (int)k, p->split_last_smaller = num_outputs != NULL;
     }
     return XAI_OK;
 }
@@ -151,11 +155,13 @@ int onnx_convert_reduce_mean(reader *r, const Onnx__GraphProto *g, size_t index,
 {
     (void)op;
     const Onnx__NodeProto *n = g->node[index];
-    if (onnx_is_layernorm_start(n)) return onnx_convert_layernorm_nodes(r, g, index, label);
+    if (onnx_is_layernorm_start(r, n)) return onnx_convert_layernorm_nodes(r, g, index, label);
     const int64_t *axes;
     size_t n_axes;
     xai_value in;
     if (onnx_read_axes(r, n, label, &axes, &n_axes)) return XAI_ERR;
+    if (!n_axes && onnx_attribute_int(n, "noop_with_empty_axes", 0)) /* opset 18: no axes, no mean */
+        return onnx_add_alias(r, n->output[0], n->input[0]);
     if (!n_axes) return xai_fail("%s: %s: a mean over every axis, the batch's too, is not supported", r->path, label);
     if (onnx_value_shape(r, n->input[0], &in)) return XAI_ERR;
     int mask = 0;

@@ -58,6 +58,7 @@ typedef struct {
     int axis;                 /* CONCAT, SOFTMAX: the ONNX axis, checked against the rank later */
     int softmax_to_last;      /* SOFTMAX before opset 13: over every axis from `axis` on */
     int split_parts, split_index; /* SLICE from a Split into equal parts: which of how many */
+    int split_last_smaller;       /* opset 18's num_outputs: parts of ceil(n / parts), the last smaller */
     int n_slice_axes;         /* SLICE: the ONNX axes sliced, with their bounds and steps (a Split's
                                  part: one axis, step 1), clamped to the input's sizes later */
     int64_t slice_axes[MAX_RANK], slice_starts[MAX_RANK], slice_ends[MAX_RANK], slice_steps[MAX_RANK];
@@ -187,7 +188,7 @@ int onnx_only_consumer(reader *r, const Onnx__GraphProto *g, const char *name);
 int onnx_convert_transpose(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 int onnx_convert_layernorm(reader *r, const Onnx__GraphProto *g, size_t index, const char *label, xai_op op);
 /* Is node n the ReduceMean over the last axis that starts a layer normalization written out? */
-int onnx_is_layernorm_start(const Onnx__NodeProto *n);
+int onnx_is_layernorm_start(reader *r, const Onnx__NodeProto *n);
 /* Those nine nodes as one LAYERNORM node (the eight after it marked in r->skip). */
 int onnx_convert_layernorm_nodes(reader *r, const Onnx__GraphProto *g, size_t index, const char *label);
 /* Mul, Div, Add or Sub of a value and a float constant as a SCALE node: 1, or 0 when neither

@@ -92,16 +92,22 @@ static constant *constant_beside(reader *r, const Onnx__GraphProto *g, int k, co
     return NULL;
 }
 
-static int mean_of_last_axis(const Onnx__NodeProto *n)
+/* A ReduceMean over the last axis of rank 4, keeping it: axes as an attribute, or from opset 18 as
+ * a constant input. */
+static int mean_of_last_axis(reader *r, const Onnx__NodeProto *n)
 {
-    const Onnx__AttributeProto *axes = onnx_find_attribute(n, "axes");
-    return axes && axes->n_ints == 1 && (axes->ints[0] == -1 || axes->ints[0] == 3) &&
-           onnx_attribute_int(n, "keepdims", 1) == 1;
+    const Onnx__AttributeProto *attribute = onnx_find_attribute(n, "axes");
+    constant *input = !attribute && n->n_input > 1 && n->input[1][0]
+                          ? onnx_find_constant(r, onnx_resolve_alias(r, n->input[1]))
+                          : NULL;
+    const int64_t *axes = attribute ? attribute->ints : input ? input->int_data : NULL;
+    size_t count = attribute ? attribute->n_ints : input ? input->count : 0;
+    return axes && count == 1 && (axes[0] == -1 || axes[0] == 3) && onnx_attribute_int(n, "keepdims", 1) == 1;
 }
 
-int onnx_is_layernorm_start(const Onnx__NodeProto *n)
+int onnx_is_layernorm_start(reader *r, const Onnx__NodeProto *n)
 {
-    return n->op_type && strcmp(n->op_type, "ReduceMean") == 0 && mean_of_last_axis(n);
+    return n->op_type && strcmp(n->op_type, "ReduceMean") == 0 && mean_of_last_axis(r, n);
 }
 
 /* From ReduceMean(X) over the last axis: Sub(X, mean) = D; Pow(D, 2); ReduceMean; Add eps; Sqrt;
@@ -117,7 +123,7 @@ int onnx_convert_layernorm_nodes(reader *r, const Onnx__GraphProto *g, size_t in
     constant *two = constant_beside(r, g, pow, d);
     ok = two && two->count == 1 && two->data[0] == 2.f;
     int mean2 = ok ? reader_of(r, g, g->node[pow]->output[0], "ReduceMean") : -1;
-    ok = mean2 >= 0 && mean_of_last_axis(g->node[mean2]);
+    ok = mean2 >= 0 && mean_of_last_axis(r, g->node[mean2]);
     int add = ok ? reader_of(r, g, g->node[mean2]->output[0], "Add") : -1;
     constant *epsilon = ok ? constant_beside(r, g, add, g->node[mean2]->output[0]) : NULL;
     ok = epsilon && epsilon->count == 1;

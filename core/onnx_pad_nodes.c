@@ -25,6 +25,28 @@ static int read_pad_mode(reader *r, const Onnx__NodeProto *n, const char *label,
                     (int)(a->s.len < 32 ? a->s.len : 32), (const char *)a->s.data);
 }
 
+/* Opset 18's axes input: *pads (begins, then ends, of the axes listed) spread over every axis of
+ * the input into `every` (zeros elsewhere). */
+static int pads_of_axes(reader *r, const Onnx__NodeProto *n, const char *label, const int64_t **pads, size_t *n_pads,
+                        int64_t every[8])
+{
+    constant *axes = onnx_int_input(r, n, label, 3);
+    xai_value in;
+    if (!axes || onnx_value_shape(r, n->input[0], &in)) return XAI_ERR;
+    if (in.rank > 4) return xai_fail("%s: %s: a value of rank %d; Pad takes rank 2 to 4", r->path, label, in.rank);
+    if (*n_pads != 2 * axes->count)
+        return xai_fail("%s: %s: %zu pads for %zu axes", r->path, label, *n_pads, axes->count);
+    memset(every, 0, 8 * sizeof *every);
+    for (size_t k = 0; k < axes->count; k++) {
+        int64_t axis = axes->int_data[k] < 0 ? axes->int_data[k] + in.rank : axes->int_data[k];
+        if (axis < 0 || axis >= in.rank)
+            return xai_fail("%s: %s: axis %lld outside rank %d", r->path, label, (long long)axes->int_data[k], in.rank);
+        every[axis] = (*pads)[k], every[axis + in.rank] = (*pads)[k + axes->count];
+    }
+    *pads = every, *n_pads = 2 * (size_t)in.rank;
+    return XAI_OK;
+}
+
 /* Pad: of nothing, an alias; zeros around H and W before an AveragePool without pads of its own,
  * that pool with those pads counted in its divisor (count_include_pad), which is what
  * PyTorch's exporter writes for avg_pool2d(padding=p) (Inception, DenseNet's transitions); any
@@ -33,6 +55,7 @@ int onnx_convert_pad(reader *r, const Onnx__GraphProto *g, size_t index, const c
 {
     const Onnx__NodeProto *n = g->node[index];
     const int64_t *pads = NULL;
+    int64_t every_axis[8];
     size_t n_pads = 0;
     float value = 0.f;
     if (r->opset >= 11) {
@@ -45,8 +68,7 @@ int onnx_convert_pad(reader *r, const Onnx__GraphProto *g, size_t index, const c
                 return xai_fail("%s: %s: the pad value is not a constant float", r->path, label);
             value = v->data[0];
         }
-        if (n->n_input > 3 && n->input[3][0])
-            return xai_fail("%s: %s: the axes input is not supported (pads for every axis are)", r->path, label);
+        if (n->n_input > 3 && n->input[3][0] && pads_of_axes(r, n, label, &pads, &n_pads, every_axis)) return XAI_ERR;
     } else {
         const Onnx__AttributeProto *a = onnx_find_attribute(n, "pads");
         if (a) pads = a->ints, n_pads = a->n_ints;

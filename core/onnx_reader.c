@@ -388,8 +388,8 @@ static int read_model(reader *r, const Onnx__ModelProto *m, xai_graph *g,
         if (!o->domain || !*o->domain || strcmp(o->domain, "ai.onnx") == 0) r->opset = o->version;
     }
     if (r->opset < 0) return xai_fail("%s: the model declares no ONNX opset", r->path);
-    if (r->opset < 1 || r->opset > 17)
-        return xai_fail("%s: opset %lld is not supported (1 to 17 are)", r->path,
+    if (r->opset < 1 || r->opset > 18)
+        return xai_fail("%s: opset %lld is not supported (1 to 18 are)", r->path,
                         (long long)r->opset);
     g->opset = r->opset;
     if (m->n_metadata_props) {

@@ -117,10 +117,11 @@ static int slice_shape(const reader *r, xai_graph *g, pending_node *p)
                             (long long)p->slice_axes[k]);
         seen |= 1 << axis;
         if (p->split_parts) {
-            if (sizes[axis] % p->split_parts)
+            if (sizes[axis] % p->split_parts && !p->split_last_smaller)
                 return xai_fail("%s: node '%s' (Split): %d elements along axis %lld do not split into %d equal parts",
                                 r->path, label, sizes[axis], (long long)p->slice_axes[k], p->split_parts);
-            start = (int64_t)p->split_index * (sizes[axis] / p->split_parts), end = start + sizes[axis] / p->split_parts;
+            int64_t part = (sizes[axis] + p->split_parts - 1) / p->split_parts;
+            start = (int64_t)p->split_index * part, end = start + part < sizes[axis] ? start + part : sizes[axis];
         }
         if (strcmp(p->onnx_op, "Split") == 0 && end > sizes[axis])
             return xai_fail("%s: node '%s' (Split): the parts need %lld elements along axis %lld, input '%s' has %d",

@@ -2,7 +2,8 @@
  * families: Pad (constant, reflect, edge), pools with ceil_mode and dilations, constants and
  * values broadcast in Add, Sub, Mul and Div, Sqrt, Tanh, Pow, ReduceMean over any axes,
  * Unsqueeze; Slice, Split and Concat along any axis, Transpose of rank 3; MatMul of two values
- * (an operand of one group shared by every group too) and Softmax (attention blocks). Each graph is held to finite differences and the reference;
+ * (an operand of one group shared by every group too) and Softmax (attention blocks); opset 18's
+ * Split by num_outputs, ReduceMean and Pad with axes as inputs. Each graph is held to finite differences and the reference;
  * the pool's divisors and a Softmax below opset 13 are checked by hand. bench/families.py's
  * `parts` model checks the same forms against PyTorch (tests/test_families.c). */
 #include <stdio.h>
@@ -378,6 +379,59 @@ Test(ops, matmul_operands_shared_by_every_group)
     }
     cr_expect_eq(seen, 3);
     check_graph(g, 2, 98, "shared-operand graph");
+    xai_graph_free(g);
+}
+
+/* Opset 18's forms: x [N,2,5,5] -> Conv 5 -> Relu r -> Split of the channels by num_outputs 3
+ * (2, 2 and the last smaller, 1) -> the first plus its mean over the channels (ReduceMean with
+ * its axes as an input) -> Concat back -> Pad of the listed axes only (H by 1 and 2, W by 0 and
+ * 1) -> ReduceMean without axes and noop_with_empty_axes (no mean) -> Flatten -> Gemm 3. */
+static const char *opset18_graph(const char *path)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new("opset18");
+    const char *r = test_unary(b, "Relu", "/r", test_conv(b, "/c", "x", 2, 5, 3, 1, 101));
+    const char *split_in[] = {r, NULL};
+    xai_onnx_attribute *split_attributes[] = {xai_onnx_int(b, "axis", 1), xai_onnx_int(b, "num_outputs", 3), NULL};
+    const char *first = xai_onnx_node_outputs(b, "Split", "/parts", split_in, split_attributes, 3);
+    char second[64], third[64];
+    snprintf(second, sizeof second, "%.*s1", (int)strlen(first) - 1, first);
+    snprintf(third, sizeof third, "%.*s2", (int)strlen(first) - 1, first);
+    int64_t channels[1] = {1}, pads[4] = {1, 0, 2, 1}, spatial[2] = {2, 3};
+    const char *mean_in[] = {first, test_int64s(b, "mean.axes", 1, channels), NULL};
+    const char *mean = xai_onnx_node(b, "ReduceMean", "/mean", mean_in, NULL);
+    const char *parts[] = {test_binary(b, "Add", "/first", first, mean), second, third, NULL};
+    const char *pad_in[] = {concat(b, "/back", parts, 1), test_int64s(b, "pad.pads", 4, pads), "",
+                            test_int64s(b, "pad.axes", 2, spatial), NULL};
+    const char *padded = xai_onnx_node(b, "Pad", "/pad", pad_in, NULL);
+    const char *noop_in[] = {padded, NULL};
+    xai_onnx_attribute *noop[] = {xai_onnx_int(b, "noop_with_empty_axes", 1), NULL};
+    const char *same = xai_onnx_node(b, "ReduceMean", "/noop", noop_in, noop);
+    float w[3 * 5 * 8 * 6];
+    test_normal_floats(w, sizeof w / sizeof *w, 102);
+    int64_t dims[2] = {3, 5 * 8 * 6}, in_dims[4] = {-1, 2, 5, 5}, out_dims[2] = {-1, 3};
+    xai_onnx_attribute *trans[] = {xai_onnx_int(b, "transB", 1), NULL};
+    const char *gemm_in[] = {test_unary(b, "Flatten", "/flat", same), xai_onnx_initializer(b, "fc.weight", dims, 2, w),
+                             NULL};
+    xai_onnx_io(b, "x", 4, in_dims, xai_onnx_node(b, "Gemm", "/fc", gemm_in, trans), 2, out_dims);
+    cr_assert_eq(xai_onnx_write(b, 18, path), XAI_OK, "%s", xai_last_error());
+    xai_onnx_builder_free(b);
+    return path;
+}
+
+Test(ops, opset_18_forms)
+{
+    xai_graph *g = load_graph(opset18_graph(test_path("opset18.onnx")));
+    int slices = 0, widths[3] = {2, 2, 1};
+    for (int i = 0; i < g->n_nodes; i++) {
+        const xai_node *n = &g->nodes[i];
+        if (n->op == XAI_OP_SLICE) cr_expect_eq(g->values[n->output].c, widths[slices++ % 3], "part %d", slices);
+        if (n->op == XAI_OP_PAD)
+            cr_expect(n->pad_top == 1 && n->pad_bottom == 2 && n->pad_left == 0 && n->pad_right == 1,
+                      "pads %d %d %d %d", n->pad_top, n->pad_bottom, n->pad_left, n->pad_right);
+        cr_expect(n->op != XAI_OP_REDUCEMEAN || g->values[n->output].c == 1, "only the mean over the channels");
+    }
+    cr_expect_eq(slices, 3);
+    check_graph(g, 1, 103, "opset 18 graph");
     xai_graph_free(g);
 }
 
