@@ -3,10 +3,11 @@
  * dnnl_internal.h).
  *
  * Each op's steps are in engine_ops (dnnl_ops.c). Convolutions are oneDNN primitives (dnnl_conv.c),
- * Gemm and MatMul oneDNN's matmul (dnnl_matmul.c); every other op is a loop of ours that reads the
- * value's layout (plain or channel-blocked, see `layout`), so activations never leave oneDNN's blocked format
- * between convolutions: reorders happen only where two neighbours disagree on a layout, at the
- * graph's ends in practice. A ReLU right after a Conv runs as the Conv's eltwise post-op.
+ * Gemm and MatMul oneDNN's matmul (dnnl_matmul.c), and so are the pools, Softmax, LayerNormalization,
+ * Sigmoid and Tanh; the other ops are loops of ours that read the value's layout (plain or
+ * channel-blocked, see `layout`), so activations never leave oneDNN's blocked format between
+ * convolutions: reorders happen only where two neighbours disagree on a layout, at the graph's
+ * ends in practice. A ReLU right after a Conv runs as the Conv's eltwise post-op.
  *
  * Gradients live in the same layout as the values. In the backward pass the first node (in
  * reverse order) that reaches a value writes its gradient, later ones add to it: that is how the

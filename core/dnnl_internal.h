@@ -3,8 +3,8 @@
  * passes, dnnl_ops.c the op registry (each op's steps), dnnl_setup.c the set-up,
  * dnnl_gradient_plan.c where the gradients live, dnnl_conv.c the convolutions, dnnl_matmul.c
  * Gemm, dnnl_attention.c MatMul of values and Softmax, dnnl_layernorm.c LayerNormalization,
- * dnnl_stand_in.c plain copies of blocked inputs for the ops that read plain ones;
- * dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c, dnnl_binary.c, dnnl_transpose.c, dnnl_pad.c
+ * dnnl_stand_in.c plain copies of blocked inputs for the ops that read plain ones, dnnl_eltwise.c
+ * Sigmoid and Tanh; dnnl_kernels.c, dnnl_channels.c, dnnl_pointwise.c, dnnl_binary.c, dnnl_transpose.c, dnnl_pad.c
  * and dnnl_reduce.c our own loops; dnnl_primitives.c the oneDNN plumbing (memories, reorders,
  * descriptors, clean-up). */
 #ifndef XAI_DNNL_INTERNAL_H
@@ -230,6 +230,14 @@ int kernel_moves_plan(xai_engine *e, int i);
 /* dnnl_pointwise.c: smooth activations and elementwise functions, SCALE */
 int kernel_smooth_forward(xai_engine *e, int i);
 int kernel_smooth_backward(xai_engine *e, int i);
+/* Padding lanes of a channel-blocked value past its last channel set to zero again (the next
+ * convolution reads them) after an activation with f(0) != 0. */
+void engine_zero_padding(value_buffer *b, const xai_value *v, int batch);
+/* dnnl_eltwise.c: Sigmoid and Tanh as oneDNN eltwise primitives */
+int engine_setup_eltwise(xai_engine *e, int i);
+int kernel_eltwise_forward(xai_engine *e, int i);
+int kernel_eltwise_backward(xai_engine *e, int i);
+void engine_eltwise_destroy(xai_engine *e, int i);
 int kernel_scale_forward(xai_engine *e, int i);
 int kernel_scale_backward(xai_engine *e, int i);
 

@@ -1,6 +1,7 @@
 /* dnnl_pointwise.c - the engine's loops for the elementwise ops that pass their true gradient
- * under every rule (dnnl_internal.h): the smooth activations (Sigmoid, HardSigmoid, HardSwish,
- * Erf, Sqrt, Tanh, Pow) and a value scaled and shifted by constants (SCALE), forward and
+ * under every rule (dnnl_internal.h): the smooth activations oneDNN 2.6 has no kernel for, or not
+ * one that agrees with PyTorch (HardSigmoid, HardSwish, Erf, Sqrt, Pow; Sigmoid and Tanh are
+ * dnnl_eltwise.c's primitives), and a value scaled and shifted by constants (SCALE), forward and
  * backward, over the values' layouts (the ops of two values are dnnl_binary.c's). */
 #include <math.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 
 /* Padding lanes of a channel-blocked value past its last channel must stay zero (the next
  * convolution reads them); an activation with f(0) != 0 sets them, so they are cleared again. */
-static void zero_padding(value_buffer *b, const xai_value *v, int batch)
+void engine_zero_padding(value_buffer *b, const xai_value *v, int batch)
 {
     int block = b->lay.block, used = v->c % block;
     if (block == 1 || used == 0) return;
@@ -24,10 +25,9 @@ static void zero_padding(value_buffer *b, const xai_value *v, int batch)
 }
 
 /* y = f(x) over the whole buffer:
- *   Sigmoid      1 / (1 + exp(-x))
  *   HardSigmoid  clamp(alpha x + beta, 0, 1)
  *   HardSwish    x clamp(x / 6 + 1/2, 0, 1)
- *   Erf, Sqrt, Tanh, Pow (x ^ alpha) */
+ *   Erf, Sqrt, Pow (x ^ alpha) */
 int kernel_smooth_forward(xai_engine *e, int i)
 {
     const xai_node *n = &e->graph->nodes[i];
@@ -36,18 +36,14 @@ int kernel_smooth_forward(xai_engine *e, int i)
     float *restrict y = out->data;
     size_t count = out->floats;
     float alpha = n->alpha, beta = n->beta;
-    if (n->op == XAI_OP_SIGMOID) {
-#pragma omp parallel for simd schedule(static) if (count > 65536)
-        for (size_t k = 0; k < count; k++) y[k] = 1.f / (1.f + expf(-x[k]));
-    } else if (n->op == XAI_OP_ERF) { /* erf(0) = 0: padding stays zero */
+    if (n->op == XAI_OP_ERF) { /* erf(0) = 0: padding stays zero */
 #pragma omp parallel for schedule(static) if (count > 65536)
         for (size_t k = 0; k < count; k++) y[k] = erff(x[k]);
         return XAI_OK;
-    } else if (n->op == XAI_OP_SQRT || n->op == XAI_OP_TANH || n->op == XAI_OP_POW) {
+    } else if (n->op == XAI_OP_SQRT || n->op == XAI_OP_POW) {
         int op = n->op;
 #pragma omp parallel for schedule(static) if (count > 65536)
-        for (size_t k = 0; k < count; k++)
-            y[k] = op == XAI_OP_SQRT ? sqrtf(x[k]) : op == XAI_OP_TANH ? tanhf(x[k]) : powf(x[k], alpha);
+        for (size_t k = 0; k < count; k++) y[k] = op == XAI_OP_SQRT ? sqrtf(x[k]) : powf(x[k], alpha);
     } else {
         int swish = n->op == XAI_OP_HARDSWISH;
         if (swish) alpha = 1.f / 6.f, beta = 0.5f;
@@ -59,15 +55,14 @@ int kernel_smooth_forward(xai_engine *e, int i)
             y[k] = swish ? x[k] * t : t;
         }
     }
-    zero_padding(out, &e->graph->values[n->output], e->batch);
+    engine_zero_padding(out, &e->graph->values[n->output], e->batch);
     return XAI_OK;
 }
 
-/* dx (+)= dy f'(x): sigmoid y (1 - y); HardSigmoid alpha where 0 < alpha x + beta < 1;
- * HardSwish 0 below -3, x / 3 + 1/2 up to 3 (3 included, as PyTorch), 1 above; Erf
- * 2 / sqrt(pi) exp(-x^2); Sqrt 1 / (2 y); Tanh 1 - y^2; Pow alpha x ^ (alpha - 1). For these
- * three, where dy is 0 nothing is sent, even where f'(x) is infinite (Sqrt at 0): so padding
- * lanes stay zero. */
+/* dx (+)= dy f'(x): HardSigmoid alpha where 0 < alpha x + beta < 1; HardSwish 0 below -3,
+ * x / 3 + 1/2 from -3 to 3 (both included, as PyTorch), 1 above; Erf 2 / sqrt(pi) exp(-x^2);
+ * Sqrt 1 / (2 y); Pow alpha x ^ (alpha - 1). For these two, where dy is 0 nothing is sent, even
+ * where f'(x) is infinite (Sqrt at 0): so padding lanes stay zero. */
 int kernel_smooth_backward(xai_engine *e, int i)
 {
     const xai_node *n = &e->graph->nodes[i];
@@ -77,11 +72,10 @@ int kernel_smooth_backward(xai_engine *e, int i)
     float *restrict dx = in->grad, alpha = n->alpha, beta = n->beta;
     size_t count = out->floats;
     int op = n->op;
-    if (op == XAI_OP_SQRT || op == XAI_OP_TANH || op == XAI_OP_POW) { /* apart: powf keeps a loop scalar */
+    if (op == XAI_OP_SQRT || op == XAI_OP_POW) { /* apart: powf keeps a loop scalar */
 #pragma omp parallel for schedule(static) if (count > 65536)
         for (size_t k = 0; k < count; k++) {
-            float slope = op == XAI_OP_SQRT ? 0.5f / y[k] : op == XAI_OP_TANH ? 1.f - y[k] * y[k]
-                                                                             : alpha * powf(x[k], alpha - 1.f);
+            float slope = op == XAI_OP_SQRT ? 0.5f / y[k] : alpha * powf(x[k], alpha - 1.f);
             float sent = dy[k] == 0.f ? 0.f : dy[k] * slope;
             dx[k] = accumulate ? dx[k] + sent : sent;
         }
@@ -90,8 +84,7 @@ int kernel_smooth_backward(xai_engine *e, int i)
 #pragma omp parallel for simd schedule(static) if (count > 65536)
     for (size_t k = 0; k < count; k++) {
         float slope;
-        if (op == XAI_OP_SIGMOID) slope = y[k] * (1.f - y[k]);
-        else if (op == XAI_OP_ERF) slope = 1.1283791671f * expf(-x[k] * x[k]);
+        if (op == XAI_OP_ERF) slope = 1.1283791671f * expf(-x[k] * x[k]);
         else if (op == XAI_OP_HARDSIGMOID) {
             float t = alpha * x[k] + beta;
             slope = ((t > 0.f) & (t < 1.f)) ? alpha : 0.f;

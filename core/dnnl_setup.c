@@ -247,6 +247,8 @@ int engine_setup(xai_engine *e)
             return XAI_ERR;
     }
     if (engine_place_gradients(e)) return XAI_ERR;
+    if (!(e->scratch = xai_aligned_alloc(64, (e->scratch_floats * sizeof(float) + 63) / 64 * 64)))
+        return xai_fail("out of memory for the scratch buffer");
     for (int i = 0; i < g->n_nodes; i++)
         if (engine_ops[g->nodes[i].op].setup && engine_ops[g->nodes[i].op].setup(e, i)) return XAI_ERR;
     if (e->scratchpad_bytes && !(e->scratchpad = xai_aligned_alloc(64, e->scratchpad_bytes)))
@@ -254,8 +256,6 @@ int engine_setup(xai_engine *e)
     for (int i = 0; i < g->n_nodes; i++)
         if (engine_ops[g->nodes[i].op].bind && engine_ops[g->nodes[i].op].bind(e, i)) return XAI_ERR;
     if (plain_output(e)) return XAI_ERR;
-    if (!(e->scratch = xai_aligned_alloc(64, (e->scratch_floats * sizeof(float) + 63) / 64 * 64)))
-        return xai_fail("out of memory for the scratch buffer");
     if (!(e->seed = xai_malloc((size_t)e->batch * xai_graph_outputs(g) * sizeof(float)))) return XAI_ERR;
     return append_kernels(e);
 }
