@@ -24,17 +24,9 @@ int engine_setup_eltwise(xai_engine *e, int i)
     dnnl_memory_desc_t md;
     CHECK(dnnl_memory_desc_init_by_tag(&md, 1, floats, dnnl_f32, dnnl_a), "eltwise memory descriptor");
     dnnl_eltwise_desc_t forward, backward;
-    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    dnnl_status_t s = dnnl_eltwise_forward_desc_init(&forward, dnnl_forward_training, kind, &md, 0.f, 0.f);
-    if (s == dnnl_success) s = dnnl_eltwise_backward_desc_init(&backward, kind, &md, &md, 0.f, 0.f);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&fpd, &forward, NULL, e->dnnl, NULL);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&bpd, &backward, NULL, e->dnnl, fpd);
-    if (s == dnnl_success) s = dnnl_primitive_create(&x->forward, fpd);
-    if (s == dnnl_success) s = dnnl_primitive_create(&x->backward, bpd);
-    if (s == dnnl_success) x->impl[0] = engine_impl_name(fpd), x->impl[1] = engine_impl_name(bpd);
-    if (fpd) dnnl_primitive_desc_destroy(fpd);
-    if (bpd) dnnl_primitive_desc_destroy(bpd);
-    CHECK(s, "eltwise primitive");
+    CHECK(dnnl_eltwise_forward_desc_init(&forward, dnnl_forward_training, kind, &md, 0.f, 0.f), "eltwise forward");
+    CHECK(dnnl_eltwise_backward_desc_init(&backward, kind, &md, &md, 0.f, 0.f), "eltwise backward");
+    if (engine_forward_backward(e, i, &forward, &backward, NULL, "eltwise primitive")) return XAI_ERR;
     int adds = x->accumulate[0];
     if (engine_memory(e, &x->operand[SRC], &md, in->data) || engine_memory(e, &x->operand[DST], &md, y->data) ||
         engine_memory(e, &x->operand[DIFF_DST], &md, y->grad) ||

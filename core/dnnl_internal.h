@@ -176,8 +176,14 @@ const char *engine_impl_name(const_dnnl_primitive_desc_t pd);
  * empty (their bind step, once the buffer exists). */
 int engine_bind_scratchpads(xai_engine *e, int i);
 
+/* Node i's forward (training) and backward primitives from their op descriptors (the forward's
+ * descriptor the backward's hint), with oneDNN's implementation names; the forward's workspace
+ * descriptor into *workspace when not NULL. */
+int engine_forward_backward(xai_engine *e, int i, const_dnnl_op_desc_t forward, const_dnnl_op_desc_t backward,
+                            dnnl_memory_desc_t *workspace, const char *what);
 /* The destroy step of the ops made of oneDNN primitives (MatMul of values, Softmax,
- * LayerNormalization): primitives, operand memories, scratchpads and stand-ins. */
+ * LayerNormalization, the pools, Sigmoid and Tanh): primitives, operand memories, scratchpads and
+ * stand-ins. */
 void engine_primitive_op_destroy(xai_engine *e, int i);
 
 /* ---- dnnl_conv.c ---- */

@@ -28,20 +28,11 @@ int engine_setup_layernorm(xai_engine *e, int i)
     if (engine_stand_ins(e, i, 1)) return XAI_ERR;
     unsigned flags = dnnl_use_scale | dnnl_use_shift;
     dnnl_layer_normalization_desc_t forward, backward;
-    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    dnnl_status_t s = dnnl_layer_normalization_forward_desc_init(&forward, dnnl_forward_training, &data, &stat,
-                                                                 n->bn_epsilon, flags);
-    if (s == dnnl_success)
-        s = dnnl_layer_normalization_backward_desc_init(&backward, dnnl_backward, &data, &data, &stat,
-                                                        n->bn_epsilon, flags);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&fpd, &forward, NULL, e->dnnl, NULL);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&bpd, &backward, NULL, e->dnnl, fpd);
-    if (s == dnnl_success) s = dnnl_primitive_create(&x->forward, fpd);
-    if (s == dnnl_success) s = dnnl_primitive_create(&x->backward, bpd);
-    if (s == dnnl_success) x->impl[0] = engine_impl_name(fpd), x->impl[1] = engine_impl_name(bpd);
-    if (fpd) dnnl_primitive_desc_destroy(fpd);
-    if (bpd) dnnl_primitive_desc_destroy(bpd);
-    CHECK(s, "layer normalization primitive");
+    CHECK(dnnl_layer_normalization_forward_desc_init(&forward, dnnl_forward_training, &data, &stat, n->bn_epsilon,
+                                                     flags), "layer normalization forward");
+    CHECK(dnnl_layer_normalization_backward_desc_init(&backward, dnnl_backward, &data, &data, &stat, n->bn_epsilon,
+                                                      flags), "layer normalization backward");
+    if (engine_forward_backward(e, i, &forward, &backward, NULL, "layer normalization primitive")) return XAI_ERR;
     value_buffer *y = &e->values[n->output];
     return engine_memory(e, &x->operand[SRC], &data, engine_input_data(e, i, 0)) ||
                    engine_memory(e, &x->operand[DST], &data, y->data) ||

@@ -34,22 +34,12 @@ int engine_setup_pool(xai_engine *e, int i)
     dnnl_dims_t dilation = {n->dilation_h - 1, n->dilation_w - 1}; /* oneDNN counts the gaps */
     dnnl_dims_t pad_l = {n->pad_top, n->pad_left}, pad_r = {n->pad_bottom, n->pad_right};
     dnnl_pooling_v2_desc_t forward, backward;
-    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-    dnnl_status_t s = dnnl_pooling_v2_forward_desc_init(&forward, dnnl_forward_training, alg, &in->md, &out->md,
-                                                         strides, kernel, dilation, pad_l, pad_r);
-    if (s == dnnl_success)
-        s = dnnl_pooling_v2_backward_desc_init(&backward, alg, &in->md, &out->md, strides, kernel, dilation, pad_l,
-                                               pad_r);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&fpd, &forward, NULL, e->dnnl, NULL);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&bpd, &backward, NULL, e->dnnl, fpd);
-    if (s == dnnl_success) s = dnnl_primitive_create(&x->forward, fpd);
-    if (s == dnnl_success) s = dnnl_primitive_create(&x->backward, bpd);
-    if (s == dnnl_success) x->impl[0] = engine_impl_name(fpd), x->impl[1] = engine_impl_name(bpd);
+    CHECK(dnnl_pooling_v2_forward_desc_init(&forward, dnnl_forward_training, alg, &in->md, &out->md, strides, kernel,
+                                            dilation, pad_l, pad_r), "pooling forward");
+    CHECK(dnnl_pooling_v2_backward_desc_init(&backward, alg, &in->md, &out->md, strides, kernel, dilation, pad_l,
+                                             pad_r), "pooling backward");
     dnnl_memory_desc_t workspace = {0};
-    if (s == dnnl_success) workspace = *dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
-    if (fpd) dnnl_primitive_desc_destroy(fpd);
-    if (bpd) dnnl_primitive_desc_destroy(bpd);
-    CHECK(s, "pooling primitive");
+    if (engine_forward_backward(e, i, &forward, &backward, &workspace, "pooling primitive")) return XAI_ERR;
     if (dnnl_memory_desc_get_size(&workspace) && engine_memory(e, &x->operand[WORKSPACE], &workspace, NULL))
         return XAI_ERR;
     /* over e->scratch, which exists only once every node is set up: its handle is set when run */

@@ -116,6 +116,23 @@ int engine_bind_scratchpads(xai_engine *e, int i)
 
 /* What an op of oneDNN primitives holds (engine_ops' destroy step of MatMul of values, Softmax and
  * LayerNormalization): its primitives, memories, scratchpads and stand-ins. */
+int engine_forward_backward(xai_engine *e, int i, const_dnnl_op_desc_t forward, const_dnnl_op_desc_t backward,
+                            dnnl_memory_desc_t *workspace, const char *what)
+{
+    node_exec *x = &e->exec[i];
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    dnnl_status_t s = dnnl_primitive_desc_create(&fpd, forward, NULL, e->dnnl, NULL);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&bpd, backward, NULL, e->dnnl, fpd);
+    if (s == dnnl_success) s = dnnl_primitive_create(&x->forward, fpd);
+    if (s == dnnl_success) s = dnnl_primitive_create(&x->backward, bpd);
+    if (s == dnnl_success) x->impl[0] = engine_impl_name(fpd), x->impl[1] = engine_impl_name(bpd);
+    if (s == dnnl_success && workspace) *workspace = *dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
+    if (fpd) dnnl_primitive_desc_destroy(fpd);
+    if (bpd) dnnl_primitive_desc_destroy(bpd);
+    CHECK(s, what);
+    return XAI_OK;
+}
+
 void engine_primitive_op_destroy(xai_engine *e, int i)
 {
     node_exec *x = &e->exec[i];
