@@ -42,8 +42,8 @@ int engine_setup_pool(xai_engine *e, int i)
     if (engine_forward_backward(e, i, &forward, &backward, &workspace, "pooling primitive")) return XAI_ERR;
     if (dnnl_memory_desc_get_size(&workspace) && engine_memory(e, &x->operand[WORKSPACE], &workspace, NULL))
         return XAI_ERR;
-    /* over e->scratch, which exists only once every node is set up: its handle is set when run */
-    return x->accumulate[0] ? engine_memory(e, &x->operand[SCRATCH], &in->md, NULL) : XAI_OK;
+    /* a gradient that adds to another node's is written into the engine's scratch buffer first */
+    return x->accumulate[0] ? engine_memory(e, &x->operand[SCRATCH], &in->md, e->scratch) : XAI_OK;
 }
 
 int kernel_pool_forward(xai_engine *e, int i)
@@ -66,7 +66,6 @@ int kernel_pool_backward(xai_engine *e, int i)
                                                                     : kernel_avgpool_backward(e, i);
     const xai_node *n = &e->graph->nodes[i];
     value_buffer *in = &e->values[n->input[0]];
-    if (x->accumulate[0]) CHECK(dnnl_memory_set_data_handle(x->operand[SCRATCH], e->scratch), "scratch memory");
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, e->values[n->output].grad_mem},
                                {DNNL_ARG_DIFF_SRC, x->accumulate[0] ? x->operand[SCRATCH] : in->grad_mem},
                                {DNNL_ARG_WORKSPACE, x->operand[WORKSPACE]}};

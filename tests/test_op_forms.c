@@ -281,6 +281,26 @@ Test(ops, slices_concats_and_transposes_of_any_axis)
     xai_graph_free(g);
 }
 
+/* x [N,2,6,6] -> Conv 4 -> Relu r -> r + MaxPool(r) + AveragePool(r), both 3x3 / 1 padded to
+ * the same size: r's gradient is written by the AveragePool's backward and added to by the Add's
+ * and the MaxPool's (oneDNN's pooling into the scratch buffer, then added) -> Flatten -> Gemm 3. */
+Test(ops, a_pool_adds_to_a_gradient_another_node_wrote)
+{
+    xai_onnx_builder *b = xai_onnx_builder_new("pool-adds");
+    const char *r = test_unary(b, "Relu", "/r", test_conv(b, "/c", "x", 2, 4, 3, 1, 111));
+    int64_t kernel[2] = {3, 3}, strides[2] = {1, 1}, pads[4] = {1, 1, 1, 1};
+    xai_onnx_attribute *window[] = {xai_onnx_ints(b, "kernel_shape", 2, kernel), xai_onnx_ints(b, "strides", 2, strides),
+                                    xai_onnx_ints(b, "pads", 4, pads), NULL};
+    const char *pool_in[] = {r, NULL};
+    const char *x = test_binary(b, "Add", "/max", r, xai_onnx_node(b, "MaxPool", "/max", pool_in, window));
+    x = test_binary(b, "Add", "/avg", x, xai_onnx_node(b, "AveragePool", "/avg", pool_in, window));
+    int64_t in_dims[4] = {-1, 2, 6, 6};
+    xai_graph *g = load_graph(classifier(b, test_unary(b, "Flatten", "/flat", x), 4 * 6 * 6, 3, 112, in_dims,
+                                         "pool-adds.onnx"));
+    check_graph(g, 0, 113, "pools adding to a gradient");
+    xai_graph_free(g);
+}
+
 /* ---- attention: MatMul of two values, Softmax ------------------------------------------------ */
 
 /* x [N,3,6,6] -> Conv 8 -> Relu r (a channel-blocked layout) -> Softmax of r over the channels +
@@ -369,8 +389,8 @@ Test(ops, matmul_operands_shared_by_every_group)
     int seen = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const xai_node *n = &g->nodes[i];
-        const xai_value *out = &g->values[n->output], *a = &g->values[n->input[0]], *bv = &g->values[n->input[1]];
         if (n->op != XAI_OP_MATMUL) continue;
+        const xai_value *out = &g->values[n->output], *a = &g->values[n->input[0]], *bv = &g->values[n->input[1]];
         seen++;
         if (strcmp(n->name, "/scores/MatMul") == 0)
             cr_expect(a->c == 2 && bv->c == 1 && out->c == 2 && out->h == 2 && out->w == 2, "B of one group");
