@@ -58,9 +58,3 @@ int kernel_eltwise_backward(xai_engine *e, int i)
     CHECK(dnnl_primitive_execute(x->backward, e->stream, 3, args), e->graph->nodes[i].name);
     return x->diff_src_reorder.prim ? engine_run_reorder(e, &x->diff_src_reorder) : XAI_OK;
 }
-
-void engine_eltwise_destroy(xai_engine *e, int i)
-{
-    engine_destroy_reorder(&e->exec[i].diff_src_reorder);
-    engine_primitive_op_destroy(e, i);
-}

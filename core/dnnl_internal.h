@@ -182,8 +182,8 @@ int engine_bind_scratchpads(xai_engine *e, int i);
 int engine_forward_backward(xai_engine *e, int i, const_dnnl_op_desc_t forward, const_dnnl_op_desc_t backward,
                             dnnl_memory_desc_t *workspace, const char *what);
 /* The destroy step of the ops made of oneDNN primitives (MatMul of values, Softmax,
- * LayerNormalization, the pools, Sigmoid and Tanh): primitives, operand memories, scratchpads and
- * stand-ins. */
+ * LayerNormalization, the pools, Sigmoid and Tanh): primitives, operand memories, scratchpads, the
+ * summing reorder of a gradient written into the scratch buffer, and stand-ins. */
 void engine_primitive_op_destroy(xai_engine *e, int i);
 
 /* ---- dnnl_conv.c ---- */
@@ -243,7 +243,6 @@ void engine_zero_padding(value_buffer *b, const xai_value *v, int batch);
 int engine_setup_eltwise(xai_engine *e, int i);
 int kernel_eltwise_forward(xai_engine *e, int i);
 int kernel_eltwise_backward(xai_engine *e, int i);
-void engine_eltwise_destroy(xai_engine *e, int i);
 int kernel_scale_forward(xai_engine *e, int i);
 int kernel_scale_backward(xai_engine *e, int i);
 

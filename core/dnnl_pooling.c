@@ -43,7 +43,11 @@ int engine_setup_pool(xai_engine *e, int i)
     if (dnnl_memory_desc_get_size(&workspace) && engine_memory(e, &x->operand[WORKSPACE], &workspace, NULL))
         return XAI_ERR;
     /* a gradient that adds to another node's is written into the engine's scratch buffer first */
-    return x->accumulate[0] ? engine_memory(e, &x->operand[SCRATCH], &in->md, e->scratch) : XAI_OK;
+    if (!x->accumulate[0]) return XAI_OK;
+    return engine_memory(e, &x->operand[SCRATCH], &in->md, e->scratch) ||
+                   engine_make_reorder(e, &x->diff_src_reorder, x->operand[SCRATCH], in->grad_mem, 1)
+               ? XAI_ERR
+               : XAI_OK;
 }
 
 int kernel_pool_forward(xai_engine *e, int i)
@@ -70,11 +74,5 @@ int kernel_pool_backward(xai_engine *e, int i)
                                {DNNL_ARG_DIFF_SRC, x->accumulate[0] ? x->operand[SCRATCH] : in->grad_mem},
                                {DNNL_ARG_WORKSPACE, x->operand[WORKSPACE]}};
     CHECK(dnnl_primitive_execute(x->backward, e->stream, x->operand[WORKSPACE] ? 3 : 2, args), n->name);
-    if (x->accumulate[0]) {
-        float *restrict grad = in->grad;
-        const float *restrict add = e->scratch;
-#pragma omp parallel for simd schedule(static)
-        for (size_t k = 0; k < in->floats; k++) grad[k] += add[k];
-    }
-    return XAI_OK;
+    return x->diff_src_reorder.prim ? engine_run_reorder(e, &x->diff_src_reorder) : XAI_OK;
 }

@@ -143,5 +143,6 @@ void engine_primitive_op_destroy(xai_engine *e, int i)
         if (x->operand[t]) dnnl_memory_destroy(x->operand[t]);
     for (int k = 0; k < 3; k++)
         if (x->scratch[k]) dnnl_memory_destroy(x->scratch[k]);
+    engine_destroy_reorder(&x->diff_src_reorder);
     engine_stand_ins_destroy(e, i);
 }
